@@ -1,0 +1,3 @@
+from tradebus.cli.main import main
+
+main()

@@ -1,0 +1,19 @@
+"""The bus: connect, declare streams and buckets, publish with ids, request with timeouts, replay."""
+
+from tradebus.bus.connection import Bus, connect
+from tradebus.bus.errors import BusError, RequestFailed, RequestTimeout
+from tradebus.bus.replay import fold_stream, last_message
+from tradebus.bus.topology import BUCKETS, STREAMS, ensure_topology
+
+__all__ = [
+    "BUCKETS",
+    "STREAMS",
+    "Bus",
+    "BusError",
+    "RequestFailed",
+    "RequestTimeout",
+    "connect",
+    "ensure_topology",
+    "fold_stream",
+    "last_message",
+]

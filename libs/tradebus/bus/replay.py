@@ -1,0 +1,55 @@
+"""Reading the streams back: fold a stream into a projection, fetch the last message of a subject."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+async def fold_stream(js: JetStreamContext, subject_filter: str, decoder: msgspec.json.Decoder[T],
+                      fold: Callable[[S, T, str, int], S], initial: S, *, idle_timeout: float = 5.0) -> S:
+    """Replay every stored message matching ``subject_filter`` in stream order and fold it.
+
+    ``fold(state, message, subject, stream_seq) -> state``. Uses an ordered push consumer (about 4×
+    faster than pull fetches on this kind of machine) and stops at the messages that existed when the
+    replay started, so a busy stream cannot keep it running forever.
+    """
+    sub = await js.subscribe(subject_filter, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    state = initial
+    try:
+        info = await sub.consumer_info()
+        # A push consumer may have delivered everything into our buffer before this call, leaving
+        # num_pending at 0; only "nothing pending and nothing delivered" means an empty replay.
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if not info.num_pending and not delivered:
+            return state
+        while True:
+            msg = await sub.next_msg(timeout=idle_timeout)
+            meta = msg.metadata
+            state = fold(state, decoder.decode(msg.data), msg.subject, meta.sequence.stream)
+            if meta.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    return state
+
+
+async def last_message(js: JetStreamContext, stream: str, subject: str, decoder: msgspec.json.Decoder[T],
+                       *, timeout: float = 2.0) -> T | None:
+    """The newest stored message on ``subject`` (e.g. the last known tick), or None."""
+    try:
+        raw = await asyncio.wait_for(js.get_last_msg(stream, subject, direct=True), timeout)
+    except NotFoundError:
+        return None
+    if raw.data is None:
+        return None
+    return decoder.decode(raw.data)

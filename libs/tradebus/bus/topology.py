@@ -1,0 +1,153 @@
+"""The JetStream streams and KV buckets tradebus relies on, declared idempotently.
+
+``ensure_topology`` creates what is missing and updates what differs; run twice, the second run
+changes nothing (no new stream, no lost message, same configuration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+from tradebus.config import StreamsConfig
+from tradebus.logs import get_logger
+
+log = get_logger("tradebus.bus")
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    history: int
+    description: str
+
+
+BUCKETS: tuple[BucketSpec, ...] = (
+    BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),
+    BucketSpec("instruments", 1, "reference data per <venue>.<exchange>.<symbol>"),
+    BucketSpec("auth", 1, "current OpenD login state per instance"),
+)
+
+
+def stream_configs(cfg: StreamsConfig) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name="MD",
+            description="market data: ticks, bars, feed status (last tick of any instrument at once)",
+            subjects=["md.tick.>", "md.bar.>", "md.status.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=cfg.md_max_age_s,
+            max_bytes=cfg.md_max_bytes,
+            max_msgs_per_subject=cfg.md_max_msgs_per_subject,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=120.0,
+            allow_direct=True,
+            num_replicas=cfg.replicas,
+        ),
+        StreamConfig(
+            name="TD_EVT",
+            description="the order event store",
+            subjects=["td.evt.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_bytes=cfg.td_evt_max_bytes,
+            max_age=0.0,  # kept until an operator decides otherwise
+            # Never silently drop order history: refuse new writes when full, and say so loudly.
+            discard=DiscardPolicy.NEW,
+            duplicate_window=cfg.td_evt_duplicate_window_s,
+            allow_direct=True,
+            deny_delete=True,
+            num_replicas=cfg.replicas,
+        ),
+        StreamConfig(
+            name="AUTH",
+            description="OpenD login state changes",
+            subjects=["auth.opend.*.state"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=cfg.auth_max_age_s,
+            duplicate_window=120.0,
+            allow_direct=True,
+            num_replicas=cfg.replicas,
+        ),
+        StreamConfig(
+            name="SYS",
+            description="the last heartbeat of every service",
+            subjects=["sys.health.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.MEMORY,
+            max_msgs_per_subject=1,
+            max_age=3600.0,
+            duplicate_window=60.0,
+            allow_direct=True,
+            num_replicas=cfg.replicas,
+        ),
+    ]
+
+
+STREAMS: tuple[str, ...] = ("MD", "TD_EVT", "AUTH", "SYS")
+
+# Fields we set, compared against the server's view to decide whether an update is needed.
+_COMPARED = ("subjects", "retention", "storage", "max_age", "max_bytes", "max_msgs_per_subject", "discard",
+             "duplicate_window", "allow_direct", "deny_delete", "description", "num_replicas")
+
+
+def _differs(want: StreamConfig, have: StreamConfig) -> list[str]:
+    changed = []
+    for name in _COMPARED:
+        wanted = getattr(want, name)
+        if wanted is None:
+            continue
+        current = getattr(have, name)
+        if name == "subjects":
+            wanted, current = sorted(wanted), sorted(current or [])
+        if isinstance(wanted, float) and isinstance(current, float | int):
+            if abs(wanted - current) > 1e-6:
+                changed.append(name)
+        elif wanted != current:
+            changed.append(name)
+    return changed
+
+
+async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
+    """Create or update each stream; returns what was done per stream ("created"/"updated"/"unchanged")."""
+    outcome: dict[str, str] = {}
+    for want in stream_configs(cfg):
+        assert want.name is not None
+        try:
+            info = await js.stream_info(want.name)
+        except NotFoundError:
+            await js.add_stream(want)
+            outcome[want.name] = "created"
+            log.info("stream created", stream=want.name)
+            continue
+        changed = _differs(want, info.config)
+        if changed:
+            await js.update_stream(want)
+            outcome[want.name] = "updated"
+            log.info("stream updated", stream=want.name, fields=changed)
+        else:
+            outcome[want.name] = "unchanged"
+    return outcome
+
+
+async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
+    outcome: dict[str, str] = {}
+    for spec in BUCKETS:
+        try:
+            await js.key_value(spec.name)
+            outcome[spec.name] = "unchanged"
+        except BucketNotFoundError:
+            await js.create_key_value(bucket=spec.name, history=spec.history, description=spec.description,
+                                      storage=StorageType.FILE, replicas=cfg.replicas)
+            outcome[spec.name] = "created"
+            log.info("bucket created", bucket=spec.name)
+    return outcome
+
+
+async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
+    return {**await ensure_streams(js, cfg), **await ensure_buckets(js, cfg)}

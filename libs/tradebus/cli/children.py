@@ -1,0 +1,163 @@
+"""Supervised child processes: start, stream their output, probe their health, restart with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from tradebus.cli.registry import ProcessSpec
+from tradebus.logs import get_logger
+from tradebus.schemas.health import ChildProcess
+
+log = get_logger("tradebus.up")
+
+_PR_SET_PDEATHSIG = 1
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 30.0  # a child that ran this long gets its backoff reset
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed if the supervisor dies, so nothing outlives `tradebus up`."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Child:
+    def __init__(self, spec: ProcessSpec, env: dict[str, str], on_line: Callable[[str, str], None],
+                 on_change: Callable[[], None]) -> None:
+        self.spec = spec
+        self.env = env
+        self.on_line = on_line
+        self.on_change = on_change
+        self.process: asyncio.subprocess.Process | None = None
+        self.state = "starting"
+        self.restarts = 0
+        self.healthy = False
+        self.detail = ""
+        self.stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = BACKOFF_FIRST_S
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process and self.process.returncode is None else None
+
+    def view(self) -> ChildProcess:
+        return ChildProcess(name=self.spec.name, state=self.state, pid=self.pid, restarts=self.restarts,
+                            healthy=self.healthy, detail=self.detail)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"child:{self.spec.name}")
+
+    def _set(self, state: str, detail: str = "") -> None:
+        if (state, detail) != (self.state, self.detail):
+            self.state, self.detail = state, detail
+            self.on_change()
+
+    async def _supervise(self) -> None:
+        while not self.stopping:
+            started = time.monotonic()
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    *self.spec.argv, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches only us; we stop children in order
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError as exc:
+                self._set("failed", f"cannot start: {exc}")
+                return
+            self._set("running")
+            log.info("process started", process=self.spec.name, pid=self.process.pid)
+            await self._pump_output(self.process)
+            code = await self.process.wait()
+            self.healthy = False
+            if self.stopping:
+                self._set("stopped", f"exit {code}")
+                return
+            if time.monotonic() - started > STABLE_AFTER_S:
+                self._backoff = BACKOFF_FIRST_S
+            log.warning("process exited; restarting", process=self.spec.name, code=code,
+                        restart_in_s=self._backoff)
+            self._set("backoff", f"exit {code}, restart in {self._backoff:g}s")
+            await asyncio.sleep(self._backoff)  # the restart backoff itself, not a race workaround
+            self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+            self.restarts += 1
+
+    async def _pump_output(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while True:
+            try:
+                line = await process.stdout.readline()
+            except (ValueError, asyncio.LimitOverrunError):  # an over-long line: skip it, keep reading
+                continue
+            if not line:
+                return
+            self.on_line(self.spec.name, line.decode("utf-8", "replace").rstrip("\r\n"))
+
+    async def probe(self) -> None:
+        """Update ``healthy`` from the child's own health endpoint or its serving port."""
+        if self.pid is None:
+            self.healthy = False
+            return
+        healthy = False
+        if self.spec.health_url:
+            healthy = await _http_ok(self.spec.health_url)
+        elif self.spec.tcp_probe:
+            healthy = await _tcp_ok(*self.spec.tcp_probe)
+        else:
+            healthy = True
+        if healthy != self.healthy:
+            self.healthy = healthy
+            self.on_change()
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM, wait up to ``grace``, then SIGKILL — always by pid."""
+        self.stopping = True
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                log.warning("process did not stop in time; killing", process=self.spec.name, pid=process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.state = "stopped"
+
+
+async def _tcp_ok(host: str, port: int) -> bool:
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return True
+
+
+async def _http_ok(url: str) -> bool:
+    rest = url.removeprefix("http://")
+    hostport, _, path = rest.partition("/")
+    host, _, port = hostport.partition(":")
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port or 80)), 1.0)
+        writer.write(f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n".encode())
+        status_line = await asyncio.wait_for(reader.readline(), 1.0)
+        writer.close()
+        return status_line.split(b" ")[1:2] == [b"200"]
+    except (OSError, TimeoutError, IndexError):
+        return False

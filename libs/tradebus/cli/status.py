@@ -1,0 +1,91 @@
+"""``tradebus status``: the health of every service, read over the bus.
+
+Reads the last heartbeat of every service from the ``SYS`` stream (one per subject), so the answer is
+immediate, and includes the processes ``tradebus up`` supervises (from the supervisor's heartbeat),
+which covers the venue simulators that are not on the bus themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+import msgspec
+
+from tradebus.bus import BusError, connect, fold_stream
+from tradebus.cli.render import age, table
+from tradebus.config import Config, load_or_exit
+from tradebus.schemas import SYSTEM_DECODER, HealthState, Heartbeat
+from tradebus.subjects import SYS_HEALTH_ALL
+
+STALE_AFTER_INTERVALS = 3
+
+
+class Row(msgspec.Struct, frozen=True):
+    service: str
+    state: str
+    healthy: bool
+    pid: int | None
+    restarts: int
+    last_heartbeat_ns: int | None
+    detail: str
+
+
+def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
+    rows: list[Row] = []
+    for name in sorted(beats):
+        beat = beats[name]
+        fresh = now_ns - beat.ts_event < STALE_AFTER_INTERVALS * beat.interval_s * 1e9
+        state = beat.state.value if fresh else "silent"
+        problems = ", ".join(f"{k}: {v}" for k, v in beat.checks.items() if v != "ok")
+        rows.append(Row(name, state, fresh and beat.state == HealthState.OK, beat.pid, 0, beat.ts_event, problems))
+        if fresh:
+            for child in beat.children:
+                if child.name in beats:
+                    continue  # it heartbeats itself; its own row says more
+                rows.append(Row(child.name, child.state, child.healthy, child.pid, child.restarts, None,
+                                child.detail))
+    return rows
+
+
+async def read_heartbeats(config: Config, timeout: float) -> dict[str, Heartbeat]:
+    bus = await asyncio.wait_for(connect(config.nats, "tradebus-status"), timeout)
+    try:
+        def keep(state: dict[str, Heartbeat], beat: Heartbeat, _subject: str, _seq: int) -> dict[str, Heartbeat]:
+            state[beat.service] = beat
+            return state
+
+        return await asyncio.wait_for(fold_stream(bus.js, SYS_HEALTH_ALL, SYSTEM_DECODER, keep, {}), timeout)
+    finally:
+        await bus.close()
+
+
+def status_main(argv: list[str], config_path: str | None) -> int:
+    parser = argparse.ArgumentParser(prog="tradebus status", description="health of every service, over the bus")
+    parser.add_argument("--nats-url", help="default: [nats] url")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per service")
+    parser.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    config = load_or_exit(config_path)
+    if args.nats_url:
+        config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=args.nats_url,
+                                                                               max_reconnect_attempts=0))
+    try:
+        beats = asyncio.run(read_heartbeats(config, args.timeout))
+    except (OSError, TimeoutError, BusError, Exception) as exc:
+        print(f"tradebus status: cannot read health from NATS at {config.nats.url}: {exc or type(exc).__name__}",
+              file=sys.stderr)
+        return 1
+    rows = rows_from_heartbeats(beats, time.time_ns())
+    if args.json:
+        for row in rows:
+            print(msgspec.json.encode(row).decode())
+    elif not rows:
+        print("no service has reported yet")
+    else:
+        print(table(("SERVICE", "STATE", "HEALTHY", "PID", "RESTARTS", "LAST HEARTBEAT", "DETAIL"),
+                    [(r.service, r.state, "yes" if r.healthy else "NO", r.pid, r.restarts,
+                      age(r.last_heartbeat_ns), r.detail) for r in rows]))
+    return 0 if rows and all(r.healthy for r in rows) else 1

@@ -1,0 +1,316 @@
+"""Configuration: one TOML file plus ``TRADEBUS_<SECTION>_<KEY>`` environment overrides.
+
+Everything is validated with msgspec at start-up. A bad file or value raises :class:`ConfigError`,
+whose message is one line naming the key and the problem; :func:`load_or_exit` prints it and exits
+with status 2. Secrets (passwords, password MD5s, tokens) are :class:`Secret` values: their ``str`` and
+``repr`` are ``***``, so a stray log call cannot print them. They can be set in the file, in the
+environment, or in a file named by ``<key>_file`` (``TRADEBUS_CTP_PASSWORD_FILE=/run/secrets/ctp``) —
+never on a command line, where ``ps`` would show them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+ENV_PREFIX = "TRADEBUS_"
+CONFIG_ENV = "TRADEBUS_CONFIG"
+
+
+class Secret:
+    """A string that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+class Section(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base for config sections: unknown keys are an error, so a typo never passes silently."""
+
+
+class NatsConfig(Section, frozen=True, kw_only=True):
+    url: str = "nats://127.0.0.1:4222"
+    user: str = ""
+    password: Secret = Secret("")
+    token: Secret = Secret("")
+    connect_timeout_s: float = 5.0
+    request_timeout_s: float = 5.0
+    max_reconnect_attempts: int = -1  # never give up: a gateway outlives NATS restarts
+    reconnect_wait_s: float = 1.0
+    pending_size_mb: int = 8
+
+
+class LogConfig(Section, frozen=True, kw_only=True):
+    level: str = "info"
+    format: str = "auto"  # "auto" (colours on a TTY, JSON otherwise), "json", "console"
+
+
+class DataConfig(Section, frozen=True, kw_only=True):
+    dir: str = "var"  # every service keeps its files under <dir>/<service>
+
+
+class StreamsConfig(Section, frozen=True, kw_only=True):
+    md_max_age_s: float = 86400.0
+    md_max_bytes: int = 1 << 30
+    md_max_msgs_per_subject: int = 10_000
+    td_evt_max_bytes: int = 8 << 30
+    td_evt_duplicate_window_s: float = 1800.0
+    auth_max_age_s: float = 30 * 86400.0
+    replicas: int = 1
+
+
+class RuntimeConfig(Section, frozen=True, kw_only=True):
+    heartbeat_s: float = 2.0
+    stop_timeout_s: float = 10.0
+    http_host: str = "127.0.0.1"
+
+
+class HealthPorts(Section, frozen=True, kw_only=True):
+    """Per-service port for ``/healthz`` and ``/metrics`` (0 = disabled)."""
+
+    supervisor: int = 9100
+    md_ingest: int = 9101
+    td_exec: int = 9102
+    auth_broker: int = 9103
+    ws_edge: int = 9104
+    fmz_edge: int = 9105
+
+
+class UpConfig(Section, frozen=True, kw_only=True):
+    """``tradebus up``: the embedded nats-server and the simulators it starts."""
+
+    nats_host: str = "127.0.0.1"
+    nats_port: int = 4222
+    monitor_port: int = 8222
+    simulators: bool = True
+    opend_api_port: int = 11111
+    opend_telnet_port: int = 22222
+    opend_scenario: str = "ok"
+    ctp_td_port: int = 40001
+    ctp_md_port: int = 40011
+
+
+class FutuConfig(Section, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 11111
+    login_account: str = ""
+    login_pwd_md5: Secret = Secret("")
+    login_pwd: Secret = Secret("")
+    trade_pwd_md5: Secret = Secret("")
+
+
+class CtpConfig(Section, frozen=True, kw_only=True):
+    md_front: str = "sim://127.0.0.1:40011"
+    td_front: str = "sim://127.0.0.1:40001"
+    broker_id: str = "9999"
+    user_id: str = "000001"
+    password: Secret = Secret("")
+    app_id: str = "simnow_client_test"
+    auth_code: Secret = Secret("")
+
+
+class Config(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    nats: NatsConfig = NatsConfig()
+    log: LogConfig = LogConfig()
+    data: DataConfig = DataConfig()
+    streams: StreamsConfig = StreamsConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    health: HealthPorts = HealthPorts()
+    up: UpConfig = UpConfig()
+    futu: FutuConfig = FutuConfig()
+    ctp: CtpConfig = CtpConfig()
+
+    def secrets(self) -> list[str]:
+        """Every non-empty secret value, so the log redactor can mask them wherever they appear."""
+        found: list[str] = []
+        for section_name in self.__struct_fields__:
+            section = getattr(self, section_name)
+            for key in section.__struct_fields__:
+                value = getattr(section, key)
+                if isinstance(value, Secret) and value:
+                    found.append(value.reveal())
+        return found
+
+
+class ConfigError(Exception):
+    """A one-line, operator-readable description of what is wrong with the configuration."""
+
+
+_LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+def _section_types() -> dict[str, type[Section]]:
+    return {f.name: f.type for f in msgspec.structs.fields(Config)}
+
+
+def _field_type(section: type[Section], key: str) -> Any:
+    return next(f.type for f in msgspec.structs.fields(section) if f.name == key)
+
+
+def _dec_hook(typ: type, obj: Any) -> Any:
+    if typ is Secret:
+        if isinstance(obj, str):
+            return Secret(obj)
+        raise msgspec.ValidationError(f"Expected `str`, got `{type(obj).__name__}`")
+    raise NotImplementedError
+
+
+def _env_value(raw: str, typ: Any) -> Any:
+    """Environment values are strings; turn them into what the field wants before validation."""
+    if typ is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        return raw  # let validation name the problem
+    if typ is int:
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    if typ is float:
+        try:
+            return float(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _read_secret_file(path: str, where: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read secret file {path!r}: {exc.strerror}") from exc
+
+
+def _apply_file_secrets(raw: dict[str, Any], sections: Mapping[str, type[Section]]) -> None:
+    """Replace ``<key>_file = "path"`` entries by the file's contents under ``<key>``."""
+    for name, values in raw.items():
+        if name not in sections or not isinstance(values, dict):
+            continue
+        for key in [k for k in values if k.endswith("_file")]:
+            target = key.removesuffix("_file")
+            if target not in sections[name].__struct_fields__ or _field_type(sections[name], target) is not Secret:
+                raise ConfigError(f"{name}.{key}: unknown key (only secrets can be read from a file)")
+            path = values.pop(key)
+            if not isinstance(path, str):
+                raise ConfigError(f"{name}.{key}: expected a path string")
+            values[target] = _read_secret_file(path, f"{name}.{key}")
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str], sections: Mapping[str, type[Section]]) -> None:
+    # Longest section names first, so TRADEBUS_UP_… is never mistaken for a longer section's prefix.
+    names = sorted(sections, key=len, reverse=True)
+    for var, value in env.items():
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+            continue
+        rest = var[len(ENV_PREFIX) :].lower()
+        section = next((n for n in names if rest.startswith(n + "_")), None)
+        if section is None:
+            raise ConfigError(f"{var}: unknown configuration section in environment variable")
+        key = rest[len(section) + 1 :]
+        fields = sections[section].__struct_fields__
+        if key.endswith("_file") and key.removesuffix("_file") in fields:
+            target = key.removesuffix("_file")
+            if _field_type(sections[section], target) is not Secret:
+                raise ConfigError(f"{var}: only secrets can be read from a file")
+            raw.setdefault(section, {})[target] = _read_secret_file(value, var)
+            continue
+        if key not in fields:
+            raise ConfigError(f"{var}: unknown key {section}.{key}")
+        raw.setdefault(section, {})[key] = _env_value(value, _field_type(sections[section], key))
+
+
+def _validate(config: Config) -> None:
+    if config.log.level.lower() not in _LOG_LEVELS:
+        raise ConfigError(f"log.level: expected one of {', '.join(sorted(_LOG_LEVELS))}, got {config.log.level!r}")
+    if config.log.format not in {"auto", "json", "console"}:
+        raise ConfigError(f"log.format: expected auto, json or console, got {config.log.format!r}")
+    for section_name in ("health", "up"):
+        section = getattr(config, section_name)
+        for key in section.__struct_fields__:
+            value = getattr(section, key)
+            if key.endswith("port") and isinstance(value, int) and not 0 <= value <= 65535:
+                raise ConfigError(f"{section_name}.{key}: port {value} is outside 0-65535")
+    for key in ("md_front", "td_front"):
+        front = getattr(config.ctp, key)
+        if not front.startswith(("sim://", "tcp://", "ssl://")):
+            raise ConfigError(f"ctp.{key}: expected a sim://, tcp:// or ssl:// address, got {front!r}")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (or ``$TRADEBUS_CONFIG``; none at all means defaults), apply env overrides."""
+    env = os.environ if env is None else env
+    path = path if path is not None else env.get(CONFIG_ENV) or None
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: configuration file not found") from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    sections = _section_types()
+    unknown = [name for name in raw if name not in sections]
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown configuration section")
+    for name, values in raw.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{name}: expected a [{name}] table")
+    _apply_file_secrets(raw, sections)
+    _apply_env(raw, env, sections)
+    try:
+        config = msgspec.convert(raw, Config, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from exc
+    _validate(config)
+    return config
+
+
+def _one_line(exc: msgspec.ValidationError) -> str:
+    # msgspec says "Expected `int`, got `str` - at `$.nats.connect_timeout_s`"; lead with the key.
+    message = str(exc)
+    if " - at `$." in message:
+        what, where = message.rsplit(" - at `$.", 1)
+        key = where.rstrip("`")
+        if what.startswith("Object contains unknown field"):
+            field = what.split("`")[1]
+            return f"{key}.{field}: unknown key"
+        return f"{key}: {what}"
+    return message
+
+
+def load_or_exit(path: str | os.PathLike[str] | None = None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"tradebus: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,66 @@
+"""Logging: structlog for our code, stdlib loggers (futu, nats, websockets) routed into the same stream.
+
+JSON lines when stderr is not a TTY (what ``tradebus up`` and containers read), readable colours on a
+TTY. Every line carries ``service``; every line passes the redactor last before rendering, so nothing
+— an exception text, a venue echo, a library's debug line — prints a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from tradebus.redact import REDACTOR
+
+
+def _add_service(service: str) -> structlog.types.Processor:
+    def processor(_logger: Any, _method: str, event_dict: Any) -> Any:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return processor
+
+
+def configure_logging(service: str, *, level: str = "info", fmt: str = "auto",
+                      secrets: list[str] | None = None, stream: Any = None) -> None:
+    stream = stream if stream is not None else sys.stderr
+    for secret in secrets or ():
+        REDACTOR.add_secret(secret)
+    as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_service(service),
+        structlog.processors.format_exc_info,
+        REDACTOR,
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Chatty third-party loggers stay at warning unless we debug.
+    for noisy in ("asyncio", "websockets", "nats"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level) if level != "debug" else logging.DEBUG)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str | None = None, **context: Any) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name, **context)

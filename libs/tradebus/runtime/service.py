@@ -1,0 +1,233 @@
+"""The base every tradebus service runs on.
+
+A service subclasses :class:`Service`, implements ``start``/``stop`` (and optionally ``checks``), and
+its ``__main__`` calls :func:`run_service`. The runtime does the rest, identically for every service:
+
+* config from ``--config`` / ``$TRADEBUS_CONFIG`` plus env, exit 2 with one line when it is bad;
+* structlog logging with the service name and secret redaction;
+* asyncio on uvloop when available;
+* a NATS connection that retries until the server is there and reconnects forever afterwards, and the
+  JetStream topology declared idempotently;
+* ``/healthz`` and ``/metrics`` on the service's port, a heartbeat on ``sys.health.<service>``;
+* SIGTERM / SIGINT → ``stop()``, drain the connection, exit — all within ``runtime.stop_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from tradebus import __version__
+from tradebus.bus import Bus, connect, ensure_topology
+from tradebus.config import Config, load_or_exit
+from tradebus.logs import configure_logging, get_logger
+from tradebus.runtime.http import HealthHttpServer
+from tradebus.runtime.metrics import Registry
+from tradebus.schemas import HealthState, Heartbeat
+from tradebus.schemas.health import ChildProcess
+from tradebus.subjects import sys_health
+
+log = get_logger("tradebus.runtime")
+_json = msgspec.json.Encoder()
+
+
+class Service:
+    """Subclass me. ``self.bus``, ``self.config``, ``self.metrics`` and ``self.data_dir`` are ready in ``start``."""
+
+    name: str = "service"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = Registry()
+        self.bus: Bus = None  # type: ignore[assignment]  # set by the runtime before start()
+        self.data_dir = os.path.join(config.data.dir, self.name)
+
+    async def start(self) -> None:
+        """Subscribe, connect to venues, start tasks. Return once the service is serving."""
+
+    async def stop(self) -> None:
+        """Stop taking work, finish or persist what is in flight. Bounded by the runtime's timeout."""
+
+    def checks(self) -> dict[str, str]:
+        """Named health checks: ``"ok"`` or a short description of what is wrong."""
+        return {}
+
+    def children(self) -> tuple[ChildProcess, ...]:
+        return ()
+
+
+class Runtime:
+    """Runs one :class:`Service`: the machinery shared by all of them."""
+
+    def __init__(self, service: Service, *, health_port: int) -> None:
+        self.service = service
+        self.config = service.config
+        self.health_port = health_port
+        self.state = HealthState.STARTING
+        self.started_ns = time.time_ns()
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_event = asyncio.Event()
+        self.http = HealthHttpServer({"/healthz": self._healthz, "/metrics": self._metrics})
+        self.bus: Bus | None = None
+        self._nats_up = False
+        registry = service.metrics
+        self._reconnects = registry.counter("nats_reconnects_total", "NATS reconnections")
+        registry.gauge("uptime_seconds", "seconds since the service started",
+                       source=lambda: (time.time_ns() - self.started_ns) / 1e9)
+        registry.gauge("nats_connected", "1 when connected to NATS", source=lambda: 1.0 if self._nats_up else 0.0)
+
+    # --- health --------------------------------------------------------------------------------
+
+    def all_checks(self) -> dict[str, str]:
+        checks = {"nats": "ok" if self._nats_up else "disconnected"}
+        try:
+            checks.update(self.service.checks())
+        except Exception as exc:  # a broken check must not break the health endpoint
+            checks["checks"] = f"check failed: {exc}"
+        return checks
+
+    def health_state(self) -> HealthState:
+        if self.state != HealthState.OK:
+            return self.state
+        return HealthState.OK if all(v == "ok" for v in self.all_checks().values()) else HealthState.DEGRADED
+
+    def heartbeat(self) -> Heartbeat:
+        return Heartbeat(service=self.service.name, instance=self.instance, pid=os.getpid(),
+                         state=self.health_state(), started_ns=self.started_ns, ts_event=time.time_ns(),
+                         interval_s=self.config.runtime.heartbeat_s, version=__version__,
+                         checks=self.all_checks(), children=self.service.children())
+
+    def _healthz(self) -> tuple[int, str, bytes]:
+        beat = self.heartbeat()
+        return (200 if beat.state == HealthState.OK else 503), "application/json", _json.encode(beat) + b"\n"
+
+    def _metrics(self) -> tuple[int, str, bytes]:
+        return 200, "text/plain; version=0.0.4", self.service.metrics.render()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def _connect(self) -> Bus:
+        """Retry the first connection with backoff: NATS may come up after us (compose, `tradebus up`)."""
+        delay = 0.2
+        while True:
+            try:
+                bus = await connect(self.config.nats, self.service.name,
+                                    on_disconnect=self._on_disconnect, on_reconnect=self._on_reconnect)
+                self._nats_up = True
+                return bus
+            except Exception as exc:
+                if self.stop_event.is_set():
+                    raise
+                log.warning("nats not reachable yet", url=self.config.nats.url, error=str(exc) or type(exc).__name__,
+                            retry_in_s=round(delay, 2))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), delay)
+                if self.stop_event.is_set():
+                    raise
+                delay = min(delay * 2, 5.0) * (0.8 + 0.4 * random.random())
+
+    async def _on_disconnect(self) -> None:
+        self._nats_up = False
+
+    async def _on_reconnect(self) -> None:
+        self._nats_up = True
+        self._reconnects.inc()
+
+    async def _heartbeats(self) -> None:
+        interval = self.config.runtime.heartbeat_s
+        while not self.stop_event.is_set():
+            if self.bus is not None and self._nats_up:
+                with contextlib.suppress(Exception):  # a missed heartbeat is reported by its absence
+                    await self.bus.publish(sys_health(self.service.name), self.heartbeat())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), interval)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+
+    def _request_stop(self, sig: signal.Signals) -> None:
+        if not self.stop_event.is_set():
+            log.info("stopping", signal=sig.name)
+            self.stop_event.set()
+
+    async def run(self) -> int:
+        self._install_signals()
+        if self.health_port:
+            await self.http.start(self.config.runtime.http_host, self.health_port)
+        heartbeats: asyncio.Task[None] | None = None
+        try:
+            try:
+                self.bus = await self._connect()
+            except Exception:
+                return 0 if self.stop_event.is_set() else 1
+            self.service.bus = self.bus
+            await ensure_topology(self.bus.js, self.config.streams)
+            await self.service.start()
+            self.state = HealthState.OK
+            log.info("service started", version=__version__, health_port=self.health_port or None)
+            heartbeats = asyncio.create_task(self._heartbeats(), name="heartbeats")
+            await self.stop_event.wait()
+            return 0
+        finally:
+            await self._shutdown(heartbeats)
+
+    async def _shutdown(self, heartbeats: asyncio.Task[None] | None) -> None:
+        self.state = HealthState.STOPPING
+        budget = self.config.runtime.stop_timeout_s
+        deadline = time.monotonic() + budget
+        self.stop_event.set()
+        if self.bus is not None and self._nats_up:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.bus.publish(sys_health(self.service.name), self.heartbeat()), 0.5)
+        try:
+            await asyncio.wait_for(self.service.stop(), max(0.1, deadline - time.monotonic() - 2.5))
+        except TimeoutError:
+            log.error("service stop timed out; exiting anyway", budget_s=budget)
+        except Exception:
+            log.exception("service stop failed")
+        if heartbeats is not None:
+            heartbeats.cancel()
+        if self.bus is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.bus.close(), max(0.1, deadline - time.monotonic() - 0.5))
+        await self.http.close()
+        log.info("service stopped")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(add_help=True)
+    parser.add_argument("--config", help="TOML configuration file (default: $TRADEBUS_CONFIG or built-in defaults)")
+    return parser.parse_args(argv)
+
+
+def _event_loop_runner() -> Callable[..., object]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.run
+    return uvloop.run
+
+
+def run_service(factory: Callable[[Config], Service], *, name: str, argv: list[str] | None = None) -> None:
+    """Entry point of every service's ``__main__``; exits the process with the service's status."""
+    args = _parse_args(argv)
+    config = load_or_exit(args.config)
+    configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets())
+    service = factory(config)
+    port = getattr(config.health, name, 0)
+    runtime = Runtime(service, health_port=port)
+    runner = _event_loop_runner()
+    code = runner(runtime.run())
+    sys.exit(int(code))  # type: ignore[call-overload]

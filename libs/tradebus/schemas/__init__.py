@@ -1,0 +1,163 @@
+"""Every payload on the bus, and one reusable decoder per subject family.
+
+Use :func:`decoder_for_subject` (or the named decoders) rather than building decoders ad hoc: a
+decoder is built once per union and reused, which is both the fast path and the single place where a
+subject family's accepted types are listed.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
+from tradebus.schemas.auth import (
+    STATE_BY_NUMBER,
+    STATUS_NUMBER,
+    AuthCommand,
+    AuthMessage,
+    AuthReply,
+    AuthState,
+    AuthStateChanged,
+)
+from tradebus.schemas.base import BusMessage, encode, now_ns
+from tradebus.schemas.health import ChildProcess, HealthState, Heartbeat, SystemMessage
+from tradebus.schemas.market import (
+    Bar,
+    FeedState,
+    FeedStatus,
+    Level,
+    MarketControl,
+    MarketData,
+    SubscribeRequest,
+    SubscriptionReply,
+    Tick,
+    UnsubscribeRequest,
+)
+from tradebus.schemas.orders import (
+    TERMINAL_STATUSES,
+    CancelOrder,
+    CommandAccepted,
+    CommandDenied,
+    ModifyOrder,
+    Offset,
+    OrderAccepted,
+    OrderCancelled,
+    OrderCancelRejected,
+    OrderDenied,
+    OrderEvent,
+    OrderEventBase,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderStatus,
+    OrderStatusUnknown,
+    OrderSubmitted,
+    OrderType,
+    OrderUpdated,
+    OrderView,
+    QueryFunds,
+    QueryInstruments,
+    QueryOrders,
+    QueryPositions,
+    QueryTrades,
+    Side,
+    SubmitOrder,
+    TimeInForce,
+    TradeCommand,
+)
+
+TradeReply = CommandAccepted | CommandDenied | OrderView | AccountSnapshot | PositionSnapshot | InstrumentInfo
+
+MARKET_DATA_DECODER = msgspec.json.Decoder(MarketData)
+MARKET_CONTROL_DECODER = msgspec.json.Decoder(MarketControl)
+TRADE_COMMAND_DECODER = msgspec.json.Decoder(TradeCommand)
+ORDER_EVENT_DECODER = msgspec.json.Decoder(OrderEvent)
+AUTH_DECODER = msgspec.json.Decoder(AuthMessage)
+SYSTEM_DECODER = msgspec.json.Decoder(SystemMessage)
+
+# Subject family (first two tokens, or one) → the decoder for everything published under it.
+_FAMILIES: tuple[tuple[str, msgspec.json.Decoder], ...] = (
+    ("md.ctl.", MARKET_CONTROL_DECODER),
+    ("md.", MARKET_DATA_DECODER),
+    ("td.cmd.", TRADE_COMMAND_DECODER),
+    ("td.evt.", ORDER_EVENT_DECODER),
+    ("auth.", AUTH_DECODER),
+    ("sys.", SYSTEM_DECODER),
+)
+
+
+def decoder_for_subject(subject: str) -> msgspec.json.Decoder | None:
+    for prefix, decoder in _FAMILIES:
+        if subject.startswith(prefix):
+            return decoder
+    return None
+
+
+__all__ = [
+    "AUTH_DECODER",
+    "MARKET_CONTROL_DECODER",
+    "MARKET_DATA_DECODER",
+    "ORDER_EVENT_DECODER",
+    "STATE_BY_NUMBER",
+    "STATUS_NUMBER",
+    "SYSTEM_DECODER",
+    "TERMINAL_STATUSES",
+    "TRADE_COMMAND_DECODER",
+    "AccountSnapshot",
+    "AuthCommand",
+    "AuthMessage",
+    "AuthReply",
+    "AuthState",
+    "AuthStateChanged",
+    "Bar",
+    "BusMessage",
+    "CancelOrder",
+    "ChildProcess",
+    "CommandAccepted",
+    "CommandDenied",
+    "FeedState",
+    "FeedStatus",
+    "HealthState",
+    "Heartbeat",
+    "InstrumentInfo",
+    "Level",
+    "MarketControl",
+    "MarketData",
+    "ModifyOrder",
+    "Offset",
+    "OrderAccepted",
+    "OrderCancelRejected",
+    "OrderCancelled",
+    "OrderDenied",
+    "OrderEvent",
+    "OrderEventBase",
+    "OrderExpired",
+    "OrderFilled",
+    "OrderRejected",
+    "OrderStatus",
+    "OrderStatusUnknown",
+    "OrderSubmitted",
+    "OrderType",
+    "OrderUpdated",
+    "OrderView",
+    "PositionSide",
+    "PositionSnapshot",
+    "QueryFunds",
+    "QueryInstruments",
+    "QueryOrders",
+    "QueryPositions",
+    "QueryTrades",
+    "Side",
+    "SubmitOrder",
+    "SubscribeRequest",
+    "SubscriptionReply",
+    "SystemMessage",
+    "Tick",
+    "TimeInForce",
+    "TradeCommand",
+    "TradeReply",
+    "UnsubscribeRequest",
+    "decoder_for_subject",
+    "encode",
+    "now_ns",
+]

@@ -31,10 +31,18 @@ log = get_logger("tradebus.bus")
 class Bus:
     """Thin wrapper over one NATS connection. Holds no global state: pass it where it is needed."""
 
-    def __init__(self, nc: Client, *, request_timeout: float = 5.0) -> None:
-        self.nc = nc
-        self.js: JetStreamContext = nc.jetstream()
+    nc: Client
+    js: JetStreamContext
+
+    def __init__(self, nc: Client | None = None, *, request_timeout: float = 5.0) -> None:
+        self.closing = False  # set by close(), so our own drain is not reported as an outage
         self.request_timeout = request_timeout
+        if nc is not None:
+            self.attach(nc)
+
+    def attach(self, nc: Client) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
 
     # --- core ----------------------------------------------------------------------------------
 
@@ -100,6 +108,7 @@ class Bus:
         """Drain (finish in-flight work, flush publishes), then close."""
         if self.nc.is_closed:
             return
+        self.closing = True
         try:
             await asyncio.wait_for(self.nc.drain(), timeout=5)
         except (TimeoutError, NatsTimeoutError):
@@ -115,6 +124,8 @@ async def connect(cfg: NatsConfig, name: str, *,
         log.warning("nats error", error=str(exc), error_type=type(exc).__name__)
 
     async def disconnected_cb() -> None:
+        if bus.closing:  # our own drain: not news
+            return
         log.warning("nats disconnected")
         if on_disconnect:
             await on_disconnect()
@@ -124,6 +135,8 @@ async def connect(cfg: NatsConfig, name: str, *,
         if on_reconnect:
             await on_reconnect()
 
+    # The callbacks need the Bus (to know whether a disconnect is our own drain) before nc exists.
+    bus = Bus(request_timeout=cfg.request_timeout_s)
     options: dict[str, Any] = {}
     if cfg.user:
         options["user"] = cfg.user
@@ -145,4 +158,5 @@ async def connect(cfg: NatsConfig, name: str, *,
         reconnected_cb=reconnected_cb,
         **options,
     )
-    return Bus(nc, request_timeout=cfg.request_timeout_s)
+    bus.attach(nc)
+    return bus

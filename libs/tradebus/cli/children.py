@@ -83,7 +83,7 @@ class Child:
                 return
             if time.monotonic() - started > STABLE_AFTER_S:
                 self._backoff = BACKOFF_FIRST_S
-            log.warning("process exited; restarting", process=self.spec.name, code=code,
+            log.warning("process exited; restarting", process=self.spec.name, exit_code=code,
                         restart_in_s=self._backoff)
             self._set("backoff", f"exit {code}, restart in {self._backoff:g}s")
             await asyncio.sleep(self._backoff)  # the restart backoff itself, not a race workaround

@@ -6,6 +6,7 @@ Each venue simulator or service that lands adds itself here; the supervisor, the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
+# opend_sim accepts any credentials (except in its fail_password scenario); these are demo values for
+# the simulator only. A real OpenD gets the operator's credentials from auth_broker, never from here.
+SIM_LOGIN_ACCOUNT = "10000001"
+SIM_LOGIN_PWD_MD5 = hashlib.md5(b"tradebus-sim").hexdigest()
+
+
 def _module(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", name, *args]
 
@@ -43,6 +50,7 @@ def simulator_specs(config: Config) -> list[ProcessSpec]:
             name="opend_sim",
             argv=_module("opend_sim", f"-api_ip={host}", f"-api_port={up.opend_api_port}",
                          f"-telnet_ip={host}", f"-telnet_port={up.opend_telnet_port}", "-lang=en",
+                         f"-login_account={SIM_LOGIN_ACCOUNT}", f"-login_pwd_md5={SIM_LOGIN_PWD_MD5}",
                          f"--scenario={up.opend_scenario}", f"--state-dir={os.path.join(data, 'opend_sim')}"),
             ports=[PortUse(up.opend_api_port, "OpenD API port (opend_sim)", "--opend-port or [up] opend_api_port"),
                    PortUse(up.opend_telnet_port, "OpenD telnet port (opend_sim)",

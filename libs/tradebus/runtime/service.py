@@ -209,6 +209,7 @@ class Runtime:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=True)
     parser.add_argument("--config", help="TOML configuration file (default: $TRADEBUS_CONFIG or built-in defaults)")
+    parser.add_argument("--health-port", type=int, help="port of /healthz and /metrics (default: [health] <service>)")
     return parser.parse_args(argv)
 
 
@@ -226,7 +227,7 @@ def run_service(factory: Callable[[Config], Service], *, name: str, argv: list[s
     config = load_or_exit(args.config)
     configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets())
     service = factory(config)
-    port = getattr(config.health, name, 0)
+    port = args.health_port if args.health_port is not None else getattr(config.health, name, 0)
     runtime = Runtime(service, health_port=port)
     runner = _event_loop_runner()
     code = runner(runtime.run())

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tradebus.bus import Bus
+from tradebus.natsd import free_port
+from tradebus.schemas import SYSTEM_DECODER
+
+HERE = Path(__file__).parent
+
+
+class Proc:
+    def __init__(self, process: asyncio.subprocess.Process, health_port: int) -> None:
+        self.process = process
+        self.health_port = health_port
+        self.output = bytearray()
+
+    async def collect(self) -> None:
+        assert self.process.stdout is not None
+        while chunk := await self.process.stdout.read(4096):
+            self.output += chunk
+
+
+async def _http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+async def _healthy(port: int) -> tuple[int, bytes] | None:
+    status, body = await _http_get(port, "/healthz")
+    return (status, body) if status == 200 else None
+
+
+async def _until(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = await predicate()
+            if result:
+                return result
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+async def example(nats_server, tmp_path: Path) -> AsyncIterator[Proc]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    env = {**os.environ, "TRADEBUS_NATS_URL": nats_server.url, "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.2",
+           "TRADEBUS_DATA_DIR": str(tmp_path), "TRADEBUS_LOG_FORMAT": "json",
+           "EXAMPLE_STOP_DELAY": os.environ.get("EXAMPLE_STOP_DELAY", "0")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = Proc(process, port)
+    collector = asyncio.create_task(proc.collect())
+    try:
+        yield proc
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await collector
+
+
+async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus: Bus) -> None:
+    status, body = await _until(lambda: _healthy(example.health_port))
+    beat = SYSTEM_DECODER.decode(body)
+    assert status == 200 and beat.service == "example" and beat.checks == {"nats": "ok", "venue": "ok"}
+
+    reply = await bus.nc.request("example.echo", b"ping", timeout=5)
+    assert reply.data == b"ping"
+    _status, metrics = await _http_get(example.health_port, "/metrics")
+    assert b"tradebus_echo_requests_total 1" in metrics
+    assert b"tradebus_nats_connected 1" in metrics
+
+    sub = await bus.nc.subscribe("sys.health.example")
+    first = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
+    second = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
+    assert first.pid == example.process.pid and second.ts_event > first.ts_event
+    assert (await _http_get(example.health_port, "/nope"))[0] == 404
+
+
+async def test_failing_check_turns_health_degraded_and_503(example: Proc, bus: Bus) -> None:
+    await _until(lambda: _healthy(example.health_port))
+    await bus.nc.request("example.break", b"", timeout=5)
+    status, body = await _http_get(example.health_port, "/healthz")
+    beat = SYSTEM_DECODER.decode(body)
+    assert status == 503 and beat.state == "degraded" and beat.checks["venue"] == "down: test asked"
+
+
+async def test_sigterm_stops_the_service_cleanly_and_logs_no_secret(example: Proc, bus: Bus) -> None:
+    await _until(lambda: _healthy(example.health_port))
+    await bus.nc.request("example.echo", b"x", timeout=5)
+    started = time.monotonic()
+    example.process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(example.process.wait(), 10)
+    assert code == 0 and time.monotonic() - started < 10
+    await asyncio.sleep(0)  # let the collector read the last bytes
+    lines = [json.loads(line) for line in example.output.decode().splitlines() if line.startswith("{")]
+    events = [line["event"] for line in lines]
+    assert "service started" in events and events[-1] == "service stopped"
+    assert all(line["service"] == "example" for line in lines)
+    assert b"must-not-appear-0451" not in example.output
+
+
+@pytest.mark.parametrize("delay", ["30"])
+async def test_stop_that_hangs_is_cut_at_the_budget(nats_server, tmp_path: Path, delay: str,  # type: ignore[no-untyped-def]
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    env = {**os.environ, "TRADEBUS_NATS_URL": nats_server.url, "TRADEBUS_DATA_DIR": str(tmp_path),
+           "TRADEBUS_RUNTIME_STOP_TIMEOUT_S": "3", "EXAMPLE_STOP_DELAY": delay}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await _until(lambda: _healthy(port))
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 10)
+        assert time.monotonic() - started < 4.5
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_service_waits_for_nats_then_connects(tmp_path: Path) -> None:
+    from tradebus.natsd import NatsServer
+
+    server = NatsServer(store_dir=tmp_path / "js", port=free_port())
+    port = free_port()
+    env = {**os.environ, "TRADEBUS_NATS_URL": server.url, "TRADEBUS_DATA_DIR": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        status, body = await _until(lambda: _http_get(port, "/healthz"))
+        assert status == 503 and SYSTEM_DECODER.decode(body).state == "starting"
+        await asyncio.to_thread(server.start)
+
+        await _until(lambda: _healthy(port), 15)
+    finally:
+        process.kill()
+        await process.wait()
+        server.stop()

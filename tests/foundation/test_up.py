@@ -1,0 +1,146 @@
+"""`tradebus up` end to end: NATS + simulators + supervisor, status over the bus, Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tradebus.natsd import free_port
+
+
+@dataclass
+class UpRun:
+    process: subprocess.Popen[str]
+    nats_url: str
+    env: dict[str, str]
+    log_path: Path
+
+    def tradebus(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tradebus", *args], capture_output=True, text=True,
+                              env=self.env, timeout=timeout)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still "exists" for kill(0); it is gone for every purpose that matters here.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
+
+
+def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)  # polling another process's state, bounded by the deadline
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _ports() -> dict[str, int]:
+    names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health")
+    ports: dict[str, int] = {}
+    while len(set(ports.values())) < len(names):
+        ports = {name: free_port() for name in names}
+    return ports
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[UpRun]:
+    ports = _ports()
+    env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
+           "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path)}
+    env.pop("TRADEBUS_CONFIG", None)
+    log_path = tmp_path / "up.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path / "var"),
+             "--nats-port", str(ports["nats"]), "--monitor-port", str(ports["monitor"]),
+             "--opend-port", str(ports["opend"]), "--opend-telnet-port", str(ports["telnet"]),
+             "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"])],
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", env, log_path)
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _healthy_rows(run: UpRun) -> list[dict] | None:
+    result = run.tradebus("status", "--nats-url", run.nats_url, "--json", "--timeout", "3")
+    if result.returncode != 0:
+        return None
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> None:
+    rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy in `tradebus status`")
+    names = {row["service"] for row in rows}
+    assert {"supervisor", "opend_sim", "ctp_sim"} <= names
+    assert all(row["healthy"] for row in rows)
+
+    human = up.tradebus("status", "--nats-url", up.nats_url)
+    assert human.returncode == 0 and "opend_sim" in human.stdout and "HEALTHY" in human.stdout
+
+    tail = up.tradebus("tail", "sys.>", "--nats-url", up.nats_url, "-n", "2", "--duration", "10")
+    assert tail.returncode == 0
+    beats = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert len(beats) == 2
+    assert all(b["subject"].startswith("sys.health.") and b["data"]["type"] == "Heartbeat" for b in beats)
+
+    nats_pid = int(up.output().split("pid ", 1)[1].split(")", 1)[0])
+    pids = [nats_pid, up.process.pid, *(row["pid"] for row in rows if row["pid"])]
+    assert all(_pid_alive(pid) for pid in pids)
+
+    started = time.monotonic()
+    os.kill(up.process.pid, signal.SIGINT)
+    code = up.process.wait(timeout=15)
+    elapsed = time.monotonic() - started
+    assert code == 0, up.output()[-2000:]
+    assert elapsed < 10
+    _wait(lambda: not any(_pid_alive(pid) for pid in pids), 2, "every process to be gone")
+    assert "tradebus up: stopped" in up.output()
+
+
+def test_up_restarts_a_child_that_dies(up: UpRun) -> None:
+    rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy")
+    victim = next(row for row in rows if row["service"] == "ctp_sim")
+    os.kill(victim["pid"], signal.SIGKILL)
+
+    def restarted() -> dict | None:
+        again = _healthy_rows(up)
+        row = next((r for r in again or [] if r["service"] == "ctp_sim"), None)
+        return row if row and row["pid"] != victim["pid"] and row["restarts"] == 1 else None
+
+    row = _wait(restarted, 30, "ctp_sim restarted and healthy")
+    assert row["healthy"]
+
+
+def test_up_with_port_in_use_names_the_port_and_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path), "--nats-port", str(port)],
+            capture_output=True, text=True, timeout=30, env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 2
+    assert f"port {port} (NATS client port) is already in use; choose another with --nats-port" in result.stderr

@@ -135,7 +135,7 @@ async def serve_picows(port: int, clients: int, rate: int, seconds: float) -> di
 
 
 async def run_clients(port: int, clients: int) -> dict[str, float]:
-    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+    from picows import WSFrame, WSListener, WSTransport, ws_connect
 
     latencies: list[int] = []
     done = 0

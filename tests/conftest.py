@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tradebus.bus import Bus, connect
 from tradebus.config import NatsConfig
 from tradebus.natsd import NatsServer

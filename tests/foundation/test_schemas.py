@@ -5,6 +5,7 @@ import typing
 
 import msgspec
 import pytest
+
 from tradebus import schemas as s
 from tradebus.schemas.base import BusMessage
 

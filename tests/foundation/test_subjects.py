@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tradebus import subjects
 from tradebus.subjects import TOKEN_RE, escape_token, unescape_token
 

@@ -1,0 +1,38 @@
+"""The simulated market shared by ``opend_sim`` and ``ctp_sim``: instruments, prices, matching, accounts."""
+
+from tradebus.sim.instruments import default_instruments, hk_tick_size
+from tradebus.sim.market import SimMarket
+from tradebus.sim.types import (
+    Funds,
+    InstrumentKind,
+    Offset,
+    OrderKind,
+    Position,
+    Quote,
+    RejectReason,
+    Side,
+    SimInstrument,
+    SimOrder,
+    SimOrderStatus,
+    SimReject,
+    SimTrade,
+)
+
+__all__ = [
+    "Funds",
+    "InstrumentKind",
+    "Offset",
+    "OrderKind",
+    "Position",
+    "Quote",
+    "RejectReason",
+    "Side",
+    "SimInstrument",
+    "SimMarket",
+    "SimOrder",
+    "SimOrderStatus",
+    "SimReject",
+    "SimTrade",
+    "default_instruments",
+    "hk_tick_size",
+]

@@ -1,0 +1,187 @@
+"""The ctp_sim process: the trading and market-data ports, the market clock, persistence.
+
+Everything runs on one asyncio loop; the broker and the md hub are synchronous and only queue
+bytes on the sessions' transports. State is written to ``--state-dir`` whenever the private flow
+changes (every order event), and every few seconds for prices, so a killed front keeps its day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ctp_sim import clock, state
+from ctp_sim.broker import Broker
+from ctp_sim.config import FrontConfig
+from ctp_sim.md import MdHub
+from tradebus.ctp.wire import HEADER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Frame, ProtocolError, check_length
+from tradebus.ctp.wire import decode_payload as decode
+from tradebus.ctp.wire import encode as encode_frame
+from tradebus.sim import InstrumentKind, SimMarket, default_instruments
+
+log = logging.getLogger("ctp_sim")
+
+PRICE_SAVE_INTERVAL = 5.0
+MAX_SEND_BUFFER = 64 * 1024 * 1024
+
+
+def futures_instruments() -> list[Any]:
+    return [i for i in default_instruments() if i.kind is InstrumentKind.FUTURE]
+
+
+def open_day(config: FrontConfig, now_ns: int) -> tuple[state.DayState, SimMarket]:
+    """Yesterday's state rolls to today; today's state is taken as it was."""
+    today = clock.trading_day_of(now_ns)
+    saved = state.load(config.state_dir)
+    if saved is not None and saved.market:
+        market = SimMarket.restore(saved.market)
+        if saved.trading_day != today:
+            market.new_trading_day()
+            saved = saved.new_day(today)
+    else:
+        market = SimMarket(futures_instruments(), seed=config.seed)
+        saved = state.DayState(trading_day=today)
+    for user in config.users:
+        if user not in market.accounts():
+            market.open_account(user, kind=InstrumentKind.FUTURE, currency="CNY", cash=config.cash)
+    return saved, market
+
+
+class Front:
+    def __init__(self, config: FrontConfig, now_ns: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self.state, self.market = open_day(config, now_ns())
+        self.broker = Broker(config, self.market, self.state, now_ns)
+        self.md = MdHub(config, self.market, self.state, now_ns)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._outbox: list[tuple[asyncio.StreamWriter, bytes]] = []
+        self._last_price_save = time.monotonic()
+        self.save()
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def save(self) -> None:
+        self.state.market = self.market.snapshot()
+        state.save(self.config.state_dir, self.state)
+        self.broker.dirty = False
+        self._last_price_save = time.monotonic()
+
+    def _save_if_needed(self) -> None:
+        if self.broker.dirty or time.monotonic() - self._last_price_save >= PRICE_SAVE_INTERVAL:
+            self.save()
+
+    # --- connections --------------------------------------------------------------------------
+
+    def _sender(self, writer: asyncio.StreamWriter) -> Callable[[Frame], None]:
+        # Frames wait in the outbox until the state that produced them is on disk (see _flush),
+        # so a front killed at any moment never told a client about an order it then forgets.
+        def send(frame: Frame) -> None:
+            self._outbox.append((writer, encode_frame(frame)))
+
+        return send
+
+    def _flush(self) -> None:
+        self._save_if_needed()
+        outbox, self._outbox = self._outbox, []
+        for writer, data in outbox:
+            if writer.is_closing():
+                continue
+            if writer.transport.get_write_buffer_size() > MAX_SEND_BUFFER:
+                log.warning("dropping a session that does not read its data")
+                writer.close()
+                continue
+            writer.write(data)
+
+    @staticmethod
+    async def _frames(reader: asyncio.StreamReader) -> Any:
+        while True:
+            header = await asyncio.wait_for(reader.readexactly(HEADER.size), HEARTBEAT_TIMEOUT)
+            (length,) = HEADER.unpack(header)
+            check_length(length)
+            yield decode(await reader.readexactly(length))
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            side: str) -> None:
+        self._writers.add(writer)
+        peer = str(writer.get_extra_info("peername"))
+        send = self._sender(writer)
+        session: Any = self.broker.connect(send, peer) if side == "td" else self.md.connect(send)
+        handler = self.broker if side == "td" else self.md
+        self._flush()
+        try:
+            async for frame in self._frames(reader):
+                handler.handle(session, frame)
+                self._flush()
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, TimeoutError):
+            pass
+        finally:
+            handler.disconnect(session)
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _td_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_client(reader, writer, "td")
+
+    async def _md_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._serve_client(reader, writer, "md")
+
+    # --- clocks -------------------------------------------------------------------------------
+
+    async def _ticks(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_interval)
+            # Quotes reach subscribers through the market's on_quote listener (which also carries the
+            # quotes that user trades print between steps); publishing step()'s result too would
+            # send every stepped quote twice.
+            self.market.step()
+            self._flush()
+
+    async def _heartbeats(self) -> None:
+        beat = Frame(kind="hb")
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            for s in [*self.broker.sessions.values(), *self.md.sessions.values()]:
+                s.send(beat)
+            self._flush()
+
+    # --- run ----------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        td = await asyncio.start_server(self._td_client, self.config.host, self.config.td_port)
+        md = await asyncio.start_server(self._md_client, self.config.host, self.config.md_port)
+        td_port = td.sockets[0].getsockname()[1]
+        md_port = md.sockets[0].getsockname()[1]
+        print(f"ctp_sim ready td_port={td_port} md_port={md_port} trading_day={self.state.trading_day} "
+              f"broker_id={self.config.broker_id}", flush=True)
+        tasks = [asyncio.create_task(self._ticks()), asyncio.create_task(self._heartbeats())]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for server in (td, md):
+                server.close()
+            for writer in list(self._writers):
+                writer.close()
+            self.save()
+
+
+async def serve(config: FrontConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await Front(config).run(stop)
+
+
+def run(config: FrontConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(config))

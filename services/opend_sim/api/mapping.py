@@ -1,0 +1,105 @@
+"""Venue <-> domain tables: futu wire enums on one side, ``tradebus.sim`` values on the other.
+
+Every table is written once, in the direction that is natural to read, and its inverse is generated.
+The ints are the futu-api 10.11 wire values (futu_wire.md §4-§5, ``Qot_Common.proto``, ``Trd_Common.proto``).
+"""
+
+from __future__ import annotations
+
+from tradebus.sim import OrderKind, RejectReason, Side, SimOrderStatus
+
+# market of the sim instrument -> Qot_Common.QotMarket (quote messages)
+QOT_MARKET: dict[str, int] = {"HK": 1, "US": 11}
+QOT_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in QOT_MARKET.items()}
+
+# market of the sim instrument -> Trd_Common.TrdSecMarket (secMarket of orders, fills, positions)
+SEC_MARKET: dict[str, int] = {"HK": 1, "US": 2}
+SEC_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in SEC_MARKET.items()}
+
+# market of the sim instrument -> Trd_Common.TrdMarket (header.trdMarket, trdMarketAuthList)
+TRD_MARKET: dict[str, int] = {"HK": 1, "US": 2}
+TRD_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in TRD_MARKET.items()}
+
+# market -> the exchange's own time zone, used for every time string put on the wire
+MARKET_TZ_NAME: dict[str, str] = {"HK": "Asia/Hong_Kong", "US": "America/New_York"}
+
+CURRENCY: dict[str, int] = {"HKD": 1, "USD": 2, "CNH": 3}
+CURRENCY_TO_SIM: dict[int, str] = {v: k for k, v in CURRENCY.items()}
+
+TRD_ENV_SIMULATE = 0
+TRD_ENV_REAL = 1
+TRD_CATEGORY_SECURITY = 1
+
+TRD_SIDE: dict[Side, int] = {Side.BUY: 1, Side.SELL: 2}
+TRD_SIDE_TO_SIM: dict[int, Side] = {v: k for k, v in TRD_SIDE.items()}
+
+ORDER_TYPE: dict[OrderKind, int] = {OrderKind.LIMIT: 1, OrderKind.MARKET: 2}  # NORMAL, MARKET
+ORDER_TYPE_TO_SIM: dict[int, OrderKind] = {v: k for k, v in ORDER_TYPE.items()}
+
+# Trd_Common.OrderStatus; a cancelled order that had fills is CANCELLED_PART (14), see order_status()
+ORDER_STATUS: dict[SimOrderStatus, int] = {
+    SimOrderStatus.QUEUED: 5,  # SUBMITTED
+    SimOrderStatus.PARTIAL: 10,  # FILLED_PART
+    SimOrderStatus.FILLED: 11,  # FILLED_ALL
+    SimOrderStatus.CANCELLED: 15,  # CANCELLED_ALL
+    SimOrderStatus.REJECTED: 3,  # SUBMIT_FAILED
+}
+ORDER_STATUS_TO_SIM: dict[int, SimOrderStatus] = {v: k for k, v in ORDER_STATUS.items()}
+ORDER_STATUS_SUBMITTING = 2
+ORDER_STATUS_SUBMITTED = 5
+ORDER_STATUS_CANCELLED_PART = 14
+
+# Trd_Common.ModifyOrderOp
+MODIFY_NORMAL = 1
+MODIFY_CANCEL = 2
+
+# Qot_Common.SubType -> the name futu-api shows for it (query_subscription, error texts)
+SUB_TYPE_NAME: dict[int, str] = {
+    1: "QUOTE", 2: "ORDER_BOOK", 4: "TICKER", 5: "RT_DATA", 6: "K_DAY", 7: "K_5M", 8: "K_15M",
+    9: "K_30M", 10: "K_60M", 11: "K_1M", 12: "K_WEEK", 13: "K_MON", 14: "BROKER", 15: "K_QUARTER",
+    16: "K_YEAR", 17: "K_3M", 18: "K_10M", 19: "K_120M", 20: "K_180M", 21: "K_240M", 22: "ORDER_BOOK_ODD",
+}
+SUB_QUOTE = 1
+SUB_ORDER_BOOK = 2
+SUB_TICKER = 4
+
+# K-line subscription type -> Qot_Common.KLType (the numberings differ) for the intraday bars we build
+SUB_TO_KL_TYPE: dict[int, int] = {11: 1, 17: 10, 7: 6, 18: 12, 8: 7, 9: 8, 10: 9, 6: 2}
+KL_TYPE_TO_SUB: dict[int, int] = {v: k for k, v in SUB_TO_KL_TYPE.items()}
+# KLType -> bar length in minutes; 0 = the trading day (built from the quote's day statistics)
+KL_TYPE_MINUTES: dict[int, int] = {1: 1, 10: 3, 6: 5, 12: 10, 7: 15, 8: 30, 9: 60, 2: 0}
+SUPPORTED_SUB_TYPES: frozenset[int] = frozenset({SUB_QUOTE, SUB_ORDER_BOOK, SUB_TICKER, *SUB_TO_KL_TYPE})
+
+# Qot_Common.TickerDirection
+TICKER_BUY = 1
+TICKER_SELL = 2
+TICKER_NEUTRAL = 3
+TICKER_TYPE_AUTO_MATCH = 1
+
+# venue refusal -> OpenD-style retMsg (the venue's own detail text is appended)
+REJECT_MESSAGE: dict[RejectReason, str] = {
+    RejectReason.UNKNOWN_ACCOUNT: "Account does not exist",
+    RejectReason.UNKNOWN_INSTRUMENT: "Unknown stock",
+    RejectReason.BAD_QUANTITY: "Invalid order quantity",
+    RejectReason.BAD_LOT_SIZE: "The order quantity must be an integer multiple of the lot size",
+    RejectReason.PRICE_OFF_TICK: "The price does not conform to the spread table",
+    RejectReason.PRICE_OUT_OF_LIMITS: "The price is outside the allowed price range",
+    RejectReason.INSUFFICIENT_CASH: "Insufficient buying power",
+    RejectReason.INSUFFICIENT_MARGIN: "Insufficient margin",
+    RejectReason.INSUFFICIENT_POSITION: "Insufficient sellable quantity",
+    RejectReason.BAD_OFFSET: "Invalid position effect for this security",
+    RejectReason.NO_LIQUIDITY: "No counterparty for the market order",
+    RejectReason.UNKNOWN_ORDER: "The order does not exist",
+    RejectReason.ORDER_NOT_ACTIVE: "The current order status does not allow this operation",
+}
+
+
+def order_status(status: SimOrderStatus, filled_qty: int) -> int:
+    if status is SimOrderStatus.CANCELLED and filled_qty > 0:
+        return ORDER_STATUS_CANCELLED_PART
+    return ORDER_STATUS[status]
+
+
+def reject_message(reason: RejectReason, text: str) -> str:
+    base = REJECT_MESSAGE.get(reason, "Order rejected")
+    return f"{base} ({text})" if text else base

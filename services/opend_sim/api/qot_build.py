@@ -1,0 +1,94 @@
+"""Fill futu's quote messages (BasicQot, OrderBook, Ticker, KLine) from sim quotes and the tape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from opend_sim.api import timefmt
+from opend_sim.api.mapping import QOT_MARKET, TICKER_TYPE_AUTO_MATCH
+from opend_sim.api.tape import Bar, Tick
+from tradebus.sim import Quote, SimInstrument, hk_tick_size
+
+REHAB_FORWARD = 1  # the push's rehabType when the client registered none (futu_wire.md §4)
+PUSH_DATA_REALTIME = 1
+_LEVEL_ORDER_SIZE = 4  # synthetic book: about four board lots per resting order
+
+
+def code_str(market: str, symbol: str) -> str:
+    return f"{market}.{symbol}"
+
+
+def fill_security(dst: Any, inst: SimInstrument) -> None:
+    dst.market = QOT_MARKET[inst.market]
+    dst.code = inst.symbol
+
+
+def price_spread(inst: SimInstrument, price: float) -> float:
+    return hk_tick_size(price) if inst.market == "HK" else inst.price_tick
+
+
+def fill_basic_qot(dst: Any, inst: SimInstrument, q: Quote) -> None:
+    fill_security(dst.security, inst)
+    dst.name = inst.name
+    dst.isSuspended = False
+    dst.listTime = ""
+    dst.priceSpread = price_spread(inst, q.last)
+    dst.updateTime = timefmt.seconds(inst.market, q.ts_ns)
+    dst.updateTimestamp = timefmt.epoch(q.ts_ns)
+    dst.highPrice = q.high or q.last
+    dst.openPrice = q.open or q.last
+    dst.lowPrice = q.low or q.last
+    dst.curPrice = q.last
+    dst.lastClosePrice = q.prev_close
+    dst.volume = q.volume
+    dst.turnover = q.turnover
+    dst.turnoverRate = 0.0  # shares outstanding are not simulated
+    high, low = dst.highPrice, dst.lowPrice
+    dst.amplitude = round((high - low) / q.prev_close * 100, 3) if q.prev_close else 0.0
+
+
+def _fill_levels(dst_list: Any, levels: tuple[tuple[float, int], ...], lot: int, num: int) -> None:
+    for price, volume in levels[:num]:
+        level = dst_list.add()
+        level.price = price
+        level.volume = volume
+        level.orederCount = max(1, math.ceil(volume / (lot * _LEVEL_ORDER_SIZE)))  # sic: futu's field name
+
+
+def fill_order_book(s2c: Any, inst: SimInstrument, q: Quote, num: int) -> None:
+    fill_security(s2c.security, inst)
+    s2c.name = inst.name
+    _fill_levels(s2c.orderBookAskList, q.asks, inst.lot_size, num)
+    _fill_levels(s2c.orderBookBidList, q.bids, inst.lot_size, num)
+    stamp = timefmt.millis(inst.market, q.ts_ns)
+    s2c.svrRecvTimeBid = stamp
+    s2c.svrRecvTimeAsk = stamp
+    s2c.svrRecvTimeBidTimestamp = timefmt.epoch(q.ts_ns)
+    s2c.svrRecvTimeAskTimestamp = timefmt.epoch(q.ts_ns)
+
+
+def fill_ticker(dst: Any, inst: SimInstrument, tick: Tick) -> None:
+    dst.time = timefmt.millis(inst.market, tick.ts_ns)
+    dst.sequence = tick.sequence
+    dst.dir = tick.direction
+    dst.price = tick.price
+    dst.volume = tick.volume
+    dst.turnover = tick.turnover
+    dst.type = TICKER_TYPE_AUTO_MATCH
+    dst.pushDataType = PUSH_DATA_REALTIME
+    dst.timestamp = timefmt.epoch(tick.ts_ns)
+
+
+def fill_kline(dst: Any, bar: Bar) -> None:
+    dst.time = bar.label.strftime("%Y-%m-%d %H:%M:%S")
+    dst.isBlank = False
+    dst.openPrice = bar.open
+    dst.highPrice = bar.high
+    dst.lowPrice = bar.low
+    dst.closePrice = bar.close
+    dst.lastClosePrice = bar.last_close
+    dst.volume = bar.volume
+    dst.turnover = bar.turnover
+    dst.changeRate = round((bar.close - bar.last_close) / bar.last_close * 100, 3) if bar.last_close else 0.0
+    dst.timestamp = bar.label.timestamp()

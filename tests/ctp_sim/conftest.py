@@ -1,0 +1,31 @@
+"""Fixtures: a real ctp_sim front process per test and a logged-in trader on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ctpsim_helpers import FrontProcess, Trader, confirm_field, log_in, start_trader
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[FrontProcess]:
+    proc = FrontProcess(tmp_path / "state").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def trader(front: FrontProcess, tmp_path: Path) -> Iterator[Trader]:
+    api, spi = start_trader(front.td, tmp_path / "flow")
+    try:
+        spi.rec.wait("OnFrontConnected")
+        login = log_in(api, spi)
+        assert api.ReqSettlementInfoConfirm(confirm_field(), 3) == 0
+        assert spi.rec.wait("OnRspSettlementInfoConfirm").args[1]["ErrorID"] == 0
+        yield Trader(api, spi, login, next_ref=int(login["MaxOrderRef"]))
+    finally:
+        api.Release()

@@ -1,0 +1,228 @@
+"""A real ctp_sim front process and SPI subclasses that record what the double calls."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradebus.ctp import gb18030_locale_available, import_ctp_modules
+from tradebus.ctp.structs import struct_to_dict
+
+if not gb18030_locale_available():
+    pytest.skip("openctp-ctp needs the zh_CN.GB18030 locale", allow_module_level=True)
+
+md_mod, td_mod = import_ctp_modules()
+
+BROKER, USER, PASSWORD = "9999", "000001", "123456"
+APP_ID, AUTH_CODE = "simnow_client_test", "0000000000000000"
+WAIT = 10.0
+
+
+class FrontProcess:
+    """``python -m ctp_sim`` on given (or free) ports; stopped by pid."""
+
+    def __init__(self, state_dir: Path, td_port: int = 0, md_port: int = 0, *extra: str) -> None:
+        self.state_dir = state_dir
+        self.args = [sys.executable, "-m", "ctp_sim", "--host", "127.0.0.1", "--state-dir", str(state_dir),
+                     "--tick-interval", "0.1", "--seed", "11", *extra]
+        self.td_port, self.md_port = td_port, md_port
+        self.proc: subprocess.Popen[str] | None = None
+        self.trading_day = ""
+
+    def start(self) -> FrontProcess:
+        args = [*self.args, "--td-port", str(self.td_port), "--md-port", str(self.md_port)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        lines: queue.Queue[str] = queue.Queue()
+        stdout = self.proc.stdout
+        assert stdout is not None
+        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+        line = lines.get(timeout=WAIT)
+        assert line.startswith("ctp_sim ready"), line
+        info = dict(part.split("=", 1) for part in line.split()[2:])
+        self.td_port, self.md_port = int(info["td_port"]), int(info["md_port"])
+        self.trading_day = info["trading_day"]
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=WAIT)
+        self.proc = None
+
+    @property
+    def td(self) -> str:
+        return f"sim://127.0.0.1:{self.td_port}"
+
+    @property
+    def md(self) -> str:
+        return f"sim://127.0.0.1:{self.md_port}"
+
+
+@dataclass
+class Event:
+    name: str
+    args: tuple[Any, ...]  # struct arguments copied to dicts, others as given
+    types: tuple[type, ...]
+    thread: str
+
+
+@dataclass
+class Recorder:
+    events: queue.Queue[Event] = field(default_factory=queue.Queue)
+    seen: list[Event] = field(default_factory=list)
+
+    def record(self, name: str, *args: Any) -> None:
+        copied = tuple(struct_to_dict(a) if hasattr(a, "this") else a for a in args)
+        self.events.put(Event(name, copied, tuple(type(a) for a in args), threading.current_thread().name))
+
+    def wait(self, name: str, pred: Callable[[Event], bool] = lambda e: True, timeout: float = WAIT) -> Event:
+        """The next event called ``name`` that satisfies ``pred``; everything read is kept in ``seen``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {name} within {timeout}s; saw {[e.name for e in self.seen[-20:]]}")
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen.append(event)
+            if event.name == name and pred(event):
+                return event
+
+    def drain(self) -> list[Event]:
+        while True:
+            try:
+                self.seen.append(self.events.get_nowait())
+            except queue.Empty:
+                return self.seen
+
+
+def _recording_methods(base: type) -> dict[str, Any]:
+    names = [n for n in vars(base) if n.startswith("On")]
+
+    def make(name: str) -> Callable[..., None]:
+        def method(self: Any, *args: Any) -> None:
+            self.rec.record(name, *args)
+
+        return method
+
+    return {n: make(n) for n in names}
+
+
+class TraderSpi(td_mod.CThostFtdcTraderSpi):  # type: ignore[misc,name-defined]
+    def __init__(self) -> None:
+        super().__init__()
+        self.rec = Recorder()
+
+
+class MdSpi(md_mod.CThostFtdcMdSpi):  # type: ignore[misc,name-defined]
+    def __init__(self) -> None:
+        super().__init__()
+        self.rec = Recorder()
+
+
+for _cls, _base in ((TraderSpi, td_mod.CThostFtdcTraderSpi), (MdSpi, md_mod.CThostFtdcMdSpi)):
+    for _name, _method in _recording_methods(_base).items():
+        setattr(_cls, _name, _method)
+
+
+def auth_field(user: str = USER, app_id: str = APP_ID, auth_code: str = AUTH_CODE) -> Any:
+    f = td_mod.CThostFtdcReqAuthenticateField()
+    f.BrokerID, f.UserID, f.AppID, f.AuthCode = BROKER, user, app_id, auth_code
+    return f
+
+
+def login_field(user: str = USER, password: str = PASSWORD) -> Any:
+    f = td_mod.CThostFtdcReqUserLoginField()
+    f.BrokerID, f.UserID, f.Password = BROKER, user, password
+    return f
+
+
+def confirm_field(user: str = USER) -> Any:
+    f = td_mod.CThostFtdcSettlementInfoConfirmField()
+    f.BrokerID, f.InvestorID = BROKER, user
+    return f
+
+
+def order_field(instrument: str, exchange: str, direction: str, price: float, volume: int,
+                order_ref: str, offset: str = "0", user: str = USER, request_id: int = 0) -> Any:
+    f = td_mod.CThostFtdcInputOrderField()
+    f.BrokerID, f.InvestorID, f.UserID = BROKER, user, user
+    f.InstrumentID, f.ExchangeID = instrument, exchange
+    f.OrderRef = order_ref
+    f.Direction = direction
+    f.CombOffsetFlag = offset
+    f.CombHedgeFlag = "1"
+    f.OrderPriceType = "2"
+    f.LimitPrice = price
+    f.VolumeTotalOriginal = volume
+    f.TimeCondition = "3"
+    f.VolumeCondition = "1"
+    f.ContingentCondition = "1"
+    f.ForceCloseReason = "0"
+    f.RequestID = request_id  # the struct's own RequestID, echoed in RtnOrder (not nRequestID)
+    return f
+
+
+@dataclass
+class Trader:
+    api: Any
+    spi: TraderSpi
+    login: dict[str, Any]
+    next_ref: int = 0
+
+    def ref(self) -> str:
+        self.next_ref += 1
+        return str(self.next_ref)
+
+
+def start_trader(front_addr: str, flow_dir: Path, resume: int = td_mod.THOST_TERT_QUICK) -> tuple[Any, TraderSpi]:
+    from tradebus.ctp.api import create_trader_api
+
+    api = create_trader_api(front_addr, str(flow_dir))
+    spi = TraderSpi()
+    api.RegisterSpi(spi)
+    api.SubscribePrivateTopic(resume)
+    api.SubscribePublicTopic(td_mod.THOST_TERT_QUICK)
+    api.RegisterFront(front_addr)
+    api.Init()
+    return api, spi
+
+
+def log_in(api: Any, spi: TraderSpi, rid: int = 1) -> dict[str, Any]:
+    assert api.ReqAuthenticate(auth_field(), rid) == 0
+    auth = spi.rec.wait("OnRspAuthenticate")
+    assert auth.args[1]["ErrorID"] == 0, auth.args[1]
+    assert api.ReqUserLogin(login_field(), rid + 1) == 0
+    login = spi.rec.wait("OnRspUserLogin")
+    assert login.args[1]["ErrorID"] == 0, login.args[1]
+    return login.args[0]
+
+
+def send_query(call: Callable[[], int], timeout: float = 5.0) -> None:
+    """Issue a query, polling while CTP's flow control refuses it (-3/-2), up to a deadline."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while (rc := call()) in (-2, -3):
+        assert time.monotonic() < deadline, f"query still refused with {rc}"
+        pause.wait(0.05)
+    assert rc == 0, rc

@@ -1,0 +1,94 @@
+"""Pure pieces: the trading-day calendar, DCE's ActionDay, GB18030 text in real structs."""
+
+from __future__ import annotations
+
+import ctypes
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from ctpsim_helpers import md_mod, td_mod
+
+from ctp_sim import clock, fields
+from tradebus.ctp.structs import _verified_text_field, make_struct
+from tradebus.sim import default_instruments
+
+
+def _ns(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=clock.BEIJING).timestamp() * 1e9)
+
+
+@pytest.mark.parametrize(
+    ("beijing", "trading_day"),
+    [
+        ("2025-12-10 10:00", "20251210"),  # Wednesday day session
+        ("2025-12-10 21:30", "20251211"),  # Wednesday night trades for Thursday
+        ("2025-12-11 01:30", "20251211"),  # after midnight, still Thursday's night session
+        ("2025-12-12 21:30", "20251215"),  # Friday night trades for Monday
+        ("2025-12-13 01:00", "20251215"),  # Saturday small hours: Friday's night session
+        ("2025-12-14 12:00", "20251215"),  # Sunday
+    ],
+)
+def test_trading_day(beijing: str, trading_day: str) -> None:
+    assert clock.trading_day_of(_ns(beijing)) == trading_day
+
+
+def test_dce_action_day_is_the_trading_day_at_night() -> None:
+    insts = {i.symbol: i for i in default_instruments()}
+    night = _ns("2025-12-10 21:30")
+    assert fields.action_day(insts["m2601"], night, "20251211") == "20251211"
+    assert fields.action_day(insts["rb2601"], night, "20251211") == "20251210"
+    day = _ns("2025-12-11 10:00")
+    assert fields.action_day(insts["m2601"], day, "20251211") == "20251211"
+
+
+def test_czce_delivery_year_from_three_digits() -> None:
+    assert fields.delivery("TA601", "20251210") == (2026, 1)
+    assert fields.delivery("rb2601", "20251210") == (2026, 1)
+    assert fields.offset_to_sim("SHFE", "1") == fields.offset_to_sim("SHFE", "4")
+    assert fields.offset_to_sim("DCE", "3") == fields.offset_to_sim("DCE", "1")
+
+
+def test_text_is_gb18030_inside_the_struct() -> None:
+    info = make_struct(td_mod, "CThostFtdcRspInfoField", {"ErrorID": 31, "ErrorMsg": "CTP:资金不足"})
+    assert info.ErrorMsg == "CTP:资金不足"  # openctp-ctp's getter decodes GB18030
+    field = _verified_text_field(td_mod.CThostFtdcRspInfoField, "ErrorMsg")
+    assert field is not None
+    raw = ctypes.string_at(int(info.this) + field.offset)
+    assert raw == "CTP:资金不足".encode("gb18030")
+
+
+def test_every_field_kind_round_trips() -> None:
+    body = {"InstrumentID": "rb2601", "AskPrice5": 1.7976931348623157e308, "UpdateMillisec": 500,
+            "ActionDay": "20251211", "Volume": 12}
+    depth = make_struct(md_mod, "CThostFtdcDepthMarketDataField", body)
+    assert {k: getattr(depth, k) for k in body} == body
+    order = make_struct(td_mod, "CThostFtdcOrderField", {"StatusMsg": "全部成交", "Direction": "0",
+                                                         "SessionID": -952235321, "IPAddress": "1.2.3.4"})
+    assert (order.StatusMsg, order.Direction, order.SessionID, order.IPAddress) == (
+        "全部成交", "0", -952235321, "1.2.3.4")
+    with pytest.raises(ValueError):
+        make_struct(td_mod, "NotAStruct", {})
+
+
+def test_a_new_trading_day_starts_fresh_but_keeps_ids_unique(tmp_path: Path) -> None:
+    from ctp_sim import state
+    from ctp_sim.config import FrontConfig
+    from ctp_sim.server import open_day
+
+    config = FrontConfig(state_dir=tmp_path)
+    now = _ns("2025-12-10 10:00")
+    day, market = open_day(config, now)
+    assert day.trading_day == "20251210" and "000001" in market.accounts()
+    day.flows["000001"] = [state.FlowItem(seq=1, kind="rtn", cb="OnRtnOrder", st="CThostFtdcOrderField", body={})]
+    day.next("trade_id.SHFE")
+    day.market = market.snapshot()
+    state.save(tmp_path, day)
+
+    same, _ = open_day(config, _ns("2025-12-10 14:00"))
+    assert same.trading_day == "20251210" and len(same.flows["000001"]) == 1
+
+    rolled, _ = open_day(config, _ns("2025-12-10 21:00"))
+    assert rolled.trading_day == "20251211"
+    assert rolled.flows == {} and rolled.orders == [] and rolled.confirmed == {}
+    assert rolled.counters["trade_id.SHFE"] == 1

@@ -15,14 +15,7 @@ import struct
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from opend_sim.state_dir import trust_device
-
-try:
-    from opend_sim.api import OpenDApiServer  # noqa: F401  (presence check only)
-except ImportError:
-    pytest.skip("opend_sim.api is not available", allow_module_level=True)
 
 if TYPE_CHECKING:
     from pathlib import Path

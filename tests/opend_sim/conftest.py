@@ -68,9 +68,16 @@ class TelnetClient:
 
 
 class OpenDProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, state_dir: Path) -> None:
+    """One running opend_sim. ``channel`` says how :meth:`send` delivers operation commands: on stdin,
+    or as CRLF lines over the telnet port (both reach the same OpenD command handler)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, state_dir: Path, channel: str = "stdin",
+                 lang: str = "en") -> None:
         self.proc = proc
+        self.lang = lang
         self.state_dir = state_dir
+        self.channel = channel
+        self._command_telnet: TelnetClient | None = None
         self.lines: list[str] = []
         self.raw = bytearray()
         self.stderr = bytearray()
@@ -84,6 +91,12 @@ class OpenDProcess:
             self.stderr.extend(chunk)
 
     async def read_line(self, timeout: float = LINE_TIMEOUT) -> str:
+        """The next line the operator sees: on the telnet session once commands go there, else the console."""
+        if self._command_telnet is not None:
+            return await self._command_telnet.read_line(timeout)
+        return await self._read_console_line(timeout)
+
+    async def _read_console_line(self, timeout: float = LINE_TIMEOUT) -> str:
         assert self.proc.stdout is not None
         raw = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         if not raw:
@@ -98,14 +111,20 @@ class OpenDProcess:
         return line
 
     async def expect(self, needle: str, timeout: float = LINE_TIMEOUT) -> str:
-        """Read lines until one contains ``needle``; fail at the deadline."""
+        """Read lines until one contains ``needle``; fail at the deadline.
+
+        Once commands go over telnet, read the telnet session like an operator attached there would:
+        it carries the replies to our commands plus a copy of everything the console prints.
+        """
+        if self._command_telnet is not None:
+            return await self._command_telnet.expect(needle, timeout)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise AssertionError(f"{needle!r} not seen; last lines: {self.lines[-20:]}")
             try:
-                line = await self.read_line(remaining)
+                line = await self._read_console_line(remaining)
             except TimeoutError:
                 raise AssertionError(f"{needle!r} not seen; last lines: {self.lines[-20:]}") from None
             if needle in line:
@@ -115,14 +134,21 @@ class OpenDProcess:
         """Every line printed within ``seconds`` (used to prove that something does NOT happen)."""
         seen: list[str] = []
         deadline = asyncio.get_running_loop().time() + seconds
+        read = self.read_line
         while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
             try:
-                seen.append(await self.read_line(remaining))
+                seen.append(await read(remaining))
             except (TimeoutError, EOFError):
                 break
         return seen
 
     async def send(self, command: str, end: str = "\n") -> None:
+        if self.channel == "telnet":
+            if self._command_telnet is None:
+                # OpenD answers telnet in GB18030 when its language is Chinese (the official sample decodes gb2312).
+                self._command_telnet = await self.telnet("gb18030" if self.lang == "chs" else "utf-8")
+            await self._command_telnet.send(command)
+            return
         assert self.proc.stdin is not None
         self.proc.stdin.write((command + end).encode())
         await self.proc.stdin.drain()
@@ -153,8 +179,9 @@ class OpenDProcess:
 
 
 class OpenDLauncher:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, channel: str = "stdin") -> None:
         self._tmp_path = tmp_path
+        self.channel = channel
         self.started: list[OpenDProcess] = []
 
     async def start(
@@ -184,12 +211,14 @@ class OpenDLauncher:
             stderr=asyncio.subprocess.PIPE,
             env=full_env,
         )
-        opend = OpenDProcess(proc, state)
+        opend = OpenDProcess(proc, state, self.channel, lang)
         self.started.append(opend)
         return opend
 
     async def stop_all(self) -> None:
         for opend in self.started:
+            if opend._command_telnet is not None:
+                await opend._command_telnet.close()
             opend.kill()
             with contextlib.suppress(TimeoutError, ProcessLookupError):
                 await asyncio.wait_for(opend.proc.wait(), 5)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
+from conftest import OpenDLauncher as Launcher
 from opend_sim.state_dir import device_file, device_trusted, pic_file
 from opend_sim.state_dir import trust_device as trust
 
@@ -12,6 +15,16 @@ if TYPE_CHECKING:
     from conftest import OpenDLauncher
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(params=["stdin", "telnet"])
+async def opend(tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Every scenario runs twice: operation commands on stdin, then over the telnet port (CRLF)."""
+    launcher = Launcher(tmp_path, channel=request.param)
+    try:
+        yield launcher
+    finally:
+        await launcher.stop_all()
 
 
 async def test_ok_with_trusted_device_logs_in_without_code(opend: OpenDLauncher, tmp_path: Path) -> None:

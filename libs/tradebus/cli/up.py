@@ -36,15 +36,15 @@ log = get_logger("tradebus.up")
 CHILD_STOP_GRACE_S = 6.0
 TABLE_EVERY_S = 15.0
 
-# flag → (config field of [up], type)
-_UP_FLAGS = {
-    "nats_port": "--nats-port",
-    "monitor_port": "--monitor-port",
-    "opend_api_port": "--opend-port",
-    "opend_telnet_port": "--opend-telnet-port",
-    "opend_scenario": "--opend-scenario",
-    "ctp_td_port": "--ctp-td-port",
-    "ctp_md_port": "--ctp-md-port",
+# [up] field → (flag, type): each flag overrides the config field of the same meaning.
+_UP_FLAGS: dict[str, tuple[str, type]] = {
+    "nats_port": ("--nats-port", int),
+    "monitor_port": ("--monitor-port", int),
+    "opend_api_port": ("--opend-port", int),
+    "opend_telnet_port": ("--opend-telnet-port", int),
+    "opend_scenario": ("--opend-scenario", str),
+    "ctp_td_port": ("--ctp-td-port", int),
+    "ctp_md_port": ("--ctp-md-port", int),
 }
 
 
@@ -136,13 +136,8 @@ class Supervisor(Service):
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tradebus up", description="run NATS, the simulators and every service")
     parser.add_argument("--data-dir", help="where NATS and the services keep their files (default: [data] dir)")
-    parser.add_argument("--nats-port", type=int)
-    parser.add_argument("--monitor-port", type=int)
-    parser.add_argument("--opend-port", dest="opend_api_port", type=int)
-    parser.add_argument("--opend-telnet-port", dest="opend_telnet_port", type=int)
-    parser.add_argument("--opend-scenario", help="opend_sim login scenario (ok, sms, ...)")
-    parser.add_argument("--ctp-td-port", type=int)
-    parser.add_argument("--ctp-md-port", type=int)
+    for field, (flag, kind) in _UP_FLAGS.items():
+        parser.add_argument(flag, dest=field, type=kind, help=f"overrides [up] {field}")
     parser.add_argument("--no-sims", action="store_true", help="do not start the venue simulators")
     return parser.parse_args(argv)
 

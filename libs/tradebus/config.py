@@ -19,38 +19,18 @@ from typing import Any
 
 import msgspec
 
+from tradebus.config_sections.auth import AuthConfig
+from tradebus.config_sections.base import Secret, Section
+from tradebus.config_sections.fmz import FmzConfig
+from tradebus.config_sections.md import MdConfig
+from tradebus.config_sections.td import TdConfig
+from tradebus.config_sections.users import UsersConfig
+from tradebus.config_sections.ws import WsConfig
+
+__all__ = ["Config", "ConfigError", "Secret", "Section", "load_config", "load_or_exit"]
+
 ENV_PREFIX = "TRADEBUS_"
 CONFIG_ENV = "TRADEBUS_CONFIG"
-
-
-class Secret:
-    """A string that never prints itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-
-class Section(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """Base for config sections: unknown keys are an error, so a typo never passes silently."""
 
 
 class NatsConfig(Section, frozen=True, kw_only=True):
@@ -122,6 +102,9 @@ class FutuConfig(Section, frozen=True, kw_only=True):
     login_pwd_md5: Secret = Secret("")
     login_pwd: Secret = Secret("")
     trade_pwd_md5: Secret = Secret("")
+    # auth_broker instance in front of this OpenD: Futu adapters wait for its CONNECTED state and
+    # reconnect when it restarts. Empty: no broker, OpenD is assumed logged in.
+    auth_instance: str = ""
 
 
 class CtpConfig(Section, frozen=True, kw_only=True):
@@ -144,6 +127,12 @@ class Config(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     up: UpConfig = UpConfig()
     futu: FutuConfig = FutuConfig()
     ctp: CtpConfig = CtpConfig()
+    md: MdConfig = MdConfig()
+    td: TdConfig = TdConfig()
+    auth: AuthConfig = AuthConfig()
+    ws: WsConfig = WsConfig()
+    fmz: FmzConfig = FmzConfig()
+    users: UsersConfig = UsersConfig()
 
     def secrets(self) -> list[str]:
         """Every non-empty secret value, so the log redactor can mask them wherever they appear."""

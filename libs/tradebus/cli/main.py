@@ -3,42 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 
-USAGE = """tradebus [--config FILE] COMMAND [...]
+# command → (module under tradebus.cli with a ``<command>_main(argv, config_path) -> int``, one-line help).
+# A command whose module is absent is simply not offered.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("up", "run NATS, the venue simulators and every service on this machine (Ctrl-C stops all)"),
+    "status": ("status", "health of every service, read over the bus"),
+    "tail": ("tail", "print decoded bus messages, one JSON object per line: tradebus tail 'md.tick.>'"),
+    "verify-code": ("verify_code", "finish an OpenD login: tradebus verify-code 123456 (or init / status)"),
+    "user": ("user", "edge users: tradebus user add NAME --accounts ctp:000001 [--fmz] | list | remove NAME"),
+}
 
-commands:
-  up        run NATS, the venue simulators and every service on this machine (Ctrl-C stops all)
-  status    health of every service, read over the bus
-  tail      print decoded bus messages, one JSON object per line: tradebus tail 'md.tick.>'
-"""
+
+def _available() -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for command, (module, text) in COMMANDS.items():
+        if importlib.util.find_spec(f"tradebus.cli.{module}") is not None:
+            found[command] = (module, text)
+    return found
+
+
+def _usage(commands: dict[str, tuple[str, str]]) -> str:
+    lines = [f"  {name:<12}{text}" for name, (_, text) in commands.items()]
+    return "tradebus [--config FILE] COMMAND [...]\n\ncommands:\n" + "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="tradebus", usage=USAGE, add_help=False)
+    commands = _available()
+    usage = _usage(commands)
+    parser = argparse.ArgumentParser(prog="tradebus", usage=usage, add_help=False)
     parser.add_argument("--config", help="TOML configuration file (default: $TRADEBUS_CONFIG, else defaults)")
     parser.add_argument("-h", "--help", action="store_true")
     parser.add_argument("command", nargs="?")
     args, rest = parser.parse_known_args(argv)
     if (args.help and not args.command) or not args.command:
-        print(USAGE, end="")
+        print(usage, end="")
         sys.exit(0 if args.help else 2)
     if args.help:
         rest = ["--help", *rest]
-    if args.command == "up":
-        from tradebus.cli.up import up_main
-
-        code = up_main(rest, args.config)
-    elif args.command == "status":
-        from tradebus.cli.status import status_main
-
-        code = status_main(rest, args.config)
-    elif args.command == "tail":
-        from tradebus.cli.tail import tail_main
-
-        code = tail_main(rest, args.config)
-    else:
-        print(f"tradebus: unknown command {args.command!r}\n\n{USAGE}", end="", file=sys.stderr)
-        code = 2
-    sys.exit(code)
+    if args.command not in commands:
+        print(f"tradebus: unknown command {args.command!r}\n\n{usage}", end="", file=sys.stderr)
+        sys.exit(2)
+    module_name = commands[args.command][0]
+    module = importlib.import_module(f"tradebus.cli.{module_name}")
+    sys.exit(getattr(module, f"{module_name}_main")(rest, args.config))

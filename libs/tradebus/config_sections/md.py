@@ -1,0 +1,27 @@
+"""``[md]``: md_ingest (Futu and CTP quotes normalised onto ``md.*``). See ``docs/md_ingest.md``."""
+
+from __future__ import annotations
+
+from tradebus.config_sections.base import Section
+
+
+class MdConfig(Section, frozen=True, kw_only=True):
+    # Instruments subscribed at start-up and never released: "<venue>.<exchange>.<symbol>".
+    subscriptions: list[str] = []
+    futu: bool = True  # run the Futu quote feed
+    ctp: bool = True  # run the CTP quote feed
+    # Futu subscription types per instrument (futu SubType names); each one costs one unit of quota.
+    futu_sub_types: list[str] = ["QUOTE", "ORDER_BOOK", "TICKER"]
+    futu_quota: int = 100  # OpenD's subscription quota (per sub type per security)
+    ctp_max_subscriptions: int = 1000  # CTP has no quota; a bound so a runaway client cannot flood the front
+    # A subscription with no tick for this long (during its exchange's trading hours) is reported
+    # stale and resubscribed.
+    stale_after_s: float = 30.0
+    stale_hours: str = "sessions"  # "sessions": only inside the exchange's hours; "always": any time
+    backoff_initial_s: float = 0.5  # reconnect / relogin backoff: doubles up to max, ±20 % jitter
+    backoff_max_s: float = 30.0
+    inbox_max_keys: int = 20_000  # distinct instrument pushes waiting for the event loop (bounded)
+    bars: bool = True  # publish 1-minute bars on md.bar.1m.…
+    bar_grace_s: float = 2.0  # a bar is closed this long after its minute ends (late ticks still count)
+    status_backlog: int = 256  # status events kept while NATS is away, published on reconnect
+    subscribe_timeout_s: float = 10.0  # venue subscribe call; also the wait for CTP's instrument list

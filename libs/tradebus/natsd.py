@@ -57,6 +57,7 @@ class NatsServer:
     config_file: Path | None = None
     jetstream: bool = True
     log_file: Path | None = None
+    env: dict[str, str] | None = None  # added to ours: nats.conf reads passwords from $VARIABLES
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -98,7 +99,8 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(self.command(), stdout=out, stderr=out, start_new_session=True)
+            env = {**os.environ, **self.env} if self.env else None
+            self.process = subprocess.Popen(self.command(), stdout=out, stderr=out, start_new_session=True, env=env)
         finally:
             if self.log_file:
                 out.close()  # type: ignore[union-attr]

@@ -1,8 +1,7 @@
 """Follow an OpenD instance's login state, so Futu adapters only use OpenD while it is CONNECTED.
 
 auth_broker publishes every state change on ``auth.opend.<instance>.state`` (captured by stream
-``AUTH``). A watcher subscribes first and then reads the last stored state, so a change that lands
-between the two is never missed; states arrive in order on one asyncio queue.
+``AUTH``); the watcher reads them through an ordered JetStream consumer from the last stored one on.
 
 An empty instance name means "no auth_broker in front of this OpenD" (a hand-started OpenD that is
 already logged in): the gate reports CONNECTED at once and never changes.
@@ -11,13 +10,13 @@ already logged in): the gate reports CONNECTED at once and never changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
-from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 
 from tradebus.bus import Bus
-from tradebus.bus.replay import last_message
 from tradebus.schemas import AUTH_DECODER
 from tradebus.schemas.auth import AuthState, AuthStateChanged
 from tradebus.subjects import auth_state
@@ -31,29 +30,30 @@ async def opend_states(bus: Bus, instance: str) -> AsyncIterator[AuthState]:
         yield AuthState.CONNECTED
         await asyncio.Event().wait()  # no broker: the state never changes
         return
-    queue: asyncio.Queue[AuthState] = asyncio.Queue()
-
-    async def on_msg(msg: Msg) -> None:
-        try:
-            event = AUTH_DECODER.decode(msg.data)
-        except Exception:  # a malformed event must not stop the watcher
-            log.warning("auth state event undecodable", subject=msg.subject)
-            return
-        if isinstance(event, AuthStateChanged):
-            queue.put_nowait(event.state)
-
-    sub = await bus.nc.subscribe(auth_state(instance), cb=on_msg)
+    # An ordered consumer starting at the last stored state delivers it and every later one, in
+    # order, with no window between "read the current state" and "listen for changes".
+    sub = await bus.js.subscribe(auth_state(instance), ordered_consumer=True,
+                                 deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
     try:
-        last = await last_message(bus.js, "AUTH", auth_state(instance), AUTH_DECODER)
-        current = last.state if isinstance(last, AuthStateChanged) else AuthState.ORIGIN
-        yield current
+        info = await sub.consumer_info()
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        current: AuthState | None = None
+        if not info.num_pending and not delivered:
+            current = AuthState.ORIGIN  # nothing stored yet: the broker has not announced anything
+            yield current
         while True:
-            state = await queue.get()
-            if state != current:
-                current = state
-                yield state
+            msg = await sub.next_msg(timeout=None)
+            try:
+                event = AUTH_DECODER.decode(msg.data)
+            except Exception:  # a malformed event must not stop the watcher
+                log.warning("auth state event undecodable", subject=msg.subject)
+                continue
+            if isinstance(event, AuthStateChanged) and event.state != current:
+                current = event.state
+                yield current
     finally:
-        await sub.unsubscribe()
+        with contextlib.suppress(Exception):  # the connection may already be closed
+            await sub.unsubscribe()
 
 
 async def wait_connected(bus: Bus, instance: str, *, timeout: float | None = None) -> None:

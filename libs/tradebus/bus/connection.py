@@ -141,6 +141,9 @@ async def connect(cfg: NatsConfig, name: str, *,
     if cfg.user:
         options["user"] = cfg.user
         options["password"] = cfg.password.reveal()
+        # Replies (and JetStream deliveries) land under a per-user inbox prefix, so the bus
+        # permissions can let each user read its own replies and nobody else's.
+        options["inbox_prefix"] = f"_INBOX.{cfg.user}"
     elif cfg.token:
         options["token"] = cfg.token.reveal()
     nc = await nats.connect(

@@ -113,11 +113,25 @@ def _differs(want: StreamConfig, have: StreamConfig) -> list[str]:
     return changed
 
 
-async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
-    """Create or update each stream; returns what was done per stream ("created"/"updated"/"unchanged")."""
+def _mine(stream: str, owner: str | None) -> bool:
+    """Whether ``owner`` sets up ``stream`` (None: set up everything, as an unrestricted user may)."""
+    from tradebus.permissions import SHARED_STREAMS, STREAM_OWNERS
+
+    return owner is None or stream in SHARED_STREAMS or STREAM_OWNERS.get(stream) == owner
+
+
+async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
+    """Create or update each stream; returns what was done per stream ("created"/"updated"/"unchanged").
+
+    With ``owner``, only that service's streams (and the shared SYS) are touched; the others are left
+    to their owners ("not_mine"), because the bus permissions let only the owner create or update them.
+    """
     outcome: dict[str, str] = {}
     for want in stream_configs(cfg):
         assert want.name is not None
+        if not _mine(want.name, owner):
+            outcome[want.name] = "not_mine"
+            continue
         try:
             info = await js.stream_info(want.name)
         except NotFoundError:
@@ -135,9 +149,12 @@ async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, 
     return outcome
 
 
-async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
+async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
     outcome: dict[str, str] = {}
     for spec in BUCKETS:
+        if not _mine(f"KV_{spec.name}", owner):
+            outcome[spec.name] = "not_mine"
+            continue
         try:
             await js.key_value(spec.name)
             outcome[spec.name] = "unchanged"
@@ -149,5 +166,5 @@ async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, 
     return outcome
 
 
-async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig) -> dict[str, str]:
-    return {**await ensure_streams(js, cfg), **await ensure_buckets(js, cfg)}
+async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
+    return {**await ensure_streams(js, cfg, owner), **await ensure_buckets(js, cfg, owner)}

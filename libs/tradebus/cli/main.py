@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "health of every service, read over the bus"),
     "tail": ("tail", "print decoded bus messages, one JSON object per line: tradebus tail 'md.tick.>'"),
     "verify-code": ("verify_code", "finish an OpenD login: tradebus verify-code 123456 (or init / status)"),
+    "healthcheck": ("healthcheck", "exit 0 when a service's /healthz answers 200: tradebus healthcheck 9101"),
+    "nats-conf": ("nats_conf", "print the nats.conf (one user per service) generated from the permission table"),
     "user": ("user", "edge users: tradebus user add NAME --accounts ctp:000001 [--fmz] | list | remove NAME"),
 }
 

@@ -173,7 +173,10 @@ class Runtime:
             except Exception:
                 return 0 if self.stop_event.is_set() else 1
             self.service.bus = self.bus
-            await ensure_topology(self.bus.js, self.config.streams)
+            # Under per-service bus users only a stream's owner may create it; unrestricted (a
+            # development bus), any service sets up the whole topology so start order never matters.
+            owner = self.service.name if self.config.nats.user else None
+            await ensure_topology(self.bus.js, self.config.streams, owner)
             await self.service.start()
             self.state = HealthState.OK
             log.info("service started", version=__version__, health_port=self.health_port or None)

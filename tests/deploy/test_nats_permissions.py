@@ -1,0 +1,166 @@
+"""The repo's nats.conf: each service's user can do its job and is refused outside it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from deploy.conftest import REPO, SecureNats
+from tradebus.bus import Bus, connect
+from tradebus.bus.replay import fold_stream, last_message
+from tradebus.bus.topology import ensure_topology
+from tradebus.config import NatsConfig, Secret, StreamsConfig
+from tradebus.permissions import render_nats_conf
+from tradebus.schemas import MARKET_DATA_DECODER, ORDER_EVENT_DECODER
+from tradebus.schemas.market import Tick
+from tradebus.schemas.orders import OrderAccepted
+from tradebus.subjects import md_tick, td_evt
+
+
+def test_committed_nats_conf_is_generated_from_the_table() -> None:
+    assert (REPO / "nats.conf").read_text() == render_nats_conf(), "run: tradebus nats-conf > nats.conf"
+
+
+@asynccontextmanager
+async def as_user(env: SecureNats, user: str) -> AsyncIterator[Bus]:
+    bus = await connect(NatsConfig(url=env.url, user=user, password=Secret(env.passwords[user]),
+                                   connect_timeout_s=2, request_timeout_s=2), f"test-{user}")
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+async def violation(env: SecureNats, user: str, action: Callable[[Client], Awaitable[object]]) -> str | None:
+    """Run ``action`` as ``user``; the permission violation the server reports, or None within 2 s."""
+    reported: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def error_cb(exc: Exception) -> None:
+        if "permissions violation" in str(exc).lower() and not reported.done():
+            reported.set_result(str(exc))
+
+    nc = await nats.connect(env.url, user=user, password=env.passwords[user], error_cb=error_cb,
+                            inbox_prefix=f"_INBOX.{user}", allow_reconnect=False)
+    try:
+        await action(nc)
+        # nats-py hands the server's -ERR to error_cb on its own schedule (after the next PONG even),
+        # so wait for the report itself rather than a round trip.
+        try:
+            return await asyncio.wait_for(reported, 2)
+        except TimeoutError:
+            return None
+    finally:
+        await nc.close()
+
+
+def _tick(seq: int = 1) -> Tick:
+    return Tick(venue="ctp", exchange="SHFE", symbol="rb2601", seq=seq, ts_event=1, ts_init=1, last=3500.0)
+
+
+async def _publish(subject: str) -> Callable[[Client], Awaitable[object]]:
+    async def act(nc: Client) -> None:
+        await nc.publish(subject, b"{}")
+
+    return act
+
+
+@pytest.mark.parametrize(("user", "subject"), [
+    ("ws_edge", "md.tick.ctp.SHFE.rb2601"),
+    ("fmz_edge", "md.tick.ctp.SHFE.rb2601"),
+    ("md_ingest", "td.evt.ctp.000001.O-1"),
+    ("ws_edge", "td.evt.ctp.000001.O-1"),
+    ("fmz_edge", "td.evt.ctp.000001.O-1"),
+    ("auth_broker", "td.evt.ctp.000001.O-1"),
+    ("operator", "td.evt.ctp.000001.O-1"),
+    ("ws_edge", "auth.opend.default.state"),
+    ("md_ingest", "sys.health.td_exec"),
+    ("ws_edge", "$JS.API.STREAM.CREATE.MD"),
+    ("ws_edge", "$JS.API.STREAM.DELETE.TD_EVT"),
+    ("md_ingest", "$JS.API.STREAM.UPDATE.TD_EVT"),
+    ("td_exec", "md.tick.ctp.SHFE.rb2601"),
+])
+async def test_forbidden_publish_is_refused(secure_nats: SecureNats, user: str, subject: str) -> None:
+    found = await violation(secure_nats, user, await _publish(subject))
+    assert found is not None and "publish" in found.lower(), f"{user} could publish {subject}"
+
+
+@pytest.mark.parametrize(("user", "subject"), [
+    ("ws_edge", "_INBOX.td_exec.>"),
+    ("fmz_edge", "td.cmd.>"),
+    ("md_ingest", "td.cmd.>"),
+    ("ws_edge", "md.ctl.subscribe"),
+])
+async def test_forbidden_subscribe_is_refused(secure_nats: SecureNats, user: str, subject: str) -> None:
+    async def act(nc: Client) -> None:
+        await nc.subscribe(subject)
+
+    found = await violation(secure_nats, user, act)
+    assert found is not None and "subscription" in found.lower(), f"{user} could subscribe to {subject}"
+
+
+async def test_owners_set_up_their_streams_and_others_cannot(secure_nats: SecureNats) -> None:
+    for owner in ("md_ingest", "td_exec", "auth_broker"):
+        async with as_user(secure_nats, owner) as bus:
+            outcome = await ensure_topology(bus.js, StreamsConfig(), owner)
+            assert "created" in outcome.values() or "unchanged" in outcome.values()
+    async with as_user(secure_nats, "ws_edge") as bus:
+        outcome = await ensure_topology(bus.js, StreamsConfig(), "ws_edge")
+        assert outcome["MD"] == "not_mine" and outcome["TD_EVT"] == "not_mine"
+        assert outcome["SYS"] in {"created", "unchanged"}
+
+
+async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
+    async with as_user(secure_nats, "td_exec") as td, as_user(secure_nats, "md_ingest") as md:
+        await ensure_topology(td.js, StreamsConfig(), "td_exec")
+        await ensure_topology(md.js, StreamsConfig(), "md_ingest")
+        # md_ingest publishes ticks (captured by MD) and answers md.ctl requests.
+        await md.publish(md_tick("ctp", "SHFE", "rb2601"), _tick())
+
+        async def ctl(msg: Msg) -> None:
+            await msg.respond(b'{"type":"SubscriptionReply","ok":true,"venue":"ctp","exchange":"SHFE","symbol":"x"}')
+
+        await md.nc.subscribe("md.ctl.subscribe", cb=ctl)
+        # td_exec appends events and keeps KV orders, and serves td.cmd.
+        event = OrderAccepted(event_id="e1", venue="ctp", account="000001", client_order_id="O-1", ts_event=1,
+                              ts_init=1)
+        ack = await td.publish_event(td_evt("ctp", "000001", "O-1"), event, "e1")
+        assert ack.seq >= 1
+        kv = await td.js.key_value("orders")
+        await kv.put("ctp.000001.O-1", b"{}")
+
+        async def cmd(msg: Msg) -> None:
+            await msg.respond(b"ok")
+
+        await td.nc.subscribe("td.cmd.>", cb=cmd)
+        await md.nc.flush()
+        await td.nc.flush()
+        # The edges request and read.
+        for edge in ("ws_edge", "fmz_edge"):
+            async with as_user(secure_nats, edge) as bus:
+                reply = await bus.nc.request("td.cmd.ctp.000001", b"{}", timeout=2)
+                assert reply.data == b"ok"
+                ctl_reply = await bus.nc.request("md.ctl.subscribe", b"{}", timeout=2)
+                assert b"SubscriptionReply" in ctl_reply.data
+                last = await last_message(bus.js, "MD", md_tick("ctp", "SHFE", "rb2601"), MARKET_DATA_DECODER)
+                assert isinstance(last, Tick) and last.last == 3500.0
+                events = await fold_stream(bus.js, "td.evt.>", ORDER_EVENT_DECODER,
+                                           lambda acc, m, _s, _q: [*acc, m], [])
+                assert [e.event_id for e in events] == ["e1"]
+                order = await (await bus.js.key_value("orders")).get("ctp.000001.O-1")
+                assert order.value == b"{}"
+                got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+                async def on_tick(msg: Msg, fut: asyncio.Future[bytes] = got) -> None:
+                    if not fut.done():
+                        fut.set_result(msg.data)
+
+                await bus.nc.subscribe("md.tick.>", cb=on_tick)
+                await bus.nc.flush()
+                await md.publish(md_tick("ctp", "SHFE", "rb2601"), _tick(2))
+                assert b'"seq":2' in await asyncio.wait_for(got, 2)

@@ -110,7 +110,7 @@ def service_permissions() -> list[UserPermissions]:
                  ["md.tick.>", "md.bar.>", "td.evt.>"], serves=False,
                  reads=("MD", "TD_EVT", "KV_orders", "KV_instruments"),
                  note="FMZ plug-in: requests and reads only"),
-        _service("supervisor", [], [], serves=False, reads=("SYS",),
+        _service("supervisor", [], ["sys.health.>"], serves=False, reads=("SYS",),
                  note="tradebus up: its own heartbeat with the children table"),
         UserPermissions(
             "operator",

@@ -22,18 +22,18 @@ async def test_states_start_from_the_stored_one_and_follow_changes(bus: Bus) -> 
     await ensure_topology(bus.js, StreamsConfig())
     await _announce(bus, "gw1", AuthState.REQUESTING_VERIFY_CODE, 1)
     seen: list[AuthState] = []
-    got_two = asyncio.Event()
+    first, got_two = asyncio.Event(), asyncio.Event()
 
     async def follow() -> None:
         async for state in opend_states(bus, "gw1"):
             seen.append(state)
+            first.set()
             if len(seen) == 3:
                 got_two.set()
                 return
 
     task = asyncio.create_task(follow())
-    while not seen:  # the stored state arrives first
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(first.wait(), 5)  # the stored state arrives first
     assert seen == [AuthState.REQUESTING_VERIFY_CODE]
     await _announce(bus, "gw1", AuthState.REQUESTING_VERIFY_CODE, 2)  # a repeat is collapsed
     await _announce(bus, "gw1", AuthState.VERIFYING_CODE, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
 
 from tradebus.natsd import free_port
@@ -65,7 +67,9 @@ def _ports() -> dict[str, int]:
 def up(tmp_path: Path) -> Iterator[UpRun]:
     ports = _ports()
     env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
-           "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path)}
+           "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
+           # status / tail find the operator credentials `tradebus up` writes under the data folder.
+           "TRADEBUS_DATA_DIR": str(tmp_path / "var")}
     env.pop("TRADEBUS_CONFIG", None)
     log_path = tmp_path / "up.log"
     with open(log_path, "w") as log:
@@ -91,11 +95,23 @@ def _healthy_rows(run: UpRun) -> list[dict] | None:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+async def _anonymous_connect(url: str) -> bool:
+    try:
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
+    except Exception:
+        return False
+    await nc.close()
+    return True
+
+
 def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> None:
     rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy in `tradebus status`")
     names = {row["service"] for row in rows}
     assert {"supervisor", "opend_sim", "ctp_sim"} <= names
     assert all(row["healthy"] for row in rows)
+
+    # The embedded server runs the repo's permissions: no anonymous client gets in.
+    assert not asyncio.run(_anonymous_connect(up.nats_url))
 
     human = up.tradebus("status", "--nats-url", up.nats_url)
     assert human.returncode == 0 and "opend_sim" in human.stdout and "HEALTHY" in human.stdout

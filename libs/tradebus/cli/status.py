@@ -15,6 +15,7 @@ import time
 import msgspec
 
 from tradebus.bus import connect, fold_stream
+from tradebus.cli.bus_access import with_operator_credentials
 from tradebus.cli.render import age, table
 from tradebus.config import Config, load_or_exit
 from tradebus.schemas import SYSTEM_DECODER, HealthState, Heartbeat
@@ -72,6 +73,7 @@ def status_main(argv: list[str], config_path: str | None) -> int:
     if args.nats_url:
         config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=args.nats_url,
                                                                                max_reconnect_attempts=0))
+    config = with_operator_credentials(config)
     try:
         beats = asyncio.run(read_heartbeats(config, args.timeout))
     except Exception as exc:  # any failure to reach the bus is reported the same way

@@ -15,6 +15,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from tradebus.bus import connect
+from tradebus.cli.bus_access import with_operator_credentials
 from tradebus.config import Config, load_or_exit
 from tradebus.schemas import decoder_for_subject
 
@@ -71,6 +72,7 @@ def tail_main(argv: list[str], config_path: str | None) -> int:
     config = load_or_exit(config_path)
     if args.nats_url:
         config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=args.nats_url))
+    config = with_operator_credentials(config)
     try:
         return asyncio.run(tail(config, args.subject, args.count, args.duration))
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
+from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
 from tradebus.cli.children import Child
 from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
@@ -53,8 +54,10 @@ class Supervisor(Service):
 
     name = "supervisor"
 
-    def __init__(self, config: Config, specs: list[ProcessSpec], nats: NatsServer, printer: LinePrinter) -> None:
+    def __init__(self, config: Config, specs: list[ProcessSpec], nats: NatsServer, printer: LinePrinter,
+                 access: BusAccess | None) -> None:
         super().__init__(config)
+        self.access = access
         self.specs = specs
         self.nats = nats
         self.printer = printer
@@ -77,7 +80,9 @@ class Supervisor(Service):
         await self.bus.nc.subscribe(SYS_HEALTH_ALL, cb=self._on_heartbeat)
         env = self._child_env()
         for spec in self.specs:
-            child = Child(spec, env, self._print_line, self._changed.set)
+            # Each service connects as its own bus user; simulators do not use the bus.
+            child_env = {**env, **spec.env, **(self.access.client_env(spec.name) if self.access else {})}
+            child = Child(spec, child_env, self._print_line, self._changed.set)
             self.procs.append(child)
             child.start()
         self._tasks = [asyncio.create_task(self._probe_loop()), asyncio.create_task(self._table_loop())]
@@ -139,6 +144,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     for field, (flag, kind) in _UP_FLAGS.items():
         parser.add_argument(flag, dest=field, type=kind, help=f"overrides [up] {field}")
     parser.add_argument("--no-sims", action="store_true", help="do not start the venue simulators")
+    parser.add_argument("--open-bus", action="store_true",
+                        help="run NATS without per-service users (default: the permissions of nats.conf)")
     return parser.parse_args(argv)
 
 
@@ -175,10 +182,13 @@ def check_ports(config: Config, specs: list[ProcessSpec]) -> str | None:
     return None
 
 
-async def _run(config: Config, specs: list[ProcessSpec]) -> int:
+async def _run(config: Config, specs: list[ProcessSpec], secure: bool) -> int:
     data_dir = Path(config.data.dir)
+    access = BusAccess.generate() if secure else None
+    conf = access.write_files(data_dir, config.nats.url) if access else None
     nats = NatsServer(store_dir=data_dir / "nats", host=config.up.nats_host, port=config.up.nats_port,
-                      monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log")
+                      monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log", config_file=conf,
+                      env=access.server_env() if access else None)
     try:
         await asyncio.to_thread(nats.start)
     except NatsServerError as exc:
@@ -187,12 +197,14 @@ async def _run(config: Config, specs: list[ProcessSpec]) -> int:
     print(f"nats-server {nats.url} (monitoring http://127.0.0.1:{config.up.monitor_port}, pid {nats.pid})",
           flush=True)
     printer = LinePrinter(colour=sys.stdout.isatty())
-    supervisor = Supervisor(config, specs, nats, printer)
+    supervisor = Supervisor(access.config_for(config, "supervisor") if access else config, specs, nats, printer,
+                            access)
     runtime = Runtime(supervisor, health_port=config.health.supervisor)
     try:
         return await runtime.run()
     finally:
         await asyncio.to_thread(nats.stop, 2.0)
+        forget_operator_credentials(data_dir)
         print("tradebus up: stopped", flush=True)
 
 
@@ -211,6 +223,6 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     try:
         import uvloop
 
-        return int(uvloop.run(_run(config, specs)))
+        return int(uvloop.run(_run(config, specs, not args.open_bus)))
     except ImportError:  # pragma: no cover
-        return asyncio.run(_run(config, specs))
+        return asyncio.run(_run(config, specs, not args.open_bus))

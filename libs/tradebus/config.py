@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,8 @@ def _dec_hook(typ: type, obj: Any) -> Any:
 
 def _env_value(raw: str, typ: Any) -> Any:
     """Environment values are strings; turn them into what the field wants before validation."""
+    if typing.get_origin(typ) in (list, tuple):  # "a,b,c" → ["a", "b", "c"]; "" → []
+        return [item.strip() for item in raw.split(",") if item.strip()]
     if typ is bool:
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:

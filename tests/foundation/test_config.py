@@ -89,3 +89,9 @@ def test_cli_with_bad_config_prints_one_line_and_exits_2(tmp_path: Path, content
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0]
+
+
+def test_list_settings_from_the_environment_are_comma_separated() -> None:
+    config = load_config(env={"TRADEBUS_MD_SUBSCRIPTIONS": "ctp.SHFE.rb2601, futu.HK.00700,"})
+    assert config.md.subscriptions == ["ctp.SHFE.rb2601", "futu.HK.00700"]
+    assert load_config(env={"TRADEBUS_MD_SUBSCRIPTIONS": ""}).md.subscriptions == []

@@ -18,6 +18,7 @@ import nats
 import pytest
 
 from tradebus.natsd import free_port
+from tradebus.users import UserStore
 
 
 @dataclass
@@ -109,6 +110,15 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
     names = {row["service"] for row in rows}
     assert {"supervisor", "opend_sim", "ctp_sim"} <= names
     assert all(row["healthy"] for row in rows)
+
+    # A first run creates the demo edge user for the simulated accounts and prints its password once.
+    output = up.output()
+    password = output.split("user=demo password=", 1)[1].split()[0]
+    store = UserStore(Path(up.env["TRADEBUS_DATA_DIR"]) / "users.json")
+    demo = store.verify_password("demo", password)
+    assert demo is not None and demo.may_use("ctp", "000001")
+    assert any(venue == "futu" for venue, _ in demo.account_list())
+    assert password not in (Path(up.env["TRADEBUS_DATA_DIR"]) / "users.json").read_text()
 
     # The embedded server runs the repo's permissions: no anonymous client gets in.
     assert not asyncio.run(_anonymous_connect(up.nats_url))

@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
 from tradebus.cli.children import Child
+from tradebus.cli.first_user import ensure_first_user
 from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
 from tradebus.config import Config, load_or_exit
@@ -220,6 +221,10 @@ def up_main(argv: list[str], config_path: str | None) -> int:
         print(f"tradebus up: {problem}", file=sys.stderr)
         return 2
     Path(config.data.dir).mkdir(parents=True, exist_ok=True)
+    if config.up.simulators:
+        welcome = ensure_first_user(config)
+        if welcome:
+            print(welcome, flush=True)
     try:
         import uvloop
 

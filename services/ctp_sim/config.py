@@ -28,6 +28,9 @@ class FrontConfig:
     app_id: str = DEFAULT_APP_ID  # empty: ReqAuthenticate is not required
     auth_code: str = DEFAULT_AUTH_CODE
     cash: float = 10_000_000.0
+    # Fault injection: the front sits on each ReqOrderInsert this long before taking it (a slow or
+    # congested front). The session's later requests wait behind it, as on a real front.
+    order_ack_delay_ms: int = 0
 
     @property
     def auth_required(self) -> bool:
@@ -65,11 +68,16 @@ def parse_args(argv: list[str] | None = None) -> FrontConfig:
     p.add_argument("--auth-code", default=env.get("CTP_SIM_AUTH_CODE", DEFAULT_AUTH_CODE))
     p.add_argument("--cash", type=float, default=float(env.get("CTP_SIM_CASH", "10000000")),
                    help="opening balance of each investor account (CNY)")
+    p.add_argument("--order-ack-delay-ms", type=int, default=int(env.get("CTP_SIM_ORDER_ACK_DELAY_MS", "0")),
+                   help="fault injection: hold every order insert this long before the front takes it")
     a = p.parse_args(argv)
     if a.tick_interval <= 0:
         p.error("--tick-interval must be positive")
+    if a.order_ack_delay_ms < 0:
+        p.error("--order-ack-delay-ms cannot be negative")
     return FrontConfig(
         host=a.host, td_port=a.td_port, md_port=a.md_port, state_dir=a.state_dir,
         tick_interval=a.tick_interval, seed=a.seed, broker_id=a.broker_id, front_id=a.front_id,
         users=_users(a.extra_user, a.user, a.password), app_id=a.app_id, auth_code=a.auth_code, cash=a.cash,
+        order_ack_delay_ms=a.order_ack_delay_ms,
     )

@@ -116,6 +116,10 @@ class Front:
         self._flush()
         try:
             async for frame in self._frames(reader):
+                if side == "td" and frame.op == "ReqOrderInsert" and self.config.order_ack_delay_ms > 0:
+                    # A slow front: the insert is on the wire and will be taken even if the client
+                    # goes away meanwhile (then its new session hears of it from the private flow).
+                    await asyncio.sleep(self.config.order_ack_delay_ms / 1000)
                 handler.handle(session, frame)
                 self._flush()
                 await writer.drain()

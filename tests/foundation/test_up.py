@@ -57,7 +57,8 @@ def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
 
 
 def _ports() -> dict[str, int]:
-    names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health")
+    names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health", "md_ingest", "td_exec",
+             "auth_broker", "ws_edge", "fmz_edge", "auth_ws", "ws_md", "ws_td", "fmz")
     ports: dict[str, int] = {}
     while len(set(ports.values())) < len(names):
         ports = {name: free_port() for name in names}
@@ -70,7 +71,11 @@ def up(tmp_path: Path) -> Iterator[UpRun]:
     env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
            "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
            # status / tail find the operator credentials `tradebus up` writes under the data folder.
-           "TRADEBUS_DATA_DIR": str(tmp_path / "var")}
+           "TRADEBUS_DATA_DIR": str(tmp_path / "var"),
+           **{f"TRADEBUS_HEALTH_{name.upper()}": str(ports[name])
+              for name in ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge")},
+           "TRADEBUS_AUTH_WS_PORT": str(ports["auth_ws"]), "TRADEBUS_WS_MD_PORT": str(ports["ws_md"]),
+           "TRADEBUS_WS_TD_PORT": str(ports["ws_td"]), "TRADEBUS_FMZ_PORT": str(ports["fmz"])}
     env.pop("TRADEBUS_CONFIG", None)
     log_path = tmp_path / "up.log"
     with open(log_path, "w") as log:
@@ -105,11 +110,34 @@ async def _anonymous_connect(url: str) -> bool:
     return True
 
 
+def _finish_opend_login(up: UpRun) -> None:
+    """opend_sim (under auth_broker) asks for an SMS code on a new device: give it, as a user would."""
+
+    def broker_reports() -> bool:
+        result = up.tradebus("status", "--nats-url", up.nats_url, "--json", "--timeout", "3")
+        return '"service":"auth_broker"' in result.stdout
+
+    _wait(broker_reports, 60, "auth_broker to report in `tradebus status`")
+
+    def delivered() -> bool:
+        result = up.tradebus("verify-code", "123456", "--nats-url", up.nats_url, "--wait", "20")
+        return result.returncode == 0 and "STATUS 3" in result.stdout
+
+    _wait(delivered, 60, "`tradebus verify-code 123456` to log OpenD in")
+
+
 def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> None:
+    _finish_opend_login(up)
     rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy in `tradebus status`")
     names = {row["service"] for row in rows}
-    assert {"supervisor", "opend_sim", "ctp_sim"} <= names
+    assert {"supervisor", "ctp_sim", "auth_broker", "opend", "md_ingest", "td_exec", "ws_edge",
+            "fmz_edge"} <= names
     assert all(row["healthy"] for row in rows)
+
+    # Ticks from both venues reach the bus (issue #4: within 10 s of asking).
+    ticks = up.tradebus("tail", "md.tick.>", "--nats-url", up.nats_url, "-n", "60", "--duration", "10")
+    venues = {json.loads(line)["subject"].split(".")[2] for line in ticks.stdout.splitlines()}
+    assert venues == {"futu", "ctp"}, ticks.stdout[-1000:]
 
     # A first run creates the demo edge user for the simulated accounts and prints its password once.
     output = up.output()
@@ -124,7 +152,7 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
     assert not asyncio.run(_anonymous_connect(up.nats_url))
 
     human = up.tradebus("status", "--nats-url", up.nats_url)
-    assert human.returncode == 0 and "opend_sim" in human.stdout and "HEALTHY" in human.stdout
+    assert human.returncode == 0 and "md_ingest" in human.stdout and "HEALTHY" in human.stdout
 
     tail = up.tradebus("tail", "sys.>", "--nats-url", up.nats_url, "-n", "2", "--duration", "10")
     assert tail.returncode == 0
@@ -147,6 +175,7 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
 
 
 def test_up_restarts_a_child_that_dies(up: UpRun) -> None:
+    _finish_opend_login(up)
     rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy")
     victim = next(row for row in rows if row["service"] == "ctp_sim")
     os.kill(victim["pid"], signal.SIGKILL)

@@ -41,26 +41,23 @@ def _module(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", name, *args]
 
 
+# What `tradebus up` subscribes md_ingest to: a few simulated instruments of each venue.
+UP_SUBSCRIPTIONS = ("futu.HK.00700", "futu.HK.09988", "futu.US.AAPL",
+                    "ctp.SHFE.rb2601", "ctp.DCE.m2601", "ctp.CFFEX.IF2512")
+CTP_SIM_PASSWORD = "123456"
+CTP_SIM_AUTH_CODE = "0000000000000000"
+SIM_TRADE_PWD_MD5 = hashlib.md5(b"123456").hexdigest()  # opend_sim's default trade password
+
+
 def simulator_specs(config: Config) -> list[ProcessSpec]:
+    """ctp_sim only: opend_sim is OpenD, so auth_broker starts and supervises it like the real binary."""
     up = config.up
-    data = config.data.dir
     host = "127.0.0.1"
     return [
         ProcessSpec(
-            name="opend_sim",
-            argv=_module("opend_sim", f"-api_ip={host}", f"-api_port={up.opend_api_port}",
-                         f"-telnet_ip={host}", f"-telnet_port={up.opend_telnet_port}", "-lang=en",
-                         f"-login_account={SIM_LOGIN_ACCOUNT}", f"-login_pwd_md5={SIM_LOGIN_PWD_MD5}",
-                         f"--scenario={up.opend_scenario}", f"--state-dir={os.path.join(data, 'opend_sim')}"),
-            ports=[PortUse(up.opend_api_port, "OpenD API port (opend_sim)", "--opend-port or [up] opend_api_port"),
-                   PortUse(up.opend_telnet_port, "OpenD telnet port (opend_sim)",
-                           "--opend-telnet-port or [up] opend_telnet_port")],
-            tcp_probe=(host, up.opend_telnet_port),
-        ),
-        ProcessSpec(
             name="ctp_sim",
             argv=_module("ctp_sim", "--host", host, "--td-port", str(up.ctp_td_port), "--md-port",
-                         str(up.ctp_md_port), "--state-dir", os.path.join(data, "ctp_sim")),
+                         str(up.ctp_md_port), "--state-dir", os.path.join(config.data.dir, "ctp_sim")),
             ports=[PortUse(up.ctp_td_port, "CTP trading front (ctp_sim)", "--ctp-td-port or [up] ctp_td_port"),
                    PortUse(up.ctp_md_port, "CTP market-data front (ctp_sim)", "--ctp-md-port or [up] ctp_md_port")],
             tcp_probe=(host, up.ctp_md_port),
@@ -68,9 +65,76 @@ def simulator_specs(config: Config) -> list[ProcessSpec]:
     ]
 
 
+def _health(config: Config, name: str) -> tuple[list[str], str, PortUse]:
+    port = getattr(config.health, name)
+    return (["--health-port", str(port)], f"http://127.0.0.1:{port}/healthz",
+            PortUse(port, f"{name} health port", f"TRADEBUS_HEALTH_{name.upper()} or [health] {name}"))
+
+
+def _venue_env(config: Config) -> dict[str, str]:
+    """Where md_ingest and td_exec find OpenD and the CTP fronts under `tradebus up`."""
+    up = config.up
+    env = {"TRADEBUS_FUTU_HOST": "127.0.0.1", "TRADEBUS_FUTU_PORT": str(up.opend_api_port),
+           "TRADEBUS_FUTU_AUTH_INSTANCE": config.auth.instance}
+    if up.simulators:
+        env |= {"TRADEBUS_CTP_MD_FRONT": f"sim://127.0.0.1:{up.ctp_md_port}",
+                "TRADEBUS_CTP_TD_FRONT": f"sim://127.0.0.1:{up.ctp_td_port}"}
+        if not config.ctp.password:  # ctp_sim's demo investor (see `python -m ctp_sim --help`)
+            env |= {"TRADEBUS_CTP_PASSWORD": CTP_SIM_PASSWORD, "TRADEBUS_CTP_AUTH_CODE": CTP_SIM_AUTH_CODE}
+    return env
+
+
+def _auth_broker_env(config: Config) -> dict[str, str]:
+    up = config.up
+    env = {"TRADEBUS_AUTH_API_PORT": str(up.opend_api_port), "TRADEBUS_AUTH_TELNET_PORT": str(up.opend_telnet_port)}
+    if up.simulators:
+        env |= {
+            "TRADEBUS_AUTH_OPEND_CMD": f"{sys.executable} -m opend_sim",
+            "TRADEBUS_AUTH_OPEND_ARGS": f"--scenario={up.opend_scenario}",
+            "TRADEBUS_AUTH_STATE_DIR": os.path.join(config.data.dir, "opend_sim"),
+            "TRADEBUS_AUTH_STATE_DIR_FLAG": "--state-dir",
+        }
+        if not config.futu.login_account:
+            env |= {"TRADEBUS_FUTU_LOGIN_ACCOUNT": SIM_LOGIN_ACCOUNT, "TRADEBUS_FUTU_LOGIN_PWD_MD5": SIM_LOGIN_PWD_MD5}
+    return env
+
+
 def service_specs(config: Config) -> list[ProcessSpec]:
-    """The bus services (md_ingest, td_exec, …) as they land; each reads the shared config."""
+    """The bus services, in start order; each reads the shared config plus the env given here."""
     specs: list[ProcessSpec] = []
+    venue_env = _venue_env(config)
+    args, url, port = _health(config, "auth_broker")
+    specs.append(ProcessSpec(
+        "auth_broker", _module("auth_broker", *args), [port, PortUse(config.auth.ws_port, "auth_broker WebSocket",
+                                                                     "TRADEBUS_AUTH_WS_PORT or [auth] ws_port"),
+                                                       PortUse(config.up.opend_api_port, "OpenD API port",
+                                                               "--opend-port or [up] opend_api_port"),
+                                                       PortUse(config.up.opend_telnet_port, "OpenD telnet port",
+                                                               "--opend-telnet-port or [up] opend_telnet_port")],
+        health_url=url, env=_auth_broker_env(config)))
+    args, url, port = _health(config, "md_ingest")
+    md_env = dict(venue_env)
+    if not config.md.subscriptions:
+        md_env["TRADEBUS_MD_SUBSCRIPTIONS"] = ",".join(UP_SUBSCRIPTIONS)
+    if config.up.simulators:
+        md_env["TRADEBUS_MD_STALE_HOURS"] = "always"  # the simulators trade around the clock
+    specs.append(ProcessSpec("md_ingest", _module("md_ingest", *args), [port], health_url=url, env=md_env))
+    args, url, port = _health(config, "td_exec")
+    td_env = dict(venue_env)
+    if config.up.simulators and not config.futu.trade_pwd_md5:
+        td_env["TRADEBUS_FUTU_TRADE_PWD_MD5"] = SIM_TRADE_PWD_MD5
+    specs.append(ProcessSpec("td_exec", _module("td_exec", *args), [port], health_url=url, env=td_env))
+    args, url, port = _health(config, "ws_edge")
+    ws_ports = [PortUse(config.ws.md_port, "ws_edge WebSocket (webctp /md/ and /td/)",
+                        "TRADEBUS_WS_MD_PORT or [ws] md_port")]
+    if config.ws.td_port:
+        ws_ports.append(PortUse(config.ws.td_port, "ws_edge trading WebSocket (/td/)",
+                                "TRADEBUS_WS_TD_PORT or [ws] td_port"))
+    specs.append(ProcessSpec("ws_edge", _module("ws_edge", *args), [port, *ws_ports], health_url=url))
+    args, url, port = _health(config, "fmz_edge")
+    specs.append(ProcessSpec("fmz_edge", _module("fmz_edge", *args),
+                             [port, PortUse(config.fmz.port, "fmz_edge HTTP", "TRADEBUS_FMZ_PORT or [fmz] port")],
+                             health_url=url))
     return specs
 
 

@@ -1,4 +1,4 @@
-"""``[fmz]``: fmz_edge (FMZ custom-protocol HTTP plug-in)."""
+"""``[fmz]``: fmz_edge (FMZ custom-protocol HTTP plug-in). See ``docs/fmz_edge.md``."""
 
 from __future__ import annotations
 
@@ -6,5 +6,21 @@ from tradebus.config_sections.base import Section
 
 
 class FmzConfig(Section, frozen=True, kw_only=True):
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the FMZ docker runs on the same machine, like the seed's plug-in
     port: int = 6666
+    max_body_bytes: int = 64 * 1024  # a larger body is refused unread
+    max_header_bytes: int = 16 * 1024
+    idle_timeout_s: float = 60.0  # keep-alive connections idle this long are closed
+    # A nonce (the docker's timestamp, ns) must lie within this many seconds of our clock …
+    nonce_window_s: float = 60.0
+    # … and may trail the highest nonce already accepted for its key by at most this much, so
+    # exchange.Go's concurrent requests may arrive slightly out of order; an exact repeat is always
+    # refused. 0 = strictly increasing.
+    nonce_reorder_s: float = 2.0
+    request_timeout_s: float = 5.0  # td.cmd / md.ctl requests
+    md_wait_s: float = 3.0  # after subscribing an instrument, wait this long for its first tick
+    trades_lookback_s: float = 300.0  # `trades` reads ticks this far back from the last one
+    trades_limit: int = 200
+    records_default_limit: int = 500
+    records_max_limit: int = 5000
+    history_default_limit: int = 100

@@ -11,7 +11,7 @@ class MdConfig(Section, frozen=True, kw_only=True):
     futu: bool = True  # run the Futu quote feed
     ctp: bool = True  # run the CTP quote feed
     # Futu subscription types per instrument (futu SubType names); each one costs one unit of quota.
-    futu_sub_types: list[str] = ["QUOTE", "ORDER_BOOK", "TICKER"]
+    futu_sub_types: tuple[str, ...] = ("QUOTE", "ORDER_BOOK", "TICKER")
     futu_quota: int = 100  # OpenD's subscription quota (per sub type per security)
     ctp_max_subscriptions: int = 1000  # CTP has no quota; a bound so a runaway client cannot flood the front
     # A subscription with no tick for this long (during its exchange's trading hours) is reported

@@ -1,4 +1,4 @@
-"""``[td]``: td_exec."""
+"""``[td]``: td_exec (order execution, the event store, reconciliation). See ``docs/td_exec.md``."""
 
 from __future__ import annotations
 
@@ -8,3 +8,17 @@ from tradebus.config_sections.base import Section
 class TdConfig(Section, frozen=True, kw_only=True):
     futu: bool = True  # run the Futu trade adapter
     ctp: bool = True  # run the CTP trade adapter
+    sim: bool = False  # run the in-process simulated venue "sim" (tests, demos)
+    sim_tick_s: float = 1.0  # sim venue: market step interval (0 = the market only moves when told)
+    # Venue call budgets. A call that overruns leaves the order UNKNOWN until a push or a query
+    # settles it; it is never treated as a rejection. Keep submit below the callers' request timeout.
+    submit_timeout_s: float = 3.0
+    cancel_timeout_s: float = 3.0
+    query_timeout_s: float = 5.0
+    reconcile_timeout_s: float = 20.0  # one account's query_orders + query_fills on (re)connect
+    store_timeout_s: float = 2.0  # JetStream ack wait for one event before it goes to the local spool
+    # An order still SUBMITTED/UNKNOWN this long after it was stored, and absent from a complete venue
+    # order list, is marked rejected (code "absent_at_venue"): an insert cannot be in flight that long.
+    inflight_grace_s: float = 60.0
+    inflight_check_s: float = 5.0  # how often in-flight orders are checked against the venue
+    spool_max_bytes: int = 64 << 20  # local spool of venue events while NATS is away

@@ -1,11 +1,38 @@
-"""``[ws]``: ws_edge (webctp protocol)."""
+"""``[ws]``: ws_edge (the webctp protocol over WebSocket). See ``docs/ws_edge.md``."""
 
 from __future__ import annotations
 
-from tradebus.config_sections.base import Section
+from tradebus.config_sections.base import Secret, Section
 
 
 class WsConfig(Section, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
-    md_port: int = 8080
-    td_port: int = 8081
+    md_port: int = 8080  # /md/ (and /td/ too when combined)
+    td_port: int = 8081  # /td/; 0 = no separate trading port
+    # Serve /md/ and /td/ on md_port (webctp's "dev" mode, which its demo page expects). td_port, when
+    # non-zero, still serves /td/ on its own.
+    combined: bool = True
+    instance_id: str = ""  # md.ctl requester "ws_edge:<id>"; default: random per process
+    token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
+    # Frames: larger than max_frame_bytes get a -400 reply; larger than hard_max_frame_bytes close the
+    # socket (1009) before they are read into memory.
+    max_frame_bytes: int = 65_536
+    hard_max_frame_bytes: int = 1_048_576
+    # Per-connection request rate (token bucket): beyond it a request gets CTP's -3 reply.
+    rate_per_s: float = 50.0
+    rate_burst: int = 100
+    # Per-client outbound queue of frames that must not be dropped (replies, RtnOrder, RtnTrade).
+    # A client this far behind is disconnected with a reason; market data is conflated instead.
+    queue_max_frames: int = 5_000
+    # Socket write buffer above which a client counts as behind (its ticks are conflated).
+    write_buffer_high: int = 262_144
+    # Failed logins: the n-th failure in the window delays the next attempt by base * 2**(n-1),
+    # per user name and per address, capped.
+    login_fail_base_delay_s: float = 0.25
+    login_fail_max_delay_s: float = 30.0
+    login_fail_window_s: float = 600.0
+    # Which bus venue serves CTP-style instruments (rb2601) and which serves HK./US./SH./SZ. codes.
+    futures_venue: str = "ctp"
+    stocks_venue: str = "futu"
+    broker_id: str = "9999"  # BrokerID shown in RspUserLogin / bodies
+    request_timeout_s: float = 5.0  # td.cmd / md.ctl requests

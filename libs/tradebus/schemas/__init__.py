@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import msgspec
 
-from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
+from tradebus.schemas.account import (
+    AccountSnapshot,
+    FundsReply,
+    InstrumentInfo,
+    InstrumentsReply,
+    PositionSide,
+    PositionSnapshot,
+    PositionsReply,
+)
 from tradebus.schemas.auth import (
     STATE_BY_NUMBER,
     STATUS_NUMBER,
@@ -49,6 +57,7 @@ from tradebus.schemas.orders import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrdersReply,
     OrderStatus,
     OrderStatusUnknown,
     OrderSubmitted,
@@ -64,14 +73,20 @@ from tradebus.schemas.orders import (
     SubmitOrder,
     TimeInForce,
     TradeCommand,
+    TradesReply,
+    TradeView,
 )
 
-TradeReply = CommandAccepted | CommandDenied | OrderView | AccountSnapshot | PositionSnapshot | InstrumentInfo
+TradeReply = (
+    CommandAccepted | CommandDenied | OrderView | AccountSnapshot | PositionSnapshot | InstrumentInfo | OrdersReply
+    | TradesReply | TradeView | PositionsReply | FundsReply | InstrumentsReply
+)
 
 MARKET_DATA_DECODER = msgspec.json.Decoder(MarketData)
 MARKET_CONTROL_DECODER = msgspec.json.Decoder(MarketControl)
 TRADE_COMMAND_DECODER = msgspec.json.Decoder(TradeCommand)
 ORDER_EVENT_DECODER = msgspec.json.Decoder(OrderEvent)
+TRADE_REPLY_DECODER = msgspec.json.Decoder(TradeReply)
 AUTH_DECODER = msgspec.json.Decoder(AuthMessage)
 SYSTEM_DECODER = msgspec.json.Decoder(SystemMessage)
 
@@ -103,6 +118,7 @@ __all__ = [
     "SYSTEM_DECODER",
     "TERMINAL_STATUSES",
     "TRADE_COMMAND_DECODER",
+    "TRADE_REPLY_DECODER",
     "AccountSnapshot",
     "AuthCommand",
     "AuthMessage",
@@ -117,9 +133,11 @@ __all__ = [
     "CommandDenied",
     "FeedState",
     "FeedStatus",
+    "FundsReply",
     "HealthState",
     "Heartbeat",
     "InstrumentInfo",
+    "InstrumentsReply",
     "Level",
     "MarketControl",
     "MarketData",
@@ -140,8 +158,10 @@ __all__ = [
     "OrderType",
     "OrderUpdated",
     "OrderView",
+    "OrdersReply",
     "PositionSide",
     "PositionSnapshot",
+    "PositionsReply",
     "QueryFunds",
     "QueryInstruments",
     "QueryOrders",
@@ -156,6 +176,8 @@ __all__ = [
     "TimeInForce",
     "TradeCommand",
     "TradeReply",
+    "TradeView",
+    "TradesReply",
     "UnsubscribeRequest",
     "decoder_for_subject",
     "encode",

@@ -59,3 +59,21 @@ class InstrumentInfo(BusMessage, frozen=True, kw_only=True):
     upper_limit: float | None = None
     lower_limit: float | None = None
     trading_day: str | None = None
+
+
+class PositionsReply(BusMessage, frozen=True, kw_only=True):
+    """Answer to ``QueryPositions``: the venue's snapshot."""
+
+    positions: list[PositionSnapshot]
+
+
+class FundsReply(BusMessage, frozen=True, kw_only=True):
+    """Answer to ``QueryFunds``: one snapshot per currency."""
+
+    funds: list[AccountSnapshot]
+
+
+class InstrumentsReply(BusMessage, frozen=True, kw_only=True):
+    """Answer to ``QueryInstruments``."""
+
+    instruments: list[InstrumentInfo]

@@ -174,6 +174,37 @@ class CommandDenied(BusMessage, frozen=True, kw_only=True):
     client_order_id: str | None = None
 
 
+class TradeView(BusMessage, frozen=True, kw_only=True):
+    """One fill of one of our orders, as a reader sees it (a fold of ``OrderFilled`` events)."""
+
+    venue: str
+    account: str
+    client_order_id: str
+    venue_order_id: str | None
+    trade_id: str
+    exchange: str
+    symbol: str
+    side: Side
+    offset: Offset = Offset.NONE
+    qty: int
+    price: float
+    fee: float = 0.0
+    fee_currency: str = ""
+    ts_event: int
+
+
+class OrdersReply(BusMessage, frozen=True, kw_only=True):
+    """Answer to ``QueryOrders``."""
+
+    orders: list[OrderView]
+
+
+class TradesReply(BusMessage, frozen=True, kw_only=True):
+    """Answer to ``QueryTrades``."""
+
+    trades: list[TradeView]
+
+
 # --- events ------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from tradebus.sim import Quote, SimInstrument, hk_tick_size
 
 REHAB_FORWARD = 1  # the push's rehabType when the client registered none (futu_wire.md §4)
 PUSH_DATA_REALTIME = 1
+SECURITY_TYPE_EQUITY = 3  # Qot_Common.SecurityType_Eqty
 _LEVEL_ORDER_SIZE = 4  # synthetic book: about four board lots per resting order
 
 
@@ -46,6 +47,31 @@ def fill_basic_qot(dst: Any, inst: SimInstrument, q: Quote) -> None:
     dst.turnoverRate = 0.0  # shares outstanding are not simulated
     high, low = dst.highPrice, dst.lowPrice
     dst.amplitude = round((high - low) / q.prev_close * 100, 3) if q.prev_close else 0.0
+
+
+def fill_snapshot(dst: Any, inst: SimInstrument, q: Quote) -> None:
+    """A 3203 snapshot: the reference data (lot size, spread at the current price) plus the day's quote."""
+    fill_security(dst.security, inst)
+    dst.name = inst.name
+    dst.type = SECURITY_TYPE_EQUITY
+    dst.isSuspend = False
+    dst.listTime = ""
+    dst.lotSize = inst.lot_size
+    dst.priceSpread = price_spread(inst, q.last)
+    dst.updateTime = timefmt.seconds(inst.market, q.ts_ns)
+    dst.updateTimestamp = timefmt.epoch(q.ts_ns)
+    dst.highPrice = q.high or q.last
+    dst.openPrice = q.open or q.last
+    dst.lowPrice = q.low or q.last
+    dst.lastClosePrice = q.prev_close
+    dst.curPrice = q.last
+    dst.volume = q.volume
+    dst.turnover = q.turnover
+    dst.turnoverRate = 0.0  # shares outstanding are not simulated
+    if q.asks:
+        dst.askPrice, dst.askVol = q.asks[0][0], q.asks[0][1]
+    if q.bids:
+        dst.bidPrice, dst.bidVol = q.bids[0][0], q.bids[0][1]
 
 
 def _fill_levels(dst_list: Any, levels: tuple[tuple[float, int], ...], lot: int, num: int) -> None:

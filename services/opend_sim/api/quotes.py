@@ -33,6 +33,7 @@ SecKey = tuple[str, str]  # (market, symbol)
 SubKey = tuple[SecKey, int]  # (security, SubType)
 
 ORDER_BOOK_MAX = 10
+SNAPSHOT_MAX_CODES = 400  # OpenD's limit per get_market_snapshot call
 
 
 class QuoteError(Exception):
@@ -65,7 +66,8 @@ class QuoteService:
     def handlers(self) -> dict[int, Callable[[Session, Any], Any]]:
         return {3001: self._guard(3001, self.subscribe), 3003: self._guard(3003, self.sub_info),
                 3004: self._guard(3004, self.basic_qot), 3006: self._guard(3006, self.kline),
-                3010: self._guard(3010, self.ticker), 3012: self._guard(3012, self.order_book)}
+                3010: self._guard(3010, self.ticker), 3012: self._guard(3012, self.order_book),
+                3203: self._guard(3203, self.snapshot)}
 
     @staticmethod
     def _guard(proto_id: int, fn: Callable[[Session, Any], Any]) -> Callable[[Session, Any], Any]:
@@ -189,6 +191,16 @@ class QuoteService:
         rsp = _ok(3004)
         for inst in insts:
             qot_build.fill_basic_qot(rsp.s2c.basicQotList.add(), inst, self._tape(inst).quote)
+        return rsp
+
+    def snapshot(self, session: Session, req: Any) -> Any:
+        # OpenD serves snapshots without a subscription (it rate-limits them instead)
+        insts = [self._resolve(sec) for sec in req.c2s.securityList]
+        if len(insts) > SNAPSHOT_MAX_CODES:
+            raise QuoteError(f"Too many securities: at most {SNAPSHOT_MAX_CODES} per snapshot request")
+        rsp = _ok(3203)
+        for inst in insts:
+            qot_build.fill_snapshot(rsp.s2c.snapshotList.add().basic, inst, self._tape(inst).quote)
         return rsp
 
     def order_book(self, session: Session, req: Any) -> Any:

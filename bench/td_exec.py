@@ -1,0 +1,277 @@
+"""td_exec's benchmark (issue #5): order round trip, the JetStream floor under it, rebuild time.
+
+One run, against a fresh embedded nats-server (file storage, as in production) and the in-process sim
+venue, prints:
+
+* **sustained orders/s per account**: ``--orders`` limit orders (resting, so each one is exactly one
+  ``OrderSubmitted`` + one ``OrderAccepted``) with ``--window`` requests in flight, from the first
+  request to the last ``OrderAccepted`` seen by a subscriber on ``td.evt.>``;
+* **p50 / p99 round trip at ``--rate`` orders/s** (default 100) for ``--seconds``: request sent →
+  ``OrderAccepted`` seen by the subscriber;
+* the same two figures for **bare JetStream publish-and-ack** of the same two event sizes, one after
+  the other (the store's floor: td_exec cannot be faster than its two acknowledged appends);
+* **rebuild time** of a fresh engine's fold for each of ``--rebuild-sizes`` stored events (orders of
+  ten events: submitted, accepted, seven fills, cancelled).
+
+The client, the engine and the venue share one process and one event loop (uvloop), so the figures
+include the client's own CPU: conservative for the engine.
+
+    .venv/bin/python bench/td_exec.py                                  # about 30 s
+    .venv/bin/python bench/td_exec.py --rebuild-sizes 100000,1000000   # + the 1 M rebuild (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "services"), str(ROOT / "libs")]
+
+from td_exec.commands import CommandServer  # noqa: E402
+from td_exec.engine import AccountStatus, Engine, rebuild  # noqa: E402
+from td_exec.sim_venue import SimVenue  # noqa: E402
+from tradebus.bus import Bus, connect, ensure_topology  # noqa: E402
+from tradebus.config import NatsConfig, StreamsConfig  # noqa: E402
+from tradebus.config_sections.td import TdConfig  # noqa: E402
+from tradebus.ids import order_event_id  # noqa: E402
+from tradebus.natsd import NatsServer  # noqa: E402
+from tradebus.runtime.metrics import Registry  # noqa: E402
+from tradebus.schemas import ORDER_EVENT_DECODER, TRADE_REPLY_DECODER  # noqa: E402
+from tradebus.schemas.base import encode  # noqa: E402
+from tradebus.schemas.orders import (  # noqa: E402
+    Offset,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderSubmitted,
+    OrderType,
+    Side,
+    SubmitOrder,
+)
+from tradebus.subjects import td_cmd, td_evt  # noqa: E402
+
+ACCOUNT = "SIM-US"  # USD stocks: a far-below-market bid rests and freezes almost no cash
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _bus(url: str, name: str) -> Bus:
+    return await connect(NatsConfig(url=url, request_timeout_s=10), name)
+
+
+class OrderBench:
+    def __init__(self, client: Bus) -> None:
+        self.client = client
+        self.sent: dict[str, int] = {}
+        self.latency_ms: dict[str, float] = {}
+        self.done: dict[str, asyncio.Event] = {}
+        self.seq = 0
+
+    async def start(self) -> None:
+        await self.client.nc.subscribe("td.evt.sim.>", cb=self._on_event)
+
+    async def _on_event(self, msg: object) -> None:
+        event = ORDER_EVENT_DECODER.decode(msg.data)  # type: ignore[attr-defined]
+        if isinstance(event, OrderAccepted) and event.client_order_id in self.sent:
+            coid = event.client_order_id
+            self.latency_ms[coid] = (time.perf_counter_ns() - self.sent[coid]) / 1e6
+            self.done[coid].set()
+
+    async def one(self) -> None:
+        self.seq += 1
+        coid = f"B{self.seq}"
+        self.done[coid] = asyncio.Event()
+        cmd = SubmitOrder(venue="sim", account=ACCOUNT, exchange="US", symbol="AAPL", side=Side.BUY, qty=1,
+                          order_type=OrderType.LIMIT, price=1.00, client_order_id=coid)
+        self.sent[coid] = time.perf_counter_ns()
+        await self.client.request(td_cmd("sim", ACCOUNT), cmd, TRADE_REPLY_DECODER, timeout=10)
+        await asyncio.wait_for(self.done[coid].wait(), 10)
+
+
+async def sustained(run: callable, count: int, window: int) -> float:  # type: ignore[valid-type]
+    sem = asyncio.Semaphore(window)
+
+    async def guarded() -> None:
+        async with sem:
+            await run()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(guarded() for _ in range(count)))
+    return count / (time.perf_counter() - started)
+
+
+async def paced(run: callable, rate: float, seconds: float) -> list[float]:  # type: ignore[valid-type]
+    """Start one operation every 1/rate s on a fixed schedule; returns each one's latency in ms."""
+    latencies: list[float] = []
+
+    async def timed() -> None:
+        t0 = time.perf_counter_ns()
+        await run()
+        latencies.append((time.perf_counter_ns() - t0) / 1e6)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the pacing schedule itself
+        tasks.append(asyncio.create_task(timed()))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def sample_events(coid: str, account: str = "BENCH") -> tuple[OrderSubmitted, OrderAccepted]:
+    now = time.time_ns()
+    ids = {"venue": "sim", "account": account, "client_order_id": coid, "ts_event": now, "ts_init": now}
+    sub = OrderSubmitted(event_id=order_event_id("sim", account, coid, "OrderSubmitted"), **ids, exchange="US",
+                         symbol="AAPL", side=Side.BUY, order_type=OrderType.LIMIT, qty=1, price=1.0)
+    acc = OrderAccepted(event_id=order_event_id("sim", account, coid, "OrderAccepted"), **ids, venue_order_id="12345")
+    return sub, acc
+
+
+class JsBench:
+    """Two acknowledged appends of the same sizes as OrderSubmitted + OrderAccepted."""
+
+    def __init__(self, client: Bus) -> None:
+        self.client = client
+        self.seq = 0
+
+    async def one(self) -> None:
+        self.seq += 1
+        coid = f"J{self.seq}"
+        sub, acc = sample_events(coid)
+        subject = td_evt("sim", "BENCH", coid)
+        await self.client.publish_event(subject, sub, msg_id=sub.event_id)
+        await self.client.publish_event(subject, acc, msg_id=acc.event_id)
+
+
+async def order_figures(url: str, data_dir: Path, args: argparse.Namespace) -> dict[str, float]:
+    engine_bus, client = await _bus(url, "td_exec-bench"), await _bus(url, "bench-client")
+    await ensure_topology(engine_bus.js, StreamsConfig())
+    venue = SimVenue(seed=3)
+    cfg = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, inflight_check_s=3600.0)
+    engine = Engine(engine_bus, [venue], cfg, data_dir, Registry())
+    await engine.start()
+    server = CommandServer(engine)
+    await server.start()
+    key = ("sim", ACCOUNT)
+    while key not in engine.accounts or engine.accounts[key].status is not AccountStatus.READY:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)  # polling the start-up reconciliation's end
+    bench = OrderBench(client)
+    await bench.start()
+    await sustained(bench.one, 200, args.window)  # warm-up
+    # Latency first: every bench order rests in the sim book, and the sim market's cost per order grows
+    # with the resting orders of the account (a simulator artefact, not td_exec's).
+    lat = await paced(bench.one, args.rate, args.seconds)
+    figures = {"p50_ms": statistics.median(lat), "p99_ms": pct(lat, 0.99)}
+    figures["orders_per_s"] = await sustained(bench.one, args.orders, args.window)
+    js = JsBench(client)
+    await sustained(js.one, 200, args.window)
+    figures["js_pairs_per_s"] = await sustained(js.one, args.orders, args.window)
+    jlat = await paced(js.one, args.rate, args.seconds)
+    figures.update(js_p50_ms=statistics.median(jlat), js_p99_ms=pct(jlat, 0.99))
+    sub, acc = sample_events("B123456")
+    figures.update(submitted_bytes=len(encode(sub)), accepted_bytes=len(encode(acc)))
+    await server.stop()
+    await engine.stop()
+    await venue.stop()
+    await engine_bus.close()
+    await client.close()
+    return figures
+
+
+def order_story(n: int) -> list[tuple[str, object]]:
+    """Ten events of one order: submitted, accepted, seven fills, cancelled."""
+    coid = f"R{n}"
+    sub, acc = sample_events(coid, "REBUILD")
+    sub = OrderSubmitted(**{**{f: getattr(sub, f) for f in sub.__struct_fields__}, "qty": 10, "offset": Offset.NONE})
+    ids = {"venue": "sim", "account": "REBUILD", "client_order_id": coid, "ts_event": sub.ts_event,
+           "ts_init": sub.ts_init, "venue_order_id": "12345"}
+    out: list[tuple[str, object]] = [(sub.event_id, sub), (acc.event_id, acc)]
+    for k in range(7):
+        trade = f"sim:{n}-{k}"
+        out.append((order_event_id("sim", "REBUILD", coid, "OrderFilled", trade),
+                    OrderFilled(event_id=order_event_id("sim", "REBUILD", coid, "OrderFilled", trade), **ids,
+                                trade_id=trade, fill_qty=1, fill_price=1.0 + k / 100)))
+    cid = order_event_id("sim", "REBUILD", coid, "OrderCancelled")
+    out.append((cid, OrderCancelled(event_id=cid, **ids)))
+    return out
+
+
+async def rebuild_figure(size: int, base: Path) -> tuple[float, float]:
+    server = NatsServer(store_dir=base / f"rebuild-{size}")
+    server.start()
+    try:
+        bus = await _bus(server.url, "bench-rebuild")
+        await ensure_topology(bus.js, StreamsConfig())
+        written, pending, t0 = 0, [], time.perf_counter()
+        n = 0
+        while written < size:
+            for msg_id, event in order_story(n):
+                if written >= size:
+                    break
+                subject = td_evt("sim", "REBUILD", event.client_order_id)  # type: ignore[attr-defined]
+                pending.append(bus.publish_event_async(subject, event, msg_id))  # type: ignore[arg-type]
+                written += 1
+            n += 1
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        write_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ledger = await rebuild(bus)
+        seconds = time.perf_counter() - t0
+        assert ledger.events == size, (ledger.events, size)
+        await bus.close()
+        return seconds, write_s
+    finally:
+        server.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1000, help="orders for the sustained figure")
+    parser.add_argument("--window", type=int, default=32, help="requests in flight for the sustained figure")
+    parser.add_argument("--rate", type=float, default=100.0, help="orders/s of the latency figure")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the latency figure")
+    parser.add_argument("--rebuild-sizes", default="100000", help="comma-separated stored-event counts")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="td_exec_bench_") as tmp:
+        base = Path(tmp)
+        server = NatsServer(store_dir=base / "js")
+        server.start()
+        try:
+            f = await order_figures(server.url, base / "td_exec", args)
+        finally:
+            server.stop()
+        print(f"events: OrderSubmitted {f['submitted_bytes']:.0f} B, OrderAccepted {f['accepted_bytes']:.0f} B")
+        print(f"{'':34}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+        print(f"{'td_exec submit -> OrderAccepted':34}{f['orders_per_s']:>10.0f}{f['p50_ms']:>10.2f}"
+              f"{f['p99_ms']:>10.2f}")
+        print(f"{'bare JetStream 2 x publish+ack':34}{f['js_pairs_per_s']:>10.0f}{f['js_p50_ms']:>10.2f}"
+              f"{f['js_p99_ms']:>10.2f}")
+        print(f"(latencies at {args.rate:g}/s for {args.seconds:g} s; per s: {args.orders} orders, "
+              f"{args.window} in flight)")
+        for size in (int(s) for s in args.rebuild_sizes.split(",") if s.strip()):
+            seconds, write_s = await rebuild_figure(size, base)
+            print(f"rebuild {size:>9} events: {seconds:6.2f} s ({size / seconds:,.0f} events/s; written in "
+                  f"{write_s:.1f} s)")
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

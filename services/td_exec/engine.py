@@ -1,0 +1,604 @@
+"""The execution engine: one writer per account, events first, venues behind explicit timeouts.
+
+Per (venue, account) an :class:`Account` holds the orders (the fold of ``TD_EVT``), one
+``asyncio.Lock`` (the single writer: every event of the account is computed, stored and applied
+under it) and one report queue drained by one task, so venue reports are applied in the order the
+adapter delivered them. Venue calls are made *outside* the lock, so a slow venue never blocks the
+reports that would settle it.
+
+The rule for every event: compute it from the current fold → store it (JetStream ack, or the fsynced
+spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
+still has the truth and reconciliation produces the event again.
+
+Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
+→ pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
+(timeout ⇒ ``OrderStatusUnknown``; definite refusal ⇒ ``OrderRejected``) → reply with the order as it
+stands once the reports already received are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from td_exec import checks
+from td_exec.order import Ledger, Order, Outcome, apply, fold, new_order
+from td_exec.projections import OrdersProjection
+from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
+from td_exec.spool import Spool
+from td_exec.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
+from td_exec.store import EventStore, SpoolFull, StoreUnavailable
+from td_exec.venue import (
+    CancelRejectReport,
+    FillReport,
+    OrderRef,
+    OrderReport,
+    TradeVenue,
+    VenueOrder,
+    VenueRejected,
+    VenueUnknown,
+    VenueUnsupported,
+)
+from tradebus.bus import Bus
+from tradebus.config_sections.td import TdConfig
+from tradebus.ids import new_client_order_id, order_event_id
+from tradebus.logs import get_logger
+from tradebus.runtime.metrics import Registry
+from tradebus.schemas import ORDER_EVENT_DECODER
+from tradebus.schemas.account import FundsReply, InstrumentsReply, PositionsReply
+from tradebus.schemas.base import BusMessage, now_ns
+from tradebus.schemas.orders import (
+    CancelOrder,
+    CommandAccepted,
+    CommandDenied,
+    ModifyOrder,
+    OrderAccepted,
+    OrderDenied,
+    OrderEventBase,
+    OrderRejected,
+    OrdersReply,
+    OrderStatus,
+    OrderStatusUnknown,
+    OrderSubmitted,
+    OrderUpdated,
+    QueryFunds,
+    QueryInstruments,
+    QueryOrders,
+    QueryPositions,
+    QueryTrades,
+    SubmitOrder,
+    TradeCommand,
+    TradesReply,
+)
+from tradebus.subjects import td_evt
+from tradebus.users import UserStore
+
+log = get_logger("td_exec.engine")
+
+Report = OrderReport | FillReport | CancelRejectReport
+EVENT_STREAM = "TD_EVT"
+
+
+class AccountStatus(StrEnum):
+    DISCONNECTED = "disconnected"  # venue connection down: commands denied ("venue_disconnected")
+    RECONCILING = "reconciling"  # connected, venue view being merged: commands denied ("reconciling")
+    READY = "ready"
+
+
+@dataclass(eq=False)
+class Account:
+    venue: TradeVenue
+    name: str
+    orders: dict[str, Order]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    status: AccountStatus = AccountStatus.DISCONNECTED
+    queue: asyncio.Queue[Report | asyncio.Future[None]] = field(default_factory=asyncio.Queue)
+    needs_reconcile: bool = False  # an event was refused by a full spool: re-reconcile when NATS is back
+
+
+@dataclass(eq=False)
+class VenueLink:
+    venue: TradeVenue
+    connected: bool = False
+    reason: str = "not started"
+    generation: int = 0  # +1 per connection; a reconcile of an older connection stops
+    reconcile_task: asyncio.Task[None] | None = None
+
+
+class _Sink:
+    """The :class:`td_exec.venue.VenueSink` of one venue: queues reports for the account's writer."""
+
+    def __init__(self, engine: Engine, link: VenueLink) -> None:
+        self.engine = engine
+        self.link = link
+
+    def on_order(self, report: OrderReport) -> None:
+        self.engine.enqueue(self.link, report)
+
+    def on_fill(self, report: FillReport) -> None:
+        self.engine.enqueue(self.link, report)
+
+    def on_cancel_rejected(self, report: CancelRejectReport) -> None:
+        self.engine.enqueue(self.link, report)
+
+    def on_connection(self, connected: bool, reason: str) -> None:
+        self.engine.on_connection(self.link, connected, reason)
+
+
+def _denied(code: str, reason: str, client_order_id: str | None = None) -> CommandDenied:
+    return CommandDenied(code=code, reason=reason, client_order_id=client_order_id)
+
+
+class Engine:
+    def __init__(self, bus: Bus, venues: list[TradeVenue], cfg: TdConfig, data_dir: Path, metrics: Registry,
+                 *, users: UserStore | None = None) -> None:
+        self.bus = bus
+        self.cfg = cfg
+        self.data_dir = data_dir
+        self.users = users
+        self.metrics = metrics
+        self.links: dict[str, VenueLink] = {v.name: VenueLink(v) for v in venues}
+        self.ledger = Ledger()
+        self.accounts: dict[tuple[str, str], Account] = {}
+        self.store = EventStore(bus, Spool(data_dir / "spool", cfg.spool_max_bytes), metrics,
+                                timeout=cfg.store_timeout_s, on_flushed=self._after_flush)
+        self.projection = OrdersProjection(bus, metrics)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.rebuild_seconds = 0.0
+        self._events = metrics.counter("td_events_total", "order events appended, by kind", ("kind",))
+        self._anomalies = metrics.counter("td_fold_anomalies_total",
+                                          "impossible transitions, duplicates and overfills", ("outcome",))
+        self._commands = metrics.counter("td_commands_total", "commands handled, by kind and result",
+                                         ("kind", "result"))
+        self._foreign = metrics.counter("td_reports_foreign_total", "venue reports for orders that are not ours")
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.store.spool.empty:  # events of a previous run that never reached JetStream
+            await self.store.flush()
+        started = time.perf_counter()
+        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s)
+        self.rebuild_seconds = time.perf_counter() - started
+        log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
+                 orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
+        for (venue, account), book in self.ledger.accounts.items():
+            if venue in self.links:
+                self.account(venue, account)
+            self.projection.touch_all(book.values())
+        await self.projection.start()
+        self.store.start()
+        from td_exec.reconcile import inflight_loop
+
+        self.spawn(inflight_loop(self), name="td_exec.inflight")
+        for link in self.links.values():
+            await link.venue.start(_Sink(self, link))
+
+    async def stop(self) -> None:
+        for link in self.links.values():
+            try:
+                await link.venue.stop()
+            except Exception:
+                log.exception("venue stop failed", venue=link.venue.name)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.projection.stop()
+        await self.store.stop()
+        self.store.spool.close()
+
+    def crash(self) -> None:
+        """Tests only: stop every task of this engine at once, with no cleanup (like a killed process)."""
+        for task in list(self._tasks):
+            task.cancel()
+        self.projection.abort()
+        self.store.abort()
+        self.store.spool.close()
+
+    def store_events_total(self) -> float:
+        return sum(self._events.values.values())
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def account(self, venue: str, name: str) -> Account:
+        key = (venue, name)
+        acct = self.accounts.get(key)
+        if acct is None:
+            acct = Account(self.links[venue].venue, name, self.ledger.book(venue, name))
+            self.accounts[key] = acct
+            self.spawn(self._drain(acct), name=f"td_exec.reports.{venue}.{name}")
+        return acct
+
+    # --- venue side ----------------------------------------------------------------------------------
+
+    def enqueue(self, link: VenueLink, report: Report) -> None:
+        self.account(link.venue.name, report.account).queue.put_nowait(report)
+
+    def on_connection(self, link: VenueLink, connected: bool, reason: str) -> None:
+        from td_exec.reconcile import reconcile_venue
+
+        link.connected, link.reason = connected, reason
+        link.generation += 1
+        if link.reconcile_task is not None:
+            link.reconcile_task.cancel()
+            link.reconcile_task = None
+        log.info("venue connection", venue=link.venue.name, connected=connected, reason=reason)
+        names = link.venue.accounts() if connected else [
+            n for (v, n) in self.accounts if v == link.venue.name]
+        for name in names:
+            self.account(link.venue.name, name).status = (
+                AccountStatus.RECONCILING if connected else AccountStatus.DISCONNECTED)
+        if connected:
+            link.reconcile_task = self.spawn(reconcile_venue(self, link, link.generation),
+                                             name=f"td_exec.reconcile.{link.venue.name}")
+
+    async def _drain(self, acct: Account) -> None:
+        while True:
+            item = await acct.queue.get()
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    item.set_result(None)
+                continue
+            try:
+                async with acct.lock:
+                    await self.process_report(acct, item)
+            except SpoolFull:
+                acct.needs_reconcile = True
+            except Exception:
+                log.exception("report processing failed", account=acct.name, report=type(item).__name__)
+
+    async def barrier(self, acct: Account, timeout: float = 2.0) -> None:
+        """Wait until the reports queued before this call are applied."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acct.queue.put_nowait(fut)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+
+    async def process_report(self, acct: Account, report: Report) -> None:
+        """Turn one report into the events it implies. Call with ``acct.lock`` held."""
+        if report.client_order_id is None:
+            self._foreign.inc()
+            return
+        order = acct.orders.get(report.client_order_id)
+        if order is None:
+            self._foreign.inc()
+            log.warning("report for an order never submitted through td_exec; ignored", account=acct.name,
+                        client_order_id=report.client_order_id)
+            return
+        if isinstance(report, CancelRejectReport):
+            if order.status in OPEN_STATUSES:
+                await self.emit(order, cancel_rejected(order, report))
+            return
+        step = next_for_order_report if isinstance(report, OrderReport) else next_for_fill
+        for _ in range(4):  # accepted → updated/filled → cancelled at most; the bound guards a bad adapter
+            event = step(order, report)  # type: ignore[arg-type]
+            if event is None or await self.emit(order, event) is not Outcome.APPLIED:
+                return
+
+    async def emit(self, order: Order, event: OrderEventBase) -> Outcome:
+        """Store then apply one event of ``order`` (caller holds the account lock)."""
+        await self.store.append(td_evt(order.venue, order.account, order.client_order_id), event)
+        outcome = apply(order, event)  # type: ignore[arg-type]
+        if outcome is not Outcome.APPLIED:
+            self._anomalies.inc(1.0, outcome.value)
+            report = log.error if outcome is Outcome.OVERFILL else log.warning
+            report("event not applied", outcome=outcome.value, kind=type(event).__name__,
+                   client_order_id=order.client_order_id, status=order.status.value)
+        self._events.inc(1.0, type(event).__name__)
+        self.projection.touch(order)
+        return outcome
+
+    async def _after_flush(self) -> None:
+        from td_exec.reconcile import reconcile_account
+
+        for acct in self.accounts.values():
+            if acct.needs_reconcile and self.links[acct.venue.name].connected:
+                acct.needs_reconcile = False
+                self.spawn(reconcile_account(self, acct, strict=False), name=f"td_exec.rereconcile.{acct.name}")
+
+    # --- commands ------------------------------------------------------------------------------------
+
+    async def handle(self, cmd: TradeCommand) -> BusMessage:
+        kind = type(cmd).__name__
+        reply = await self._dispatch(cmd)
+        self._commands.inc(1.0, kind, "denied" if isinstance(reply, CommandDenied) else "ok")
+        return reply
+
+    async def _dispatch(self, cmd: TradeCommand) -> BusMessage:
+        link = self.links.get(cmd.venue)
+        if link is None:
+            return _denied("unknown_venue", f"venue {cmd.venue!r} is not served by this td_exec")
+        if isinstance(cmd, SubmitOrder):
+            return await self.submit(link, cmd)
+        denial = self._permission(cmd.user, cmd.venue, cmd.account)
+        if denial is not None:
+            return denial
+        if isinstance(cmd, CancelOrder):
+            return await self.cancel(link, cmd)
+        if isinstance(cmd, ModifyOrder):
+            return await self.modify(link, cmd)
+        if isinstance(cmd, QueryOrders):
+            return self.query_orders(cmd)
+        if isinstance(cmd, QueryTrades):
+            return self.query_trades(cmd)
+        return await self._venue_query(link, cmd)
+
+    def _permission(self, user: str, venue: str, account: str) -> CommandDenied | None:
+        if not user:
+            return None  # a bus client, trusted by its NATS credentials
+        found = self.users.get(user) if self.users is not None else None
+        if found is None or (account and not found.may_use(venue, account)):
+            return _denied("not_allowed", f"user {user!r} may not trade {venue}:{account}")
+        return None
+
+    def _gate(self, link: VenueLink, account: str) -> CommandDenied | None:
+        """Why the account cannot take an order command right now, if it cannot."""
+        if not link.connected:
+            return _denied("venue_disconnected", f"{link.venue.name} is not connected ({link.reason})")
+        if account not in link.venue.accounts():
+            return _denied("unknown_account", f"{link.venue.name} has no account {account!r}")
+        status = self.account(link.venue.name, account).status
+        if status is AccountStatus.RECONCILING:
+            return _denied("reconciling", f"{link.venue.name}:{account} is being reconciled with the venue; retry")
+        if status is not AccountStatus.READY:
+            return _denied("venue_disconnected", f"{link.venue.name}:{account} is {status}")
+        return None
+
+    async def _deny_submit(self, cmd: SubmitOrder, coid: str, code: str, reason: str) -> CommandDenied:
+        """A refused submit is still an event on the order's subject (no order is created)."""
+        now = now_ns()
+        event = OrderDenied(event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderDenied", code),
+                            venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
+                            code=code, reason=reason)
+        try:
+            await self.store.append(td_evt(cmd.venue, cmd.account, coid), event)
+            self._events.inc(1.0, "OrderDenied")
+        except SpoolFull:
+            log.error("denial not stored: spool full", client_order_id=coid, code=code)
+        log.info("order denied", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
+        return _denied(code, reason, coid)
+
+    async def submit(self, link: VenueLink, cmd: SubmitOrder) -> BusMessage:
+        coid = cmd.client_order_id if cmd.client_order_id is not None else new_client_order_id()
+        bad = checks.check_client_order_id(coid) if cmd.account else checks.Denial("unknown_account", "no account")
+        if bad is not None:
+            return _denied(bad.code, bad.reason, cmd.client_order_id)
+        denial = self._permission(cmd.user, cmd.venue, cmd.account) or self._gate(link, cmd.account)
+        if denial is not None:
+            return await self._deny_submit(cmd, coid, denial.code, denial.reason)
+        acct = self.account(cmd.venue, cmd.account)
+        async with acct.lock:
+            existing = acct.orders.get(coid)
+            if existing is not None:
+                return CommandAccepted(order=existing.view(), duplicate=True)
+            info = await self._instrument(link, cmd.exchange, cmd.symbol)
+            check = checks.check_submit(cmd, info, link.venue.capabilities)
+            if check is not None:
+                return await self._deny_submit(cmd, coid, check.code, check.reason)
+            now = now_ns()
+            event = OrderSubmitted(
+                event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderSubmitted"), venue=cmd.venue,
+                account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now, exchange=cmd.exchange,
+                symbol=cmd.symbol, side=cmd.side, order_type=cmd.order_type, qty=cmd.qty, price=cmd.price,
+                offset=cmd.offset, time_in_force=cmd.time_in_force, remark=cmd.remark, user=cmd.user)
+            try:
+                await self.store.append_required(td_evt(cmd.venue, cmd.account, coid), event)
+            except StoreUnavailable as exc:
+                log.error("OrderSubmitted not stored; nothing sent", client_order_id=coid, error=str(exc))
+                return _denied("store_unavailable", f"the event store did not acknowledge the order: {exc}", coid)
+            order = new_order(event)
+            acct.orders[coid] = order
+            self._events.inc(1.0, "OrderSubmitted")
+            self.projection.touch(order)
+        await self._send(link, acct, order)
+        await self.barrier(acct)
+        return CommandAccepted(order=order.view())
+
+    async def _send(self, link: VenueLink, acct: Account, order: Order) -> None:
+        venue_order = VenueOrder(account=order.account, client_order_id=order.client_order_id,
+                                 exchange=order.exchange, symbol=order.symbol, side=order.side,
+                                 order_type=order.order_type, qty=order.qty, price=order.price, offset=order.offset,
+                                 time_in_force=order.time_in_force)
+        try:
+            venue_id = await asyncio.wait_for(link.venue.submit(venue_order), self.cfg.submit_timeout_s)
+        except VenueRejected as exc:
+            await self._settle(acct, order, OrderRejected, code=exc.code, reason=exc.reason)
+        except VenueUnknown as exc:
+            await self._settle(acct, order, OrderStatusUnknown, reason=exc.reason or "unknown")
+        except TimeoutError:
+            await self._settle(acct, order, OrderStatusUnknown,
+                               reason=f"no venue answer within {self.cfg.submit_timeout_s:g}s")
+        except Exception as exc:  # an adapter bug: the order may or may not be at the venue
+            log.exception("venue submit failed unexpectedly; order left unknown", client_order_id=order.client_order_id)
+            await self._settle(acct, order, OrderStatusUnknown, reason=f"adapter error: {type(exc).__name__}")
+        else:
+            if venue_id:
+                await self._settle(acct, order, OrderAccepted, venue_order_id=venue_id)
+
+    async def _settle(self, acct: Account, order: Order, cls: type[OrderEventBase], **fields: Any) -> None:
+        """Record the submit call's own outcome, unless a report already moved the order on."""
+        async with acct.lock:
+            if order.status not in IN_FLIGHT_STATUSES:
+                return
+            if cls is OrderStatusUnknown and order.status is OrderStatus.UNKNOWN:
+                return
+            try:
+                await self.emit(order, make_event(cls, order, **fields))
+            except SpoolFull:
+                acct.needs_reconcile = True
+
+    async def _instrument(self, link: VenueLink, exchange: str, symbol: str) -> Any:
+        try:
+            return await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
+        except (TimeoutError, VenueUnknown):
+            return None
+
+    def _open_order(self, link: VenueLink, account: str, coid: str) -> tuple[Account, Order] | CommandDenied:
+        denial = self._gate(link, account)
+        if denial is not None:
+            return denial
+        acct = self.account(link.venue.name, account)
+        order = acct.orders.get(coid)
+        if order is None:
+            return _denied("unknown_order", f"no order {coid!r} in {link.venue.name}:{account}", coid)
+        if order.status not in OPEN_STATUSES:
+            return _denied("order_closed", f"order {coid} is {order.status}", coid)
+        return acct, order
+
+    @staticmethod
+    def _ref(order: Order) -> OrderRef:
+        return OrderRef(account=order.account, client_order_id=order.client_order_id,
+                        venue_order_id=order.venue_order_id, exchange=order.exchange, symbol=order.symbol)
+
+    async def cancel(self, link: VenueLink, cmd: CancelOrder) -> BusMessage:
+        found = self._open_order(link, cmd.account, cmd.client_order_id)
+        if isinstance(found, CommandDenied):
+            return found
+        acct, order = found
+        try:
+            await asyncio.wait_for(link.venue.cancel(self._ref(order)), self.cfg.cancel_timeout_s)
+        except VenueRejected as exc:
+            report = CancelRejectReport(account=order.account, client_order_id=order.client_order_id,
+                                        venue_order_id=order.venue_order_id, code=exc.code, reason=exc.reason,
+                                        ts_event=now_ns())
+            async with acct.lock:
+                await self.process_report(acct, report)
+            return _denied("cancel_rejected", f"{exc.code}: {exc.reason}", order.client_order_id)
+        except (VenueUnknown, TimeoutError) as exc:
+            # The cancel may or may not have reached the venue: the order's events will tell.
+            log.warning("cancel outcome unknown", client_order_id=order.client_order_id, error=str(exc))
+        await self.barrier(acct)
+        return CommandAccepted(order=order.view())
+
+    async def modify(self, link: VenueLink, cmd: ModifyOrder) -> BusMessage:
+        if not link.venue.capabilities.modify:
+            return _denied("modify_unsupported", f"{link.venue.name} orders cannot be modified; cancel and resubmit",
+                           cmd.client_order_id)
+        found = self._open_order(link, cmd.account, cmd.client_order_id)
+        if isinstance(found, CommandDenied):
+            return found
+        acct, order = found
+        info = await self._instrument(link, order.exchange, order.symbol)
+        check = checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty)
+        if check is not None:
+            return _denied(check.code, check.reason, order.client_order_id)
+        try:
+            await asyncio.wait_for(link.venue.modify(self._ref(order), cmd.qty, cmd.price), self.cfg.cancel_timeout_s)
+        except VenueUnsupported:
+            return _denied("modify_unsupported", f"{link.venue.name} refuses modifications", order.client_order_id)
+        except VenueRejected as exc:
+            return _denied("modify_rejected", f"{exc.code}: {exc.reason}", order.client_order_id)
+        except (VenueUnknown, TimeoutError) as exc:
+            log.warning("modify outcome unknown", client_order_id=order.client_order_id, error=str(exc))
+            await self.barrier(acct)
+            return CommandAccepted(order=order.view())
+        await self.barrier(acct)
+        await self._confirm_modify(acct, order, cmd)
+        return CommandAccepted(order=order.view())
+
+    async def _confirm_modify(self, acct: Account, order: Order, cmd: ModifyOrder) -> None:
+        """The venue said yes: record the new terms unless its push already did."""
+        async with acct.lock:
+            qty = cmd.qty if cmd.qty is not None else order.qty
+            price = cmd.price if cmd.price is not None else order.price
+            same_price = price is None or (order.price is not None and abs(price - order.price) < 1e-9)
+            if order.status not in OPEN_STATUSES or (qty == order.qty and same_price):
+                return
+            try:
+                await self.emit(order, make_event(OrderUpdated, order, qty=qty, price=price))
+            except SpoolFull:
+                acct.needs_reconcile = True
+
+    # --- queries -------------------------------------------------------------------------------------
+
+    def _orders_of(self, venue: str, account: str) -> dict[str, Order]:
+        return self.ledger.accounts.get((venue, account), {})
+
+    def query_orders(self, cmd: QueryOrders) -> OrdersReply:
+        orders = self._orders_of(cmd.venue, cmd.account)
+        picked = ([orders[cmd.client_order_id]] if cmd.client_order_id in orders else []) \
+            if cmd.client_order_id is not None else list(orders.values())
+        if cmd.open_only:
+            picked = [o for o in picked if o.status in OPEN_STATUSES]
+        return OrdersReply(orders=[o.view() for o in picked])
+
+    def query_trades(self, cmd: QueryTrades) -> TradesReply:
+        orders = self._orders_of(cmd.venue, cmd.account)
+        picked = [orders[cmd.client_order_id]] if cmd.client_order_id in orders else (
+            [] if cmd.client_order_id is not None else list(orders.values()))
+        trades = sorted((t for o in picked for t in o.trades), key=lambda t: t.ts_event)
+        return TradesReply(trades=trades)
+
+    async def _venue_query(self, link: VenueLink, cmd: TradeCommand) -> BusMessage:
+        venue = link.venue
+        try:
+            if isinstance(cmd, QueryInstruments):
+                if cmd.symbol is not None and cmd.exchange is not None:
+                    one = await asyncio.wait_for(venue.instrument(cmd.exchange, cmd.symbol), self.cfg.query_timeout_s)
+                    return InstrumentsReply(instruments=[one] if one is not None else [])
+                return InstrumentsReply(instruments=await asyncio.wait_for(venue.instruments(cmd.exchange),
+                                                                           self.cfg.query_timeout_s))
+            if not link.connected:
+                return _denied("venue_disconnected", f"{venue.name} is not connected ({link.reason})")
+            if cmd.account not in venue.accounts():
+                return _denied("unknown_account", f"{venue.name} has no account {cmd.account!r}")
+            if isinstance(cmd, QueryPositions):
+                positions = await asyncio.wait_for(venue.query_positions(cmd.account), self.cfg.query_timeout_s)
+                return PositionsReply(positions=positions)
+            if isinstance(cmd, QueryFunds):
+                return FundsReply(funds=await asyncio.wait_for(venue.query_funds(cmd.account),
+                                                               self.cfg.query_timeout_s))
+        except (VenueUnknown, TimeoutError) as exc:
+            return _denied("venue_unavailable", f"{venue.name} did not answer: {exc or 'timeout'}")
+        except VenueRejected as exc:
+            return _denied("venue_rejected", f"{exc.code}: {exc.reason}")
+        return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
+
+
+async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
+    """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
+
+    The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
+    at the messages that existed when it started), but with a callback instead of ``next_msg`` and
+    the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
+    millions of events and those two costs were most of it.
+    """
+    ledger = Ledger()
+    info = await bus.js.stream_info(EVENT_STREAM)
+    last = info.state.last_seq
+    if not info.state.messages:
+        return ledger
+    done = asyncio.Event()
+    decode = ORDER_EVENT_DECODER.decode
+
+    async def on_msg(msg: Msg) -> None:
+        fold(ledger, decode(msg.data))
+        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
+        if msg.reply and int(msg.reply.split(".")[5]) >= last:
+            done.set()
+
+    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
+                                 pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
+    try:
+        while not done.is_set():
+            seen = ledger.events
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), idle_timeout)
+            if not done.is_set() and ledger.events == seen:
+                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
+    finally:
+        await sub.unsubscribe()
+    return ledger

@@ -1,0 +1,128 @@
+"""Projections of the event store: KV ``orders`` and intraday positions — folds, always rebuildable.
+
+* KV ``orders``: key ``<venue>.<account>.<client_order_id>`` (each part escaped like a subject token)
+  holds the encoded :class:`OrderView`. The writer coalesces: only the newest view of an order is
+  put, on a background task, so the trading path never waits on KV and a NATS outage only delays it.
+  After a rebuild every order is written again, so the bucket can be deleted and recreated any time.
+* Positions: :func:`positions_from_trades` folds our fills into net long/short quantities per
+  instrument (what today's orders changed). The venue's own snapshot (``QueryPositions``) is the
+  authority for the full position, which includes yesterday's; the fold is how tests and readers
+  check the two agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+import msgspec
+from nats.js.kv import KeyValue
+
+from td_exec.order import Order
+from tradebus.bus import Bus
+from tradebus.logs import get_logger
+from tradebus.runtime.metrics import Registry
+from tradebus.schemas.account import PositionSide, PositionSnapshot
+from tradebus.schemas.orders import Offset, Side, TradeView
+from tradebus.subjects import escape_token
+
+log = get_logger("td_exec.projections")
+_encoder = msgspec.json.Encoder()
+
+ORDERS_BUCKET = "orders"
+
+
+def order_key(venue: str, account: str, client_order_id: str) -> str:
+    return f"{escape_token(venue)}.{escape_token(account)}.{escape_token(client_order_id)}"
+
+
+class OrdersProjection:
+    """Writes the newest view of every touched order to KV ``orders``."""
+
+    def __init__(self, bus: Bus, metrics: Registry) -> None:
+        self.bus = bus
+        self._dirty: dict[str, Order] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._kv: KeyValue | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._puts = metrics.counter("td_kv_orders_puts_total", "order views written to KV orders")
+        metrics.gauge("td_kv_orders_pending", "order views waiting to be written", source=lambda: len(self._dirty))
+
+    def touch(self, order: Order) -> None:
+        self._dirty[order_key(order.venue, order.account, order.client_order_id)] = order
+        self._idle.clear()
+        self._wake.set()
+
+    def touch_all(self, orders: Iterable[Order]) -> None:
+        for order in orders:
+            self.touch(order)
+
+    async def start(self) -> None:
+        self._kv = await self.bus.js.key_value(ORDERS_BUCKET)
+        self._task = asyncio.create_task(self._writer(), name="td_exec.kv_orders")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled(), 2.0)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def abort(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def settled(self) -> None:
+        """Wait until every touched order is in KV."""
+        await self._idle.wait()
+
+    async def _writer(self) -> None:
+        assert self._kv is not None
+        while True:
+            if not self._dirty:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if not self.bus.nc.is_connected:
+                await asyncio.sleep(0.2)  # poll the connection; KV can wait, trading cannot
+                continue
+            key, order = next(iter(self._dirty.items()))
+            del self._dirty[key]
+            try:
+                await self._kv.put(key, _encoder.encode(order.view()))
+                self._puts.inc()
+            except Exception as exc:
+                self._dirty.setdefault(key, order)  # a newer view may have arrived meanwhile
+                log.warning("KV orders put failed; will retry", key=key, error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.2)
+
+
+# --- positions -------------------------------------------------------------------------------------
+
+
+def _position_effect(trade: TradeView) -> tuple[PositionSide, int]:
+    """Which side of the position a fill moves, and by how much (signed)."""
+    if trade.offset is Offset.NONE:  # stocks: one net long position
+        return PositionSide.LONG, trade.qty if trade.side is Side.BUY else -trade.qty
+    opening = trade.offset is Offset.OPEN
+    if trade.side is Side.BUY:
+        return (PositionSide.LONG, trade.qty) if opening else (PositionSide.SHORT, -trade.qty)
+    return (PositionSide.SHORT, trade.qty) if opening else (PositionSide.LONG, -trade.qty)
+
+
+def positions_from_trades(trades: Iterable[TradeView], ts_event: int = 0) -> list[PositionSnapshot]:
+    """Net position change per (venue, account, exchange, symbol, side) from our fills."""
+    net: dict[tuple[str, str, str, str, PositionSide], int] = {}
+    for trade in trades:
+        side, delta = _position_effect(trade)
+        key = (trade.venue, trade.account, trade.exchange, trade.symbol, side)
+        net[key] = net.get(key, 0) + delta
+    return [PositionSnapshot(venue=v, account=a, exchange=e, symbol=s, side=side, qty=q, today_qty=q,
+                             ts_event=ts_event)
+            for (v, a, e, s, side), q in sorted(net.items()) if q]

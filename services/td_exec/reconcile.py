@@ -1,0 +1,144 @@
+"""Reconciliation: after every venue (re)connection, merge the venue's view before taking commands.
+
+Per account, while it is ``RECONCILING`` (order commands are *denied* with code ``reconciling`` —
+a caller retries; queueing would hide a venue that never comes back behind a request timeout):
+
+1. ``query_orders`` and ``query_fills`` (outside the account lock, bounded by
+   ``td.reconcile_timeout_s``; a failure retries with backoff for as long as the connection lasts);
+2. under the lock, every report goes through the same code as a live push, flagged
+   ``reconciliation=True``: first the acceptances, then the fills (each trade id once), then the
+   order states (cancelled, rejected, modified…);
+3. in-flight orders (``SUBMITTED``/``UNKNOWN``) the venue does not list are settled by the rule
+   below; then the account becomes ``READY``.
+
+**The absent-order rule.** An order stored as submitted but absent from the venue's order list is
+marked ``OrderRejected(code="absent_at_venue")`` only when all of these hold: the venue answered the
+order query (a definite, complete list of the trading day's orders — both Futu's and CTP's are), the
+order was stored at least ``td.inflight_grace_s`` (default 60 s) ago, so an insert still travelling
+cannot land afterwards, and the order has no fill. Younger orders stay in flight and are looked at
+again by :func:`inflight_loop` every ``td.inflight_check_s`` until a report or the rule settles them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from td_exec.reports import VENUE_HOLDS, make_event
+from td_exec.state import IN_FLIGHT_STATUSES
+from td_exec.store import SpoolFull
+from td_exec.venue import FillReport, OrderReport, VenueUnknown
+from tradebus.logs import get_logger
+from tradebus.schemas.orders import OrderAccepted, OrderRejected
+
+if TYPE_CHECKING:
+    from td_exec.engine import Account, Engine, VenueLink
+
+log = get_logger("td_exec.reconcile")
+
+
+async def _venue_view(engine: Engine, acct: Account) -> tuple[list[OrderReport], list[FillReport]]:
+    timeout = engine.cfg.reconcile_timeout_s
+    orders = await asyncio.wait_for(acct.venue.query_orders(acct.name), timeout)
+    fills = await asyncio.wait_for(acct.venue.query_fills(acct.name), timeout)
+    return orders, fills
+
+
+async def reconcile_account(engine: Engine, acct: Account, *, strict: bool = True) -> bool:
+    """One pass; True when the venue answered and its view was merged."""
+    try:
+        orders, fills = await _venue_view(engine, acct)
+    except (VenueUnknown, TimeoutError) as exc:
+        log.warning("reconciliation query failed", venue=acct.venue.name, account=acct.name,
+                    error=str(exc) or type(exc).__name__)
+        return False
+    await engine.barrier(acct)  # pushes received before the query are applied first
+    listed = {r.client_order_id for r in orders if r.client_order_id is not None}
+    added_before = engine.store_events_total()
+    try:
+        async with acct.lock:
+            for report in orders:  # acceptances first, so fills land on accepted orders
+                await _accept_only(engine, acct, report)
+            for fill in fills:
+                await engine.process_report(acct, fill)
+            for report in orders:
+                await engine.process_report(acct, report)
+            await settle_absent(engine, acct, listed)
+    except SpoolFull:
+        acct.needs_reconcile = True
+        return False
+    added = engine.store_events_total() - added_before
+    log.info("reconciled", venue=acct.venue.name, account=acct.name, venue_orders=len(orders),
+             venue_fills=len(fills), events_added=added, strict=strict)
+    return True
+
+
+async def _accept_only(engine: Engine, acct: Account, report: OrderReport) -> None:
+    if report.client_order_id is None:
+        return
+    order = acct.orders.get(report.client_order_id)
+    if order is None or order.status not in IN_FLIGHT_STATUSES:
+        return
+    if report.status in VENUE_HOLDS:
+        await engine.emit(order, make_event(OrderAccepted, order, ts_event=report.ts_event,
+                                            reconciliation=True, venue_order_id=report.venue_order_id))
+
+
+async def settle_absent(engine: Engine, acct: Account, listed: set[str]) -> int:
+    """Apply the absent-order rule (see the module doc) to the account's in-flight orders."""
+    now = time.time_ns()
+    grace_ns = int(engine.cfg.inflight_grace_s * 1e9)
+    settled = 0
+    for order in list(acct.orders.values()):
+        if order.status not in IN_FLIGHT_STATUSES or order.client_order_id in listed or order.filled_qty:
+            continue
+        if now - order.ts_created < grace_ns:
+            continue
+        reason = (f"not in {acct.venue.name}'s order list {engine.cfg.inflight_grace_s:g}s after it was sent: "
+                  "the venue never received it")
+        await engine.emit(order, make_event(OrderRejected, order, code="absent_at_venue", reason=reason,
+                                            reconciliation=True))
+        settled += 1
+    return settled
+
+
+async def reconcile_venue(engine: Engine, link: VenueLink, generation: int) -> None:
+    """Reconcile every account of a freshly connected venue, retrying until each one succeeds."""
+    from td_exec.engine import AccountStatus
+
+    pending = [engine.account(link.venue.name, name) for name in link.venue.accounts()]
+    delay = 0.5
+    while pending and link.generation == generation and link.connected:
+        still: list[Account] = []
+        for acct in pending:
+            if await reconcile_account(engine, acct):
+                if link.generation == generation and link.connected:
+                    acct.status = AccountStatus.READY
+            else:
+                still.append(acct)
+        pending = still
+        if pending:
+            await asyncio.sleep(delay)  # backoff between attempts against a struggling venue
+            delay = min(delay * 2, 10.0)
+
+
+async def inflight_loop(engine: Engine) -> None:
+    """Settle in-flight orders of READY accounts that no push settled: query the venue, apply the rule."""
+    from td_exec.engine import AccountStatus
+
+    interval = engine.cfg.inflight_check_s
+    while True:
+        await asyncio.sleep(interval)  # a periodic check, not a wait for something specific
+        now = time.time_ns()
+        for acct in list(engine.accounts.values()):
+            if acct.status is not AccountStatus.READY:
+                continue
+            stale = [o for o in acct.orders.values()
+                     if o.status in IN_FLIGHT_STATUSES and now - o.ts_created >= interval * 1e9]
+            if not stale:
+                continue
+            try:
+                await reconcile_account(engine, acct, strict=False)
+            except Exception:
+                log.exception("in-flight check failed", venue=acct.venue.name, account=acct.name)

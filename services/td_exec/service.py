@@ -1,0 +1,48 @@
+"""The td_exec service on the shared runtime: venues from ``[td]``, the engine, the command endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from td_exec.commands import CommandServer
+from td_exec.engine import Engine
+from td_exec.venues import build_venues
+from tradebus.config import Config
+from tradebus.runtime import Service
+from tradebus.users import UserStore
+
+
+class TdExecService(Service):
+    name = "td_exec"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.engine: Engine | None = None
+        self.server: CommandServer | None = None
+
+    async def start(self) -> None:
+        data_dir = Path(self.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
+        venues = build_venues(self.config, data_dir, self.bus)
+        self.engine = Engine(self.bus, venues, self.config.td, data_dir, self.metrics,
+                             users=UserStore.for_config(self.config))
+        await self.engine.start()
+        self.server = CommandServer(self.engine)
+        await self.server.start()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        if self.engine is not None:
+            await self.engine.stop()
+
+    def checks(self) -> dict[str, str]:
+        if self.engine is None:
+            return {"engine": "starting"}
+        out: dict[str, str] = {}
+        for name, link in self.engine.links.items():
+            out[f"venue_{name}"] = "ok" if link.connected else f"disconnected: {link.reason}"
+        store = self.engine.store
+        out["spool"] = "full: events refused, see log" if store.full else (
+            "ok" if store.spool.empty else f"holding {store.spool.size} bytes until NATS answers")
+        return out

@@ -1,0 +1,109 @@
+"""What every session of one ws_edge process shares: the bus, users, the market hub, the account book."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from tradebus.bus import Bus
+from tradebus.config_sections.ws import WsConfig
+from tradebus.logs import get_logger
+from tradebus.runtime.metrics import Registry
+from tradebus.schemas import TRADE_REPLY_DECODER, InstrumentInfo
+from tradebus.schemas.base import BusMessage
+from tradebus.subjects import td_cmd
+from tradebus.users import User, UserStore
+from ws_edge.accounts import AccountBook
+from ws_edge.instruments import BusInstrument, InstrumentMap
+from ws_edge.market import MarketHub
+from ws_edge.orders import Labels, OrderState
+from ws_edge.throttle import LoginThrottle
+
+log = get_logger("ws_edge.edge")
+FRONT_ID = 1  # the FrontID of every session of this edge (orders are keyed by FrontID+SessionID+OrderRef)
+_INSTRUMENT_DECODER = msgspec.json.Decoder(InstrumentInfo)
+
+
+class Edge:
+    def __init__(self, bus: Bus, config: WsConfig, users: UserStore, metrics: Registry, *, requester: str) -> None:
+        self.bus = bus
+        self.config = config
+        self.users = users
+        self.front_id = FRONT_ID
+        self.instruments = InstrumentMap(futures_venue=config.futures_venue, stocks_venue=config.stocks_venue)
+        self.throttle = LoginThrottle(config.login_fail_base_delay_s, config.login_fail_max_delay_s,
+                                      config.login_fail_window_s)
+        self.market = MarketHub(bus, requester, timeout=config.request_timeout_s,
+                                to_webctp=lambda i: self.instruments.to_webctp(*i))
+        self.book = AccountBook(bus, self.labels, ready_timeout=config.request_timeout_s)
+        # argon2 verifications run one at a time off the event loop: a login storm queues, ticks flow.
+        self._auth_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-auth")
+        self.requests_in = metrics.counter("ws_requests_total", "client frames received", labels=("endpoint",))
+        self.rate_limited = metrics.counter("ws_rate_limited_total", "requests refused by the per-connection limit")
+        self.login_failures = metrics.counter("ws_login_failures_total", "failed ReqUserLogin")
+        self.conflated = metrics.counter("ws_ticks_conflated_total", "ticks replaced by a newer one in a client queue")
+        metrics.gauge("ws_nats_pending_msgs", "ticks waiting in the edge's NATS subscriptions",
+                      source=lambda: float(self.market.pending_msgs()))
+        metrics.gauge("ws_ticks_conflated_at_subscription", "ticks replaced before dispatch (edge behind)",
+                      source=lambda: float(self.market.conflated_at_subscription))
+        metrics.gauge("ws_instruments", "instruments with at least one client", source=lambda: len(self.market.feeds))
+
+    async def start(self) -> None:
+        self.market.start()
+        await self.load_instruments()
+
+    async def stop(self) -> None:
+        await self.market.stop()
+        await self.book.stop()
+        self._auth_pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- users -------------------------------------------------------------------------------
+
+    async def authenticate(self, name: str, password: str, address: str) -> User | None:
+        delay = self.throttle.delay(name, address)
+        if delay:
+            await asyncio.sleep(delay)  # the deliberate slow-down of repeated failures
+        loop = asyncio.get_running_loop()
+        user = await loop.run_in_executor(self._auth_pool, self.users.verify_password, name, password)
+        if user is None:
+            self.throttle.failed(name, address)
+            self.login_failures.inc()
+            log.warning("login failed", user=name, address=address)
+            return None
+        self.throttle.succeeded(name)
+        return user
+
+    # --- bus ---------------------------------------------------------------------------------
+
+    async def command(self, venue: str, account: str, message: BusMessage) -> Any:
+        return await self.bus.request(td_cmd(venue, account), message, TRADE_REPLY_DECODER,
+                                      timeout=self.config.request_timeout_s)
+
+    def labels(self, order: OrderState) -> Labels:
+        return Labels(self.config.broker_id, self.instruments.to_webctp(order.venue, order.exchange, order.symbol))
+
+    async def load_instruments(self) -> list[InstrumentInfo]:
+        """Reference data from the ``instruments`` bucket (it also teaches the InstrumentID map)."""
+        found: list[InstrumentInfo] = []
+        try:
+            kv = await self.bus.js.key_value("instruments")
+            keys = await kv.keys()
+        except Exception as exc:  # an empty bucket raises NoKeysError; no bucket yet is the same answer
+            log.debug("no instruments in the bucket", error=str(exc))
+            return found
+        for key in keys:
+            try:
+                entry = await kv.get(key)
+                info = _INSTRUMENT_DECODER.decode(entry.value) if entry.value else None
+            except Exception:
+                continue
+            if info is not None:
+                found.append(info)
+                self.instruments.learn(info.venue, info.exchange, info.symbol)
+        return found
+
+    def webctp_id(self, instrument: BusInstrument) -> str:
+        return self.instruments.to_webctp(*instrument)

@@ -1,0 +1,88 @@
+"""The WebSocket listeners: ``/md/`` and ``/td/`` (with or without the trailing slash) per port.
+
+Plain HTTP on the same port goes through ``http_handler`` (the web console will hang there); an
+unknown path gets 404, a wrong ``?token=`` 403 before the upgrade (as Homalos does).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from tradebus.logs import get_logger
+from ws_edge.channel import Channel
+from ws_edge.edge import Edge
+from ws_edge.session import MdSession, Session
+from ws_edge.td_session import TdSession
+
+log = get_logger("ws_edge.server")
+PATHS: dict[str, str] = {"/md/": "md", "/md": "md", "/td/": "td", "/td": "td"}
+SESSIONS: dict[str, type[Session]] = {"md": MdSession, "td": TdSession}
+HttpHandler = Callable[[ServerConnection, Request], Response | None]
+
+
+class Listener:
+    """One port serving some of the endpoints (``{"md", "td"}`` in combined mode)."""
+
+    def __init__(self, edge: Edge, endpoints: frozenset[str], *, http_handler: HttpHandler | None = None) -> None:
+        self.edge = edge
+        self.endpoints = endpoints
+        self.http_handler = http_handler
+        self.server: Server | None = None
+        self.sessions: set[Session] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        cfg = self.edge.config
+        self.server = await serve(self._serve, host, port, process_request=self._process_request,
+                                  max_size=cfg.hard_max_frame_bytes, compression=None, ping_interval=20,
+                                  ping_timeout=20, max_queue=64)
+        bound: int = self.server.sockets[0].getsockname()[1]
+        return bound
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        kind = PATHS.get(url.path)
+        if kind is None or kind not in self.endpoints:
+            if self.http_handler is not None:
+                answer = self.http_handler(conn, request)
+                if answer is not None:
+                    return answer
+            return conn.respond(HTTPStatus.NOT_FOUND, "not found: use /md/ or /td/\n")
+        token = self.edge.config.token
+        if token:
+            given = (parse_qs(url.query).get("token") or [""])[0]
+            if not hmac.compare_digest(given.encode(), token.reveal().encode()):
+                log.warning("bad token", address=str(conn.remote_address[0]) if conn.remote_address else "")
+                return Response(HTTPStatus.FORBIDDEN, "Forbidden", Headers(), b"bad or missing token\n")
+        return None
+
+    async def _serve(self, conn: ServerConnection) -> None:
+        kind = PATHS[urlsplit(conn.request.path).path if conn.request else "/md/"]
+        cfg = self.edge.config
+        channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high,
+                          on_conflate=self.edge.conflated.inc)
+        channel.start()
+        address = str(conn.remote_address[0]) if conn.remote_address else ""
+        session = SESSIONS[kind](self.edge, channel, address)
+        self.sessions.add(session)
+        try:
+            async for frame in conn:
+                await session.handle_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            await session.closed()
+            await channel.stop()

@@ -1,0 +1,53 @@
+"""``ws_edge`` on the shared runtime: listeners per ``[ws]`` and one :class:`Edge` for all of them."""
+
+from __future__ import annotations
+
+import os
+
+from tradebus.config import Config
+from tradebus.logs import get_logger
+from tradebus.runtime import Service
+from tradebus.users import UserStore
+from ws_edge.edge import Edge
+from ws_edge.server import Listener
+
+log = get_logger("ws_edge")
+
+
+class WsEdge(Service):
+    name = "ws_edge"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.edge: Edge | None = None
+        self.listeners: list[Listener] = []
+        self.ports: dict[str, int] = {}  # "md" / "td" / "combined" → bound port
+
+    def _plan(self) -> list[tuple[str, int, frozenset[str]]]:
+        ws = self.config.ws
+        if ws.combined:
+            plan = [("combined", ws.md_port, frozenset({"md", "td"}))]
+            if ws.td_port:
+                plan.append(("td", ws.td_port, frozenset({"td"})))
+            return plan
+        return [("md", ws.md_port, frozenset({"md"})), ("td", ws.td_port, frozenset({"td"}))]
+
+    async def start(self) -> None:
+        ws = self.config.ws
+        requester = f"ws_edge:{ws.instance_id or os.urandom(3).hex()}"
+        self.edge = Edge(self.bus, ws, UserStore.for_config(self.config), self.metrics, requester=requester)
+        await self.edge.start()
+        for name, port, endpoints in self._plan():
+            listener = Listener(self.edge, endpoints)
+            self.ports[name] = await listener.start(ws.host, port)
+            self.listeners.append(listener)
+        log.info("listening", host=ws.host, **{f"{k}_port": v for k, v in self.ports.items()})
+
+    async def stop(self) -> None:
+        for listener in self.listeners:
+            await listener.stop()
+        if self.edge is not None:
+            await self.edge.stop()
+
+    def checks(self) -> dict[str, str]:
+        return {"listeners": "ok" if self.listeners else "not listening"}

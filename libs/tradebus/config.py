@@ -32,6 +32,7 @@ __all__ = ["Config", "ConfigError", "Secret", "Section", "load_config", "load_or
 
 ENV_PREFIX = "TRADEBUS_"
 CONFIG_ENV = "TRADEBUS_CONFIG"
+TEST_ENV_PREFIX = "TRADEBUS_TEST_"  # switches of the test suite, not settings
 
 
 class NatsConfig(Section, frozen=True, kw_only=True):
@@ -220,7 +221,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], sections: Mapping[st
     # Longest section names first, so TRADEBUS_UP_… is never mistaken for a longer section's prefix.
     names = sorted(sections, key=len, reverse=True)
     for var, value in env.items():
-        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV or var.startswith(TEST_ENV_PREFIX):
             continue
         rest = var[len(ENV_PREFIX) :].lower()
         section = next((n for n in names if rest.startswith(n + "_")), None)

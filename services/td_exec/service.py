@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from td_exec.commands import CommandServer
-from td_exec.engine import Engine
+from td_exec.engine import AccountStatus, Engine
 from td_exec.venues import build_venues
 from tradebus.config import Config
 from tradebus.runtime import Service
@@ -41,7 +41,13 @@ class TdExecService(Service):
             return {"engine": "starting"}
         out: dict[str, str] = {}
         for name, link in self.engine.links.items():
-            out[f"venue_{name}"] = "ok" if link.connected else f"disconnected: {link.reason}"
+            if not link.connected:
+                out[f"venue_{name}"] = f"disconnected: {link.reason}"
+                continue
+            # Healthy means ready for commands: an account still merging the venue's view is not.
+            waiting = sorted(acct for (venue, acct), state in self.engine.accounts.items()
+                             if venue == name and state.status is not AccountStatus.READY)
+            out[f"venue_{name}"] = f"reconciling {', '.join(waiting)}" if waiting else "ok"
         store = self.engine.store
         out["spool"] = "full: events refused, see log" if store.full else (
             "ok" if store.spool.empty else f"holding {store.spool.size} bytes until NATS answers")

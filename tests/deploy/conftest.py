@@ -24,7 +24,7 @@ class SecureNats:
 
 @pytest.fixture
 def secure_nats(tmp_path: Path) -> Iterator[SecureNats]:
-    passwords = {p.user: secrets.token_hex(12) for p in service_permissions()}
+    passwords = {p.user: "tb" + secrets.token_hex(12) for p in service_permissions()}  # see BusAccess.generate
     env = {p.password_env: passwords[p.user] for p in service_permissions()}
     server = NatsServer(store_dir=tmp_path / "js", config_file=REPO / "nats.conf", env=env,
                         log_file=tmp_path / "nats.log")

@@ -164,3 +164,11 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
                 await bus.nc.flush()
                 await md.publish(md_tick("ctp", "SHFE", "rb2601"), _tick(2))
                 assert b'"seq":2' in await asyncio.wait_for(got, 2)
+
+
+def test_generated_passwords_are_plain_strings_to_nats() -> None:
+    from tradebus.cli.bus_access import BusAccess
+
+    for _ in range(200):
+        for password in BusAccess.generate().passwords.values():
+            assert password[0].isalpha() and password.isalnum()

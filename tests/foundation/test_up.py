@@ -10,12 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
+import websockets
 
 from tradebus.natsd import free_port
 from tradebus.users import UserStore
@@ -117,7 +120,10 @@ def _finish_opend_login(up: UpRun) -> None:
         result = up.tradebus("status", "--nats-url", up.nats_url, "--json", "--timeout", "3")
         return '"service":"auth_broker"' in result.stdout
 
-    _wait(broker_reports, 60, "auth_broker to report in `tradebus status`")
+    try:
+        _wait(broker_reports, 60, "auth_broker to report in `tradebus status`")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; tradebus up (exit {up.process.poll()}) said:\n{up.output()[-4000:]}") from None
 
     def delivered() -> bool:
         result = up.tradebus("verify-code", "123456", "--nats-url", up.nats_url, "--wait", "20")
@@ -199,3 +205,84 @@ def test_up_with_port_in_use_names_the_port_and_the_flag(tmp_path: Path) -> None
             capture_output=True, text=True, timeout=30, env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 2
     assert f"port {port} (NATS client port) is already in use; choose another with --nats-port" in result.stderr
+
+
+async def _recv_until(ws: Any, predicate: Any, timeout: float = 15.0) -> list[dict]:
+    """Frames until one satisfies ``predicate`` (all of them returned), within ``timeout``."""
+    seen: list[dict] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await ws.recv())
+                seen.append(frame)
+                if predicate(frame):
+                    return seen
+    except TimeoutError:
+        raise AssertionError(f"no expected frame within {timeout}s; got {seen}") from None
+
+
+async def _webctp_flow(ws_port: int, password: str) -> dict[str, Any]:
+    """webctp's example flow: login, subscribe a CTP contract and HK.00700, depth, order, fills, position."""
+    md_url, td_url = f"ws://127.0.0.1:{ws_port}/md/", f"ws://127.0.0.1:{ws_port}/td/"
+    login = {"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "demo", "Password": password}, "RequestID": 1}
+    async with websockets.connect(md_url) as md, websockets.connect(td_url) as td:
+        await md.send(json.dumps(login))
+        assert (await _recv_until(md, lambda f: f["MsgType"] == "RspUserLogin"))[-1]["RspInfo"]["ErrorID"] == 0
+        await md.send(json.dumps({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2601", "HK.00700"],
+                                  "RequestID": 2}))
+        depth: dict[str, dict] = {}
+
+        def both(frame: dict) -> bool:
+            if frame["MsgType"] == "RtnDepthMarketData":
+                depth[frame["DepthMarketData"]["InstrumentID"]] = frame["DepthMarketData"]
+            return {"rb2601", "HK.00700"} <= set(depth)
+
+        await _recv_until(md, both)
+        await td.send(json.dumps(login))
+        assert (await _recv_until(td, lambda f: f["MsgType"] == "RspUserLogin"))[-1]["RspInfo"]["ErrorID"] == 0
+        ask = depth["rb2601"]["AskPrice1"]
+        order = {"BrokerID": "9999", "InvestorID": "000001", "ExchangeID": "SHFE", "InstrumentID": "rb2601",
+                 "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
+                 "LimitPrice": ask + 5, "VolumeTotalOriginal": 1, "TimeCondition": "3", "VolumeCondition": "1",
+                 "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0, "IsSwapOrder": 0}
+        await td.send(json.dumps({"MsgType": "ReqOrderInsert", "InputOrder": order, "RequestID": 3}))
+        pushes = await _recv_until(td, lambda f: f["MsgType"] == "RtnTrade", timeout=20)
+        await td.send(json.dumps({"MsgType": "ReqQryInvestorPosition", "RequestID": 4,
+                                  "QryInvestorPosition": {"BrokerID": "9999", "InvestorID": "000001"}}))
+        positions = await _recv_until(td, lambda f: f["MsgType"] == "RspQryInvestorPosition" and f.get("IsLast"))
+    return {"pushes": pushes, "positions": positions}
+
+
+def _fmz(port: int, access: str, secret: str, path: str, method: str, params: dict) -> dict:
+    body = json.dumps({"access_key": access, "secret_key": secret, "method": method, "params": params,
+                       "nonce": time.time_ns() // 1_000_000}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", body, method="POST")
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read())
+
+
+def test_up_edges_reach_both_venues_through_the_whole_chain(up: UpRun) -> None:
+    _finish_opend_login(up)
+    _wait(lambda: _healthy_rows(up), 60, "every process healthy")
+    output = up.output()
+    password = output.split("user=demo password=", 1)[1].split()[0]
+    access = output.split("access_key=", 1)[1].split()[0]
+    secret = output.split("secret_key=", 1)[1].split()[0]
+
+    flow = asyncio.run(_webctp_flow(int(up.env["TRADEBUS_WS_MD_PORT"]), password))
+    kinds = [f["MsgType"] for f in flow["pushes"]]
+    assert "RtnOrder" in kinds and kinds[-1] == "RtnTrade"
+    assert flow["pushes"][-1]["Trade"]["InstrumentID"] == "rb2601"
+    held = [f["InvestorPosition"] for f in flow["positions"] if f.get("InvestorPosition")]
+    assert any(p["InstrumentID"] == "rb2601" and p["Position"] >= 1 for p in held)
+
+    fmz_port = int(up.env["TRADEBUS_FMZ_PORT"])
+    ticker = _fmz(fmz_port, access, secret, "/ctp", "ticker", {"symbol": "rb2601.SHFE_CNY"})
+    assert float(ticker.get("data", {}).get("last", 0)) > 0, ticker
+    demo = UserStore(Path(up.env["TRADEBUS_DATA_DIR"]) / "users.json").get("demo")
+    assert demo is not None
+    futu_account = next(account for venue, account in demo.account_list() if venue == "futu")
+    hk = _fmz(fmz_port, access, secret, f"/futu/{futu_account}", "ticker", {"symbol": "00700.HK_HKD"})
+    assert float(hk.get("data", {}).get("last", 0)) > 0, hk
+    wrong = _fmz(fmz_port, access, "0" * 64, "/ctp", "ticker", {"symbol": "rb2601.SHFE_CNY"})
+    assert "error" in wrong

@@ -30,7 +30,9 @@ class BusAccess:
 
     @classmethod
     def generate(cls) -> BusAccess:
-        return cls({p.user: secrets.token_urlsafe(24) for p in service_permissions()})
+        # nats-server parses a $VARIABLE's value as config syntax: a value that looks like a number or
+        # a date (token_urlsafe can start "2024-…") breaks start-up, so letters first, then hex.
+        return cls({p.user: "tb" + secrets.token_hex(24) for p in service_permissions()})
 
     def server_env(self) -> dict[str, str]:
         """What nats-server needs to resolve the ``$TRADEBUS_NATS_PW_<USER>`` references of nats.conf."""

@@ -1,0 +1,144 @@
+"""Reading market data off the bus: the last tick, recent ticks and 1-minute bars from stream MD, and
+holding an md_ingest subscription for every instrument a strategy asks about."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+
+import msgspec
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from fmz_edge.protocol import FmzError
+from tradebus import subjects
+from tradebus.bus import Bus, RequestFailed, RequestTimeout, last_message
+from tradebus.logs import get_logger
+from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
+from tradebus.schemas.market import Bar, SubscribeRequest, SubscriptionReply, Tick, UnsubscribeRequest
+
+log = get_logger("fmz_edge.md")
+
+REQUESTER = "fmz_edge"  # stable across restarts, so md_ingest counts a restarted edge's subscription once
+_Key = tuple[str, str, str]
+
+
+class MarketData:
+    def __init__(self, bus: Bus, *, request_timeout: float, wait_first_tick: float) -> None:
+        self.bus = bus
+        self.request_timeout = request_timeout
+        self.wait_first_tick = wait_first_tick
+        self.held: set[_Key] = set()
+
+    async def tick(self, venue: str, exchange: str, symbol: str) -> Tick:
+        """The last tick; on first use subscribe the instrument and wait briefly for its first tick."""
+        subject = subjects.md_tick(venue, exchange, symbol)
+        key = (venue, exchange, symbol)
+        if key in self.held:
+            found = await self._last_tick(subject)
+            if found is not None:
+                return found
+        first: asyncio.Future[Tick] = asyncio.get_running_loop().create_future()
+
+        async def on_tick(msg: object) -> None:
+            with contextlib.suppress(Exception):
+                decoded = MARKET_DATA_DECODER.decode(msg.data)  # type: ignore[attr-defined]
+                if isinstance(decoded, Tick) and not first.done():
+                    first.set_result(decoded)
+
+        sub = await self.bus.nc.subscribe(subject, cb=on_tick)  # before subscribing: no tick slips by
+        try:
+            problem = await self._subscribe(key)
+            found = await self._last_tick(subject)
+            if found is not None:
+                return found
+            if problem:
+                raise FmzError(problem)
+            try:
+                return await asyncio.wait_for(first, self.wait_first_tick)
+            except TimeoutError:
+                raise FmzError(f"no market data for {exchange}.{symbol} yet (subscribed; try again)") from None
+        finally:
+            await sub.unsubscribe()
+
+    async def _last_tick(self, subject: str) -> Tick | None:
+        message = await last_message(self.bus.js, "MD", subject, MARKET_DATA_DECODER)
+        return message if isinstance(message, Tick) else None
+
+    async def _subscribe(self, key: _Key) -> str:
+        """Hold a subscription at md_ingest; returns a problem description, or "" when held."""
+        if key in self.held:
+            return ""
+        venue, exchange, symbol = key
+        request = SubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=REQUESTER)
+        try:
+            reply = await self.bus.request(subjects.MD_CTL_SUBSCRIBE, request, MARKET_CONTROL_DECODER,
+                                           timeout=self.request_timeout)
+        except (RequestFailed, RequestTimeout) as exc:
+            return f"market data service unavailable: {exc}"
+        if not isinstance(reply, SubscriptionReply) or not reply.ok:
+            reason = reply.error if isinstance(reply, SubscriptionReply) else "unexpected reply"
+            return f"cannot subscribe {exchange}.{symbol}: {reason}"
+        self.held.add(key)
+        return ""
+
+    async def release_all(self) -> None:
+        for venue, exchange, symbol in list(self.held):
+            request = UnsubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=REQUESTER)
+            with contextlib.suppress(Exception):
+                await self.bus.request(subjects.MD_CTL_UNSUBSCRIBE, request, MARKET_CONTROL_DECODER, timeout=1.0)
+        self.held.clear()
+
+    async def recent_ticks(self, venue: str, exchange: str, symbol: str, lookback_s: float) -> list[Tick]:
+        """Stored ticks from ``lookback_s`` before the last one up to it, oldest first."""
+        subject = subjects.md_tick(venue, exchange, symbol)
+        last = await self._last_tick(subject)
+        if last is None:
+            await self.tick(venue, exchange, symbol)  # subscribes, or says why there is nothing
+            last = await self._last_tick(subject)
+            if last is None:
+                return []
+        start = last.ts_init - int(lookback_s * 1e9)
+        return [m for m in await read_since(self.bus, subject, start, 20_000) if isinstance(m, Tick)]
+
+    async def minute_bars(self, venue: str, exchange: str, symbol: str, span_s: int) -> list[Bar]:
+        """Stored 1-minute bars covering ``span_s`` before the last one, oldest first."""
+        subject = subjects.md_bar(venue, exchange, symbol)
+        last = await last_message(self.bus.js, "MD", subject, MARKET_DATA_DECODER)
+        if not isinstance(last, Bar):
+            await self._subscribe((venue, exchange, symbol))  # so bars start being built
+            return []
+        start = last.end_ns - span_s * 1_000_000_000
+        bars = [m for m in await read_since(self.bus, subject, start, 20_000) if isinstance(m, Bar)]
+        return [b for b in bars if b.start_ns >= start]
+
+
+async def read_since(bus: Bus, subject: str, start_ns: int, max_msgs: int,
+                     idle_timeout: float = 2.0) -> list[msgspec.Struct]:
+    """Messages stored on ``subject`` in stream MD from ``start_ns`` (store time), oldest first.
+
+    An ordered push consumer positioned by time; it stops at the messages that existed when it
+    started (``num_pending == 0``), keeping the newest ``max_msgs``.
+    """
+    start = dt.datetime.fromtimestamp(start_ns / 1e9, dt.UTC)
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
+    sub = await bus.js.subscribe(subject, stream="MD", ordered_consumer=True, config=config)
+    out: list[msgspec.Struct] = []
+    try:
+        info = await sub.consumer_info()
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if not info.num_pending and not delivered:
+            return out
+        while True:
+            msg = await sub.next_msg(timeout=idle_timeout)
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):  # newer tags: skip
+                out.append(MARKET_DATA_DECODER.decode(msg.data))
+            if len(out) > max_msgs:
+                del out[0]
+            if msg.metadata.num_pending == 0:
+                break
+    except TimeoutError:
+        log.warning("market data replay stalled", subject=subject, read=len(out))
+    finally:
+        await sub.unsubscribe()
+    return out

@@ -1,0 +1,90 @@
+"""fmz_edge: the FMZ custom-protocol plug-in, answered from the bus.
+
+Per request: HTTP (``http.py``) → envelope (``protocol.py``) → key pair → user (``UserStore``) →
+nonce (``nonce.py``) → path → venue account (``access.py``) → method (``methods.py``). Every failure
+at any step is ``{"error": …}`` with HTTP 200, and nothing after the failing step runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fmz_edge.access import resolve_account
+from fmz_edge.http import HttpServer, Request
+from fmz_edge.marketdata import MarketData
+from fmz_edge.methods import Call, dispatch
+from fmz_edge.nonce import NonceError, NonceGuard
+from fmz_edge.protocol import ERROR_GET, FmzError, error, ok, parse_envelope
+from fmz_edge.symbols import SymbolError
+from fmz_edge.trading import Trading
+from tradebus.config import Config
+from tradebus.logs import get_logger
+from tradebus.runtime import Service
+from tradebus.users import UserError, UserStore
+
+log = get_logger("fmz_edge")
+
+
+class FmzEdge(Service):
+    name = "fmz_edge"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self.cfg = config.fmz
+        self.users = UserStore.for_config(config)
+        self.nonces = NonceGuard(self.cfg.nonce_window_s, self.cfg.nonce_reorder_s)
+        self.http = HttpServer(self.handle, error, max_body=self.cfg.max_body_bytes,
+                               max_header=self.cfg.max_header_bytes, idle_timeout=self.cfg.idle_timeout_s)
+        self.md: MarketData | None = None
+        self.port = 0
+        self._requests = self.metrics.counter("fmz_requests_total", "FMZ requests answered", ("method", "outcome"))
+
+    async def start(self) -> None:
+        self.md = MarketData(self.bus, request_timeout=self.cfg.request_timeout_s, wait_first_tick=self.cfg.md_wait_s)
+        self.port = await self.http.start(self.cfg.host, self.cfg.port)
+        log.info("fmz plug-in listening", host=self.cfg.host, port=self.port)
+
+    async def stop(self) -> None:
+        await self.http.close()
+        if self.md is not None:
+            await self.md.release_all()
+
+    def checks(self) -> dict[str, str]:
+        return {"http": "ok" if self.port else "not listening"}
+
+    async def handle(self, request: Request) -> bytes:
+        started = time.monotonic()
+        method, outcome, who = "-", "error", "-"
+        try:
+            if request.method != "POST":
+                return error(ERROR_GET if request.method == "GET" else f"not support {request.method} method.")
+            envelope = parse_envelope(request.body)
+            method = envelope.method
+            user = self.users.verify_fmz(envelope.access_key, envelope.secret_key)
+            if user is None:
+                raise FmzError("invalid access_key or secret_key")
+            who = user.name
+            self.nonces.check(envelope.access_key, envelope.nonce)
+            venue, account = resolve_account(user, request.path)
+            assert self.md is not None
+            call = Call(venue=venue, account=account, user=user.name, params=envelope.params,
+                        http_method=request.headers.get("http-method", ""),
+                        trading=Trading(self.bus, venue, account, user.name, timeout=self.cfg.request_timeout_s),
+                        md=self.md, config=self.cfg)
+            data, raw = await dispatch(envelope.method, call)
+            outcome = "ok"
+            return ok(data, raw)
+        except (FmzError, NonceError, SymbolError, UserError) as exc:
+            log.info("fmz request refused", method=method, path=request.path, user=who, error=str(exc))
+            return error(str(exc))
+        except Exception:
+            log.exception("fmz request failed", method=method, path=request.path, user=who)
+            return error("internal error in fmz_edge; see its log")
+        finally:
+            self._requests.inc(1.0, method if method in _KNOWN else "other", outcome)
+            log.debug("fmz request", method=method, path=request.path, user=who, outcome=outcome,
+                      ms=round((time.monotonic() - started) * 1000, 1))
+
+
+_KNOWN = frozenset({"ticker", "depth", "trades", "records", "accounts", "assets", "positions", "trade", "orders",
+                    "order", "historyorders", "cancel"})

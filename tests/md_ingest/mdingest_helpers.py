@@ -152,6 +152,7 @@ class Harness:
             self._changed.set()
 
         await self.bus.nc.subscribe("md.>", cb=on_msg)
+        await self.bus.nc.flush()  # the subscription is live at the server before md_ingest says anything
         self.service = MdIngest(self.config)
         self.service.bus = self.service_bus
         await self.service.start()

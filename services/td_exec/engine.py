@@ -31,11 +31,9 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from td_exec import checks
-from td_exec.order import Ledger, Order, Outcome, apply, fold, new_order
 from td_exec.projections import OrdersProjection
 from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
 from td_exec.spool import Spool
-from td_exec.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from td_exec.store import EventStore, SpoolFull, StoreUnavailable
 from td_exec.venue import (
     CancelRejectReport,
@@ -52,6 +50,8 @@ from tradebus.bus import Bus
 from tradebus.config_sections.td import TdConfig
 from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
+from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
+from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.account import FundsReply, InstrumentsReply, PositionsReply

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 import msgspec
 from nats.js.kv import KeyValue
 
-from td_exec.order import Order
 from tradebus.bus import Bus
 from tradebus.logs import get_logger
+from tradebus.orders.order import Order
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas.account import PositionSide, PositionSnapshot
 from tradebus.schemas.orders import Offset, Side, TradeView

@@ -26,10 +26,10 @@ import time
 from typing import TYPE_CHECKING
 
 from td_exec.reports import VENUE_HOLDS, make_event
-from td_exec.state import IN_FLIGHT_STATUSES
 from td_exec.store import SpoolFull
 from td_exec.venue import FillReport, OrderReport, VenueUnknown
 from tradebus.logs import get_logger
+from tradebus.orders.state import IN_FLIGHT_STATUSES
 from tradebus.schemas.orders import OrderAccepted, OrderRejected
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from td_exec.order import Order
-from td_exec.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from td_exec.venue import CancelRejectReport, FillReport, OrderReport
 from tradebus.ids import order_event_id
+from tradebus.orders.order import Order
+from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.schemas.base import now_ns
 from tradebus.schemas.orders import (
     OrderAccepted,

@@ -13,23 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradebus.orders.order import Order
+from tradebus.orders.order import apply as apply_event
+from tradebus.orders.order import new_order as new_shared_order
 from tradebus.schemas.orders import (
     Offset,
     OrderAccepted,
     OrderCancelled,
-    OrderCancelRejected,
-    OrderDenied,
     OrderEvent,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
     OrderStatus,
-    OrderStatusUnknown,
     OrderSubmitted,
     OrderType,
-    OrderUpdated,
     Side,
     TimeInForce,
+    TradeView,
 )
 from ws_edge.fields import INPUT_ORDER, ORDER, TRADE_QRY, TRADE_RTN, fill
 from ws_edge.instruments import EXCHANGE_TZ
@@ -109,94 +106,35 @@ def _local(ts_ns: int, exchange: str) -> datetime:
 # --- the fold --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Fill:
-    trade_id: str
-    qty: int
-    price: float
-    offset: Offset
-    ts_event: int
-    sequence: int
+@dataclass(slots=True)
+class OrderState(Order):
+    """The shared order fold plus what only the webctp view needs."""
 
-
-@dataclass
-class OrderState:
-    venue: str
-    account: str
-    client_order_id: str
-    exchange: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    offset: Offset
-    time_in_force: TimeInForce
-    qty: int
-    price: float | None
-    user: str
-    ts_created: int
-    venue_order_id: str | None = None
-    status: OrderStatus = OrderStatus.SUBMITTED
-    filled_qty: int = 0
-    reason: str = ""
-    accepted: bool = False
-    ts_last: int = 0
-    ts_cancel: int = 0
-    fills: list[Fill] = field(default_factory=list)
     sequence: int = 0  # SequenceNo / BrokerOrderSeq shown to the client
-
-
-_FINAL_STATUS: dict[type, OrderStatus] = {
-    OrderCancelled: OrderStatus.CANCELLED,
-    OrderExpired: OrderStatus.EXPIRED,
-    OrderRejected: OrderStatus.REJECTED,
-    OrderDenied: OrderStatus.DENIED,
-}
+    accepted: bool = False  # the venue took it (OrderSubmitStatus 3 rather than 0)
+    ts_cancel: int = 0
+    fill_sequences: dict[str, int] = field(default_factory=dict)  # trade id → its SequenceNo
 
 
 def new_order(event: OrderSubmitted, sequence: int) -> OrderState:
-    return OrderState(
-        venue=event.venue, account=event.account, client_order_id=event.client_order_id, exchange=event.exchange,
-        symbol=event.symbol, side=event.side, order_type=event.order_type, offset=event.offset,
-        time_in_force=event.time_in_force, qty=event.qty, price=event.price, user=event.user,
-        ts_created=event.ts_event, ts_last=event.ts_event, venue_order_id=event.venue_order_id, sequence=sequence)
+    order = new_shared_order(event, OrderState)
+    order.sequence = sequence
+    return order
 
 
-def apply(order: OrderState, event: OrderEvent, sequence: int) -> Fill | None:
-    """Fold one event into ``order``; returns the new fill for an ``OrderFilled`` seen the first time."""
-    if event.venue_order_id:
-        order.venue_order_id = event.venue_order_id
-    order.ts_last = max(order.ts_last, event.ts_event)
-    if isinstance(event, OrderAccepted):
+def apply(order: OrderState, event: OrderEvent, sequence: int) -> TradeView | None:
+    """Fold one event into ``order`` with the shared state table; the new fill, the first time one is seen."""
+    trades_before = len(order.trades)
+    apply_event(order, event)
+    if isinstance(event, OrderAccepted) or order.filled_qty:
         order.accepted = True
-        if order.status in (OrderStatus.SUBMITTED, OrderStatus.UNKNOWN, OrderStatus.INITIALIZED):
-            order.status = OrderStatus.ACCEPTED
-    elif isinstance(event, OrderFilled):
-        return _apply_fill(order, event, sequence)
-    elif type(event) in _FINAL_STATUS:
-        order.status = _FINAL_STATUS[type(event)]
-        order.reason = getattr(event, "reason", "") or order.reason
-        if order.status == OrderStatus.CANCELLED:
-            order.ts_cancel = event.ts_event
-    elif isinstance(event, OrderUpdated):
-        order.qty, order.price = event.qty, event.price
-    elif isinstance(event, OrderStatusUnknown):
-        if order.status == OrderStatus.SUBMITTED:
-            order.status = OrderStatus.UNKNOWN
-    elif isinstance(event, OrderCancelRejected):
-        order.reason = event.reason
-    return None
-
-
-def _apply_fill(order: OrderState, event: OrderFilled, sequence: int) -> Fill | None:
-    if any(f.trade_id == event.trade_id for f in order.fills):
-        return None  # a replayed fill is counted once
-    fill_ = Fill(event.trade_id, event.fill_qty, event.fill_price, event.offset, event.ts_event, sequence)
-    order.fills.append(fill_)
-    order.filled_qty += event.fill_qty
-    order.accepted = True
-    if order.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED):
-        order.status = OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
-    return fill_
+    if isinstance(event, OrderCancelled) and order.status is OrderStatus.CANCELLED:
+        order.ts_cancel = event.ts_event
+    if len(order.trades) == trades_before:
+        return None  # not a fill, or a replayed / refused one
+    trade = order.trades[-1]
+    order.fill_sequences[trade.trade_id] = sequence
+    return trade
 
 
 # --- bodies ----------------------------------------------------------------------------------------
@@ -246,7 +184,7 @@ def trade_id_of(trade_id: str) -> str:
     return trade_id.rsplit(":", 1)[-1]
 
 
-def trade_body(order: OrderState, fill_: Fill, labels: Labels, *, query: bool = False) -> dict[str, Any]:
+def trade_body(order: OrderState, fill_: TradeView, labels: Labels, *, query: bool = False) -> dict[str, Any]:
     _, _, order_ref = ctp_ids(order.client_order_id)
     when = _local(fill_.ts_event, order.exchange)
     offset = fill_.offset if fill_.offset != Offset.NONE else order.offset
@@ -256,7 +194,8 @@ def trade_body(order: OrderState, fill_: Fill, labels: Labels, *, query: bool = 
         "OrderSysID": order_sys_id(order.venue_order_id), "ClientID": order.account,
         "OffsetFlag": offset_code(offset, order.side), "HedgeFlag": "1", "Price": float(fill_.price),
         "Volume": fill_.qty, "TradeDate": when.strftime("%Y%m%d"), "TradeTime": when.strftime("%H:%M:%S"),
-        "OrderLocalID": order_sys_id(order.venue_order_id), "SequenceNo": fill_.sequence,
+        "OrderLocalID": order_sys_id(order.venue_order_id),
+        "SequenceNo": order.fill_sequences.get(fill_.trade_id, order.sequence),
         "TradingDay": when.strftime("%Y%m%d"), "SettlementID": 1, "BrokerOrderSeq": order.sequence,
         "TradeSource": "0", "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
     })

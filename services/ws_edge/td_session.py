@@ -335,7 +335,7 @@ class TdSession(Session):
         wanted_trade = body.get("TradeID", "").strip()
         records = []
         for order in await self._orders({**body, "OrderSysID": ""}):
-            for f in order.fills:
+            for f in order.trades:
                 record = trade_body(order, f, self.edge.labels(order), query=True)
                 if not wanted_trade or record["TradeID"].strip() == wanted_trade:
                     records.append(record)

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from td_exec.checks import check_modify, check_submit, on_tick
-from td_exec.order import Ledger, Outcome, apply, fold, new_order
 from td_exec.spool import Spool, SpoolFull
-from td_exec.state import TRANSITIONS, next_status
 from td_exec.venue import Capabilities
 from tradebus.ids import order_event_id
+from tradebus.orders.order import Ledger, Outcome, apply, fold, new_order
+from tradebus.orders.state import TRANSITIONS, next_status
 from tradebus.schemas import TERMINAL_STATUSES
 from tradebus.schemas.account import InstrumentInfo
 from tradebus.schemas.orders import (

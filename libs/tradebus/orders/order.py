@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
-from td_exec.state import next_status, trigger
+from tradebus.orders.state import next_status, trigger
 from tradebus.schemas.orders import Offset as OrderOffset
 from tradebus.schemas.orders import (
     OrderCancelled,
@@ -92,8 +93,12 @@ class Order:
         )
 
 
-def new_order(event: OrderSubmitted) -> Order:
-    return Order(
+OrderT = TypeVar("OrderT", bound=Order)
+
+
+def new_order(event: OrderSubmitted, cls: type[OrderT] = Order) -> OrderT:  # type: ignore[assignment]
+    """The order an ``OrderSubmitted`` creates; ``cls`` lets a reader keep its own extras on it."""
+    return cls(
         venue=event.venue, account=event.account, client_order_id=event.client_order_id, exchange=event.exchange,
         symbol=event.symbol, side=event.side, order_type=event.order_type, offset=event.offset,
         time_in_force=event.time_in_force, qty=event.qty, price=event.price, status=OrderStatus.SUBMITTED,

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from broker_harness import SERVICES, VERIFY_CODE, BrokerLauncher, command, watch_states
 
-from conftest import SERVICES, VERIFY_CODE, BrokerLauncher, command, watch_states
 from tradebus.bus import Bus, last_message
 from tradebus.opend_gate import opend_states, wait_connected
 from tradebus.schemas import AUTH_DECODER

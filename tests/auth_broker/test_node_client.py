@@ -14,8 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import BrokerLauncher
+from broker_harness import BrokerLauncher
 
 CLIENT = Path(__file__).parent / "js" / "client.js"
 README_CODE = "12345"  # the code the README snippet sends; opend_sim is told to accept it

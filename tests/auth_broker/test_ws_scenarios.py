@@ -9,8 +9,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from broker_harness import VERIFY_CODE, BrokerLauncher, BrokerProcess, WsClient, command, watch_states
 
-from conftest import VERIFY_CODE, BrokerLauncher, BrokerProcess, WsClient, command, watch_states
 from opend_sim.state_dir import device_file, trust_device
 from tradebus.bus import Bus
 from tradebus.schemas.auth import AuthState

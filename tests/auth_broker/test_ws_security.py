@@ -8,9 +8,8 @@ import json
 
 import pytest
 import websockets
+from broker_harness import ACCOUNT, PASSWORD_MD5, VERIFY_CODE, BrokerLauncher
 from websockets.exceptions import InvalidStatus
-
-from conftest import ACCOUNT, PASSWORD_MD5, VERIFY_CODE, BrokerLauncher
 
 
 async def test_malformed_frames_are_ignored_and_logged(brokers: BrokerLauncher) -> None:

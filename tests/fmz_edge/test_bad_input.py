@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from conftest import Edge, http, post_bytes, read_response
+from fmz_harness import Edge, http, post_bytes, read_response
 
 RB = "rb2601.SHFE_CNY"
 

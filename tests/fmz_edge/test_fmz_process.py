@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import http
+from fmz_harness import http
 
 ROOT = Path(__file__).resolve().parents[2]
 

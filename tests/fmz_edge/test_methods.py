@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from conftest import Edge
+from fmz_harness import Edge
+
 from fmz_edge.marketdata import REQUESTER
 from fmz_edge.protocol import num_str
 from tradebus.schemas.market import Bar

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ws_harness import PASSWORDS, ws_config
 
-from conftest import PASSWORDS, ws_config
 from tradebus.bus import Bus, connect, ensure_topology
 from tradebus.config import NatsConfig, StreamsConfig
 from tradebus.runtime.metrics import Registry

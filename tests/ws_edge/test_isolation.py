@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from test_td import FUT, insert
-
-from conftest import Stack
+from ws_harness import Stack
 
 
 async def test_two_users_are_isolated(stack: Stack) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-
-from conftest import Stack, build_stack, close_stack, ws_config
+from ws_harness import Stack, build_stack, close_stack, ws_config
 
 
 async def test_rate_limit_answers_minus_3(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

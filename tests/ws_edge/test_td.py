@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from ws_harness import PASSWORDS, Stack
 
-from conftest import PASSWORDS, Stack
 from ws_edge.fields import INVESTOR_POSITION, ORDER, TD_LOGIN, TRADE_QRY, TRADE_RTN, TRADING_ACCOUNT
 from ws_edge.requests import TD_ROUTES
 

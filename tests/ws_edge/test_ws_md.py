@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORDS, Stack, until
+from ws_harness import PASSWORDS, Stack, until
+
 from tradebus.schemas.market import SubscribeRequest, UnsubscribeRequest
 from ws_edge.fields import DEPTH_MD, MD_LOGIN
 

@@ -91,7 +91,12 @@ class Bus:
             await self.nc.publish(msg.reply, _encoder.encode(message))
 
     async def serve(self, subject: str, handler: Callable[[Msg], Awaitable[None]], *, queue: str = "") -> Any:
-        """Subscribe ``handler`` so that one failing request is logged and never kills the subscription."""
+        """Subscribe ``handler`` so that one failing request is logged and never kills the subscription.
+
+        Returns once the server has the subscription (a flush round trip), so a request sent right after
+        ``serve`` reaches it instead of meeting "no responders". While disconnected the subscription is
+        still replayed on reconnect by nats.py; we just cannot confirm it.
+        """
 
         async def guarded(msg: Msg) -> None:
             try:
@@ -102,7 +107,13 @@ class Bus:
                     await self.nc.publish(msg.reply, b"", headers={"Nats-Service-Error": "internal error",
                                                                    "Nats-Service-Error-Code": "500"})
 
-        return await self.nc.subscribe(subject, queue=queue, cb=guarded)
+        subscription = await self.nc.subscribe(subject, queue=queue, cb=guarded)
+        if self.nc.is_connected:
+            try:
+                await self.nc.flush(timeout=self.request_timeout)
+            except (TimeoutError, NatsTimeoutError, nats.errors.ConnectionClosedError):
+                log.warning("subscription not confirmed by the server yet", subject=subject)
+        return subscription
 
     async def close(self) -> None:
         """Drain (finish in-flight work, flush publishes), then close."""

@@ -12,96 +12,21 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
 import websockets
+from up_harness import UpRun, finish_opend_login, healthy_rows, pid_alive, run_up, wait_for
 
-from tradebus.natsd import free_port
 from tradebus.users import UserStore
-
-
-@dataclass
-class UpRun:
-    process: subprocess.Popen[str]
-    nats_url: str
-    env: dict[str, str]
-    log_path: Path
-
-    def tradebus(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tradebus", *args], capture_output=True, text=True,
-                              env=self.env, timeout=timeout)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still "exists" for kill(0); it is gone for every purpose that matters here.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
-
-
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)  # polling another process's state, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _ports() -> dict[str, int]:
-    names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health", "md_ingest", "td_exec",
-             "auth_broker", "ws_edge", "fmz_edge", "auth_ws", "ws_md", "ws_td", "fmz")
-    ports: dict[str, int] = {}
-    while len(set(ports.values())) < len(names):
-        ports = {name: free_port() for name in names}
-    return ports
 
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[UpRun]:
-    ports = _ports()
-    env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
-           "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
-           # status / tail find the operator credentials `tradebus up` writes under the data folder.
-           "TRADEBUS_DATA_DIR": str(tmp_path / "var"),
-           **{f"TRADEBUS_HEALTH_{name.upper()}": str(ports[name])
-              for name in ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge")},
-           "TRADEBUS_AUTH_WS_PORT": str(ports["auth_ws"]), "TRADEBUS_WS_MD_PORT": str(ports["ws_md"]),
-           "TRADEBUS_WS_TD_PORT": str(ports["ws_td"]), "TRADEBUS_FMZ_PORT": str(ports["fmz"])}
-    env.pop("TRADEBUS_CONFIG", None)
-    log_path = tmp_path / "up.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path / "var"),
-             "--nats-port", str(ports["nats"]), "--monitor-port", str(ports["monitor"]),
-             "--opend-port", str(ports["opend"]), "--opend-telnet-port", str(ports["telnet"]),
-             "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"])],
-            stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
-    run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", env, log_path)
-    try:
+    with run_up(tmp_path) as run:
         yield run
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _healthy_rows(run: UpRun) -> list[dict] | None:
-    result = run.tradebus("status", "--nats-url", run.nats_url, "--json", "--timeout", "3")
-    if result.returncode != 0:
-        return None
-    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 async def _anonymous_connect(url: str) -> bool:
@@ -113,28 +38,9 @@ async def _anonymous_connect(url: str) -> bool:
     return True
 
 
-def _finish_opend_login(up: UpRun) -> None:
-    """opend_sim (under auth_broker) asks for an SMS code on a new device: give it, as a user would."""
-
-    def broker_reports() -> bool:
-        result = up.tradebus("status", "--nats-url", up.nats_url, "--json", "--timeout", "3")
-        return '"service":"auth_broker"' in result.stdout
-
-    try:
-        _wait(broker_reports, 60, "auth_broker to report in `tradebus status`")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; tradebus up (exit {up.process.poll()}) said:\n{up.output()[-4000:]}") from None
-
-    def delivered() -> bool:
-        result = up.tradebus("verify-code", "123456", "--nats-url", up.nats_url, "--wait", "20")
-        return result.returncode == 0 and "STATUS 3" in result.stdout
-
-    _wait(delivered, 60, "`tradebus verify-code 123456` to log OpenD in")
-
-
 def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> None:
-    _finish_opend_login(up)
-    rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy in `tradebus status`")
+    finish_opend_login(up)
+    rows = wait_for(lambda: healthy_rows(up), 60, "every process healthy in `tradebus status`")
     names = {row["service"] for row in rows}
     assert {"supervisor", "ctp_sim", "auth_broker", "opend", "md_ingest", "td_exec", "ws_edge",
             "fmz_edge"} <= names
@@ -168,7 +74,7 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
 
     nats_pid = int(up.output().split("pid ", 1)[1].split(")", 1)[0])
     pids = [nats_pid, up.process.pid, *(row["pid"] for row in rows if row["pid"])]
-    assert all(_pid_alive(pid) for pid in pids)
+    assert all(pid_alive(pid) for pid in pids)
 
     started = time.monotonic()
     os.kill(up.process.pid, signal.SIGINT)
@@ -176,22 +82,22 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
     elapsed = time.monotonic() - started
     assert code == 0, up.output()[-2000:]
     assert elapsed < 10
-    _wait(lambda: not any(_pid_alive(pid) for pid in pids), 2, "every process to be gone")
+    wait_for(lambda: not any(pid_alive(pid) for pid in pids), 2, "every process to be gone")
     assert "tradebus up: stopped" in up.output()
 
 
 def test_up_restarts_a_child_that_dies(up: UpRun) -> None:
-    _finish_opend_login(up)
-    rows = _wait(lambda: _healthy_rows(up), 60, "every process healthy")
+    finish_opend_login(up)
+    rows = wait_for(lambda: healthy_rows(up), 60, "every process healthy")
     victim = next(row for row in rows if row["service"] == "ctp_sim")
     os.kill(victim["pid"], signal.SIGKILL)
 
     def restarted() -> dict | None:
-        again = _healthy_rows(up)
+        again = healthy_rows(up)
         row = next((r for r in again or [] if r["service"] == "ctp_sim"), None)
         return row if row and row["pid"] != victim["pid"] and row["restarts"] == 1 else None
 
-    row = _wait(restarted, 30, "ctp_sim restarted and healthy")
+    row = wait_for(restarted, 30, "ctp_sim restarted and healthy")
     assert row["healthy"]
 
 
@@ -262,12 +168,9 @@ def _fmz(port: int, access: str, secret: str, path: str, method: str, params: di
 
 
 def test_up_edges_reach_both_venues_through_the_whole_chain(up: UpRun) -> None:
-    _finish_opend_login(up)
-    _wait(lambda: _healthy_rows(up), 60, "every process healthy")
-    output = up.output()
-    password = output.split("user=demo password=", 1)[1].split()[0]
-    access = output.split("access_key=", 1)[1].split()[0]
-    secret = output.split("secret_key=", 1)[1].split()[0]
+    finish_opend_login(up)
+    wait_for(lambda: healthy_rows(up), 60, "every process healthy")
+    password, access, secret = up.demo_credentials()
 
     flow = asyncio.run(_webctp_flow(int(up.env["TRADEBUS_WS_MD_PORT"]), password))
     kinds = [f["MsgType"] for f in flow["pushes"]]
@@ -279,9 +182,7 @@ def test_up_edges_reach_both_venues_through_the_whole_chain(up: UpRun) -> None:
     fmz_port = int(up.env["TRADEBUS_FMZ_PORT"])
     ticker = _fmz(fmz_port, access, secret, "/ctp", "ticker", {"symbol": "rb2601.SHFE_CNY"})
     assert float(ticker.get("data", {}).get("last", 0)) > 0, ticker
-    demo = UserStore(Path(up.env["TRADEBUS_DATA_DIR"]) / "users.json").get("demo")
-    assert demo is not None
-    futu_account = next(account for venue, account in demo.account_list() if venue == "futu")
+    futu_account = next(account for venue, account in up.demo_accounts() if venue == "futu")
     hk = _fmz(fmz_port, access, secret, f"/futu/{futu_account}", "ticker", {"symbol": "00700.HK_HKD"})
     assert float(hk.get("data", {}).get("last", 0)) > 0, hk
     wrong = _fmz(fmz_port, access, "0" * 64, "/ctp", "ticker", {"symbol": "rb2601.SHFE_CNY"})

@@ -1,0 +1,150 @@
+"""`tradebus up` as a test fixture: the whole system in a child process group on free ports.
+
+Shared by every test that needs the real chain (nats-server, ctp_sim, auth_broker supervising
+opend_sim, md_ingest, td_exec, ws_edge, fmz_edge). The process group is killed by pid when the test
+ends, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from tradebus.natsd import free_port
+from tradebus.users import UserStore
+
+T = TypeVar("T")
+SERVICES = ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge")
+SIM_VERIFY_CODE = "123456"  # opend_sim's SMS code (see docs/simulators.md)
+
+
+@dataclass
+class UpRun:
+    process: subprocess.Popen[str]
+    nats_url: str
+    env: dict[str, str]
+    log_path: Path
+    ports: dict[str, int]
+
+    def tradebus(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tradebus", *args], capture_output=True, text=True,
+                              env=self.env, timeout=timeout)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["TRADEBUS_DATA_DIR"])
+
+    def demo_credentials(self) -> tuple[str, str, str]:
+        """(password, fmz access_key, fmz secret_key) that the first run printed once for user ``demo``."""
+        output = self.output()
+        password = output.split("user=demo password=", 1)[1].split()[0]
+        access = output.split("access_key=", 1)[1].split()[0]
+        secret = output.split("secret_key=", 1)[1].split()[0]
+        return password, access, secret
+
+    def demo_accounts(self) -> list[tuple[str, str]]:
+        demo = UserStore(self.data_dir / "users.json").get("demo")
+        assert demo is not None, "tradebus up created no demo user"
+        return demo.account_list()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still "exists" for kill(0); it is gone for every purpose that matters here.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll another process's state until ``predicate`` is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)  # polling another process's state, bounded by the deadline
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def up_ports() -> dict[str, int]:
+    names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health", *SERVICES, "auth_ws",
+             "ws_md", "ws_td", "fmz")
+    ports: dict[str, int] = {}
+    while len(set(ports.values())) < len(names):
+        ports = {name: free_port() for name in names}
+    return ports
+
+
+@contextmanager
+def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[UpRun]:
+    """Start ``tradebus up`` with its data under ``tmp_path/var``; kill its process group on exit."""
+    ports = up_ports()
+    env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
+           "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
+           # status / tail find the operator credentials `tradebus up` writes under the data folder.
+           "TRADEBUS_DATA_DIR": str(tmp_path / "var"),
+           **{f"TRADEBUS_HEALTH_{name.upper()}": str(ports[name]) for name in SERVICES},
+           "TRADEBUS_AUTH_WS_PORT": str(ports["auth_ws"]), "TRADEBUS_WS_MD_PORT": str(ports["ws_md"]),
+           "TRADEBUS_WS_TD_PORT": str(ports["ws_td"]), "TRADEBUS_FMZ_PORT": str(ports["fmz"]),
+           **(extra_env or {})}
+    env.pop("TRADEBUS_CONFIG", None)
+    log_path = tmp_path / "up.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path / "var"),
+             "--nats-port", str(ports["nats"]), "--monitor-port", str(ports["monitor"]),
+             "--opend-port", str(ports["opend"]), "--opend-telnet-port", str(ports["telnet"]),
+             "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"])],
+            stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", env, log_path, ports)
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def healthy_rows(run: UpRun) -> list[dict] | None:
+    """`tradebus status --json` rows once every process is healthy, else None."""
+    result = run.tradebus("status", "--nats-url", run.nats_url, "--json", "--timeout", "3")
+    if result.returncode != 0:
+        return None
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def wait_for_broker(run: UpRun) -> None:
+    def broker_reports() -> bool:
+        result = run.tradebus("status", "--nats-url", run.nats_url, "--json", "--timeout", "3")
+        return '"service":"auth_broker"' in result.stdout
+
+    try:
+        wait_for(broker_reports, 60, "auth_broker to report in `tradebus status`")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; tradebus up (exit {run.process.poll()}) said:\n{run.output()[-4000:]}") from None
+
+
+def finish_opend_login(run: UpRun) -> None:
+    """opend_sim (under auth_broker) asks for an SMS code on a new device: give it, as a user would."""
+    wait_for_broker(run)
+
+    def delivered() -> bool:
+        result = run.tradebus("verify-code", SIM_VERIFY_CODE, "--nats-url", run.nats_url, "--wait", "20")
+        return result.returncode == 0 and "STATUS 3" in result.stdout
+
+    wait_for(delivered, 60, "`tradebus verify-code 123456` to log OpenD in")

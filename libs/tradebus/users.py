@@ -46,6 +46,14 @@ class UserError(Exception):
     """A user-store operation that cannot be done; the message is for a person."""
 
 
+class WrongPassword(UserError):
+    """The old password given for a change is not the user's."""
+
+
+class WeakPassword(UserError):
+    """A new password that does not meet the policy."""
+
+
 class FmzKey(msgspec.Struct, frozen=True, kw_only=True):
     access_key: str
     secret_sha256: str
@@ -193,6 +201,22 @@ class UserStore:
             user = User(name=name, password_hash=_HASHER.hash(password), accounts=grants, created=time.time_ns())
             data.users[name] = user
         return user
+
+    def change_password(self, name: str, old_password: str, new_password: str) -> User:
+        """Replace ``name``'s password when ``old_password`` is theirs (checked against the stored hash
+        under the file lock, so two concurrent changes cannot both win)."""
+        if len(new_password) < MIN_PASSWORD:
+            raise WeakPassword(f"password too short: at least {MIN_PASSWORD} characters")
+        with self._locked() as data:
+            user = data.users.get(name)
+            try:
+                _HASHER.verify(user.password_hash if user else _DUMMY_HASH, old_password)
+            except (VerificationError, InvalidHashError):
+                raise WrongPassword(f"the old password of {name!r} does not match") from None
+            assert user is not None  # the dummy hash never verifies
+            changed = msgspec.structs.replace(user, password_hash=_HASHER.hash(new_password))
+            data.users[name] = changed
+        return changed
 
     def remove(self, name: str) -> None:
         with self._locked() as data:

@@ -15,7 +15,7 @@ from tradebus.runtime.metrics import Registry
 from tradebus.schemas import TRADE_REPLY_DECODER, InstrumentInfo
 from tradebus.schemas.base import BusMessage
 from tradebus.subjects import td_cmd
-from tradebus.users import User, UserStore
+from tradebus.users import User, UserStore, WeakPassword, WrongPassword
 from ws_edge.accounts import AccountBook
 from ws_edge.instruments import BusInstrument, InstrumentMap
 from ws_edge.market import MarketHub
@@ -75,6 +75,26 @@ class Edge:
             return None
         self.throttle.succeeded(name)
         return user
+
+    async def change_password(self, name: str, old: str, new: str, address: str) -> str:
+        """"" when ``name``'s password changed; else why not ("wrong" / "weak"). A wrong old password
+        counts as a failed login, so this is no side door for guessing."""
+        delay = self.throttle.delay(name, address)
+        if delay:
+            await asyncio.sleep(delay)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._auth_pool, self.users.change_password, name, old, new)
+        except WrongPassword:
+            self.throttle.failed(name, address)
+            self.login_failures.inc()
+            log.warning("password change refused: old password wrong", user=name, address=address)
+            return "wrong"
+        except WeakPassword:
+            return "weak"
+        self.throttle.succeeded(name)
+        log.info("password changed", user=name, address=address)
+        return ""
 
     # --- bus ---------------------------------------------------------------------------------
 

@@ -54,9 +54,12 @@ from ws_edge.envelope import (
     CTP_INSUFFICIENT_FUNDS,
     CTP_INVALID_LOGIN,
     CTP_INVESTOR_NOT_FOUND,
-    CTP_NO_FUNCTION,
     CTP_NO_PERMISSION,
+    CTP_OK,
+    CTP_OLD_PASSWORD_MISMATCH,
+    CTP_OTHERS_PASSWORD,
     CTP_TEXT,
+    CTP_WEAK_PASSWORD,
     NOT_IMPLEMENTED,
     NOT_LOGGED_IN,
     call_failed,
@@ -555,7 +558,16 @@ class TdSession(Session):
         self.send_all(stream(route.rsp_type, route.rsp_key, [], request_id=request_id, empty=route.empty))
 
     async def password_update(self, body: dict[str, Any], request_id: int) -> None:
-        """Passwords are managed with ``tradebus user``, not by clients: refused as "no such function"."""
+        """Changes the edge user's own password (the one ``ReqUserLogin`` checks), as a CTP front changes
+        its user's: another user's → 10, wrong old password → 14 (and counted as a failed login), too
+        short → 131. The echo leaves both passwords blank: a client never needs them back."""
+        assert self.user is not None
         echo = fill(USER_PASSWORD_UPDATE, {"BrokerID": body.get("BrokerID", ""), "UserID": body.get("UserID", "")})
-        self.send(response("RspUserPasswordUpdate", rsp_info(CTP_NO_FUNCTION), "UserPasswordUpdate", echo,
+        if body.get("UserID", "") != self.user_name:
+            code = CTP_OTHERS_PASSWORD
+        else:
+            outcome = await self.edge.change_password(self.user_name, str(body.get("OldPassword", "")),
+                                                      str(body.get("NewPassword", "")), self.address)
+            code = {"": CTP_OK, "wrong": CTP_OLD_PASSWORD_MISMATCH, "weak": CTP_WEAK_PASSWORD}[outcome]
+        self.send(response("RspUserPasswordUpdate", rsp_info(code), "UserPasswordUpdate", echo,
                            request_id=request_id, is_last=True))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradebus.users import UserError, UserStore
+from tradebus.users import UserError, UserStore, WeakPassword, WrongPassword
 
 
 def test_add_verify_remove(tmp_path: Path) -> None:
@@ -54,6 +54,25 @@ def test_fmz_keys_are_hashed_and_checked(tmp_path: Path) -> None:
     assert user is not None and user.name == "carol"
     assert store.verify_fmz(access, secret[:-1] + "0" if secret[-1] != "0" else secret[:-1] + "1") is None
     assert store.verify_fmz("tbunknown", secret) is None
+
+
+def test_change_password_needs_the_old_one_and_keeps_the_rest(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "users.json")
+    store.add("carol", "carol-password", ["ctp:000001"])
+    access, secret = store.issue_fmz_key("carol")
+    with pytest.raises(WrongPassword):
+        store.change_password("carol", "not-it-at-all", "carol-new-password")
+    with pytest.raises(WrongPassword):
+        store.change_password("nobody", "carol-password", "carol-new-password")
+    with pytest.raises(WeakPassword):
+        store.change_password("carol", "carol-password", "short")
+    assert store.verify_password("carol", "carol-password") is not None
+    store.change_password("carol", "carol-password", "carol-new-password")
+    reader = UserStore(tmp_path / "users.json")
+    assert reader.verify_password("carol", "carol-password") is None
+    changed = reader.verify_password("carol", "carol-new-password")
+    assert changed is not None and changed.may_use("ctp", "000001")
+    assert reader.verify_fmz(access, secret) is not None
 
 
 def test_a_second_reader_sees_changes(tmp_path: Path) -> None:

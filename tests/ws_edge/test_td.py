@@ -196,3 +196,31 @@ async def test_empty_answers_use_null_or_empty_object(stack: Stack) -> None:
     await client.recv()
     assert client.raw[-1] == '{"MsgType":"RspQryExchangeMarginRate","RspInfo":null,"IsLast":true,' \
                              '"ExchangeMarginRate":{}}'
+
+
+async def test_password_update_changes_only_ones_own_password(stack: Stack) -> None:
+    client = await stack.login(user="bob")
+
+    async def update(user: str, old: str, new: str) -> dict[str, Any]:
+        await client.send({"MsgType": "ReqUserPasswordUpdate", "RequestID": 7, "UserPasswordUpdate": {
+            "BrokerID": "9999", "UserID": user, "OldPassword": old, "NewPassword": new}})
+        return await client.recv()
+
+    others = await update("alice", PASSWORDS["alice"], "taken-over-1")
+    assert others["RspInfo"] == {"ErrorID": 10, "ErrorMsg": "CTP:修改别人的口令"}
+    assert stack.users.verify_password("alice", PASSWORDS["alice"]) is not None
+    wrong = await update("bob", "not-bobs-password", "new-password-1")
+    assert wrong["RspInfo"] == {"ErrorID": 14, "ErrorMsg": "CTP:原口令不匹配"}
+    weak = await update("bob", PASSWORDS["bob"], "short")
+    assert weak["RspInfo"] == {"ErrorID": 131, "ErrorMsg": "CTP:口令强度不够"}
+    done = await update("bob", PASSWORDS["bob"], "new-password-1")
+    assert done["RspInfo"]["ErrorID"] == 0 and done["IsLast"] is True and done["RequestID"] == 7
+    # Passwords are not echoed back; the rest of the body is.
+    assert done["UserPasswordUpdate"] == {"BrokerID": "9999", "UserID": "bob", "OldPassword": "",
+                                          "NewPassword": ""}
+    assert stack.users.verify_password("bob", "new-password-1") is not None
+    assert stack.users.verify_password("bob", PASSWORDS["bob"]) is None
+    relogin = await stack.client("/td/")
+    await relogin.send({"MsgType": "ReqUserLogin", "RequestID": 0,
+                        "ReqUserLogin": {"UserID": "bob", "Password": "new-password-1"}})
+    assert (await relogin.recv())["RspInfo"]["ErrorID"] == 0

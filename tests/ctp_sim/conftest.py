@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ctpsim_helpers import FrontProcess, Trader, confirm_field, log_in, start_trader
+from ctp_front import CtpFront
+from ctpsim_helpers import Trader, confirm_field, log_in, start_trader
 
 
 @pytest.fixture
-def front(tmp_path: Path) -> Iterator[FrontProcess]:
-    proc = FrontProcess(tmp_path / "state").start()
+def front(tmp_path: Path) -> Iterator[CtpFront]:
+    proc = CtpFront(tmp_path / "state").start()
     try:
         yield proc
     finally:
@@ -19,7 +20,7 @@ def front(tmp_path: Path) -> Iterator[FrontProcess]:
 
 
 @pytest.fixture
-def trader(front: FrontProcess, tmp_path: Path) -> Iterator[Trader]:
+def trader(front: CtpFront, tmp_path: Path) -> Iterator[Trader]:
     api, spi = start_trader(front.td, tmp_path / "flow")
     try:
         spi.rec.wait("OnFrontConnected")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,53 +20,6 @@ md_mod, td_mod = import_ctp_modules()
 BROKER, USER, PASSWORD = "9999", "000001", "123456"
 APP_ID, AUTH_CODE = "simnow_client_test", "0000000000000000"
 WAIT = 10.0
-
-
-class FrontProcess:
-    """``python -m ctp_sim`` on given (or free) ports; stopped by pid."""
-
-    def __init__(self, state_dir: Path, td_port: int = 0, md_port: int = 0, *extra: str) -> None:
-        self.state_dir = state_dir
-        self.args = [sys.executable, "-m", "ctp_sim", "--host", "127.0.0.1", "--state-dir", str(state_dir),
-                     "--tick-interval", "0.1", "--seed", "11", *extra]
-        self.td_port, self.md_port = td_port, md_port
-        self.proc: subprocess.Popen[str] | None = None
-        self.trading_day = ""
-
-    def start(self) -> FrontProcess:
-        args = [*self.args, "--td-port", str(self.td_port), "--md-port", str(self.md_port)]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        lines: queue.Queue[str] = queue.Queue()
-        stdout = self.proc.stdout
-        assert stdout is not None
-        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-        line = lines.get(timeout=WAIT)
-        assert line.startswith("ctp_sim ready"), line
-        info = dict(part.split("=", 1) for part in line.split()[2:])
-        self.td_port, self.md_port = int(info["td_port"]), int(info["md_port"])
-        self.trading_day = info["trading_day"]
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=WAIT)
-        self.proc = None
-
-    @property
-    def td(self) -> str:
-        return f"sim://127.0.0.1:{self.td_port}"
-
-    @property
-    def md(self) -> str:
-        return f"sim://127.0.0.1:{self.md_port}"
 
 
 @dataclass

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctpsim_helpers import (
-    BROKER,
-    USER,
-    FrontProcess,
-    Trader,
-    auth_field,
-    login_field,
-    start_trader,
-    td_mod,
-)
+from ctp_front import CtpFront
+from ctpsim_helpers import BROKER, USER, Trader, auth_field, login_field, start_trader, td_mod
 
 
-def test_login_fills_front_session_and_order_ref(front: FrontProcess, trader: Trader) -> None:
+def test_login_fills_front_session_and_order_ref(front: CtpFront, trader: Trader) -> None:
     login = trader.login
     assert login["FrontID"] == 1
     assert login["SessionID"] != 0
@@ -34,7 +26,7 @@ def test_login_fills_front_session_and_order_ref(front: FrontProcess, trader: Tr
     assert rsp.args[2:] == (2, True)
 
 
-def test_two_sessions_get_different_session_ids(front: FrontProcess, trader: Trader, tmp_path: Path) -> None:
+def test_two_sessions_get_different_session_ids(front: CtpFront, trader: Trader, tmp_path: Path) -> None:
     api, spi = start_trader(front.td, tmp_path / "second")
     try:
         spi.rec.wait("OnFrontConnected")
@@ -48,7 +40,7 @@ def test_two_sessions_get_different_session_ids(front: FrontProcess, trader: Tra
         api.Release()
 
 
-def test_wrong_password_and_missing_authentication(front: FrontProcess, tmp_path: Path) -> None:
+def test_wrong_password_and_missing_authentication(front: CtpFront, tmp_path: Path) -> None:
     api, spi = start_trader(front.td, tmp_path / "flow")
     try:
         spi.rec.wait("OnFrontConnected")
@@ -72,7 +64,7 @@ def test_wrong_password_and_missing_authentication(front: FrontProcess, tmp_path
         api.Release()
 
 
-def test_order_before_settlement_confirm_is_refused(front: FrontProcess, tmp_path: Path) -> None:
+def test_order_before_settlement_confirm_is_refused(front: CtpFront, tmp_path: Path) -> None:
     from ctpsim_helpers import log_in, order_field
 
     api, spi = start_trader(front.td, tmp_path / "flow")

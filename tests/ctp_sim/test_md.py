@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ctpsim_helpers import BROKER, FrontProcess, MdSpi, md_mod
+from ctp_front import CtpFront
+from ctpsim_helpers import BROKER, MdSpi, md_mod
 
 from tradebus.ctp.api import create_md_api
 from tradebus.ctp.structs import DBL_MAX
@@ -16,7 +17,7 @@ MULTIPLIER = {"rb2601": 10, "TA601": 5}
 
 
 @pytest.fixture
-def md(front: FrontProcess, tmp_path: Path) -> Iterator[tuple[object, MdSpi]]:
+def md(front: CtpFront, tmp_path: Path) -> Iterator[tuple[object, MdSpi]]:
     api = create_md_api(front.md, str(tmp_path / "md"))
     spi = MdSpi()
     api.RegisterSpi(spi)
@@ -52,7 +53,7 @@ def test_subscribe_answers_each_instrument(md: tuple) -> None:
     assert all(r.args[1]["ErrorID"] == 0 for r in rsps)
 
 
-def test_depth_fields_like_ctp(md: tuple, front: FrontProcess) -> None:
+def test_depth_fields_like_ctp(md: tuple, front: CtpFront) -> None:
     api, spi = md
     assert api.SubscribeMarketData([b"rb2601", b"TA601"], 2) == 0
     first = _depth(spi, "rb2601")

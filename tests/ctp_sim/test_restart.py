@@ -8,16 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ctpsim_helpers import (
-    FrontProcess,
-    TraderSpi,
-    confirm_field,
-    log_in,
-    order_field,
-    send_query,
-    start_trader,
-    td_mod,
-)
+from ctp_front import CtpFront
+from ctpsim_helpers import TraderSpi, confirm_field, log_in, order_field, send_query, start_trader, td_mod
 
 
 @pytest.fixture
@@ -30,7 +22,7 @@ def apis() -> Iterator[list[Any]]:
             api.Release()
 
 
-def _trader(front: FrontProcess, flow: Path, resume: int, apis: list[Any]) -> tuple[Any, TraderSpi]:
+def _trader(front: CtpFront, flow: Path, resume: int, apis: list[Any]) -> tuple[Any, TraderSpi]:
     api, spi = start_trader(front.td, flow, resume)
     apis.append(api)
     spi.rec.wait("OnFrontConnected")
@@ -58,7 +50,7 @@ def _until_query_answer(api: Any, spi: TraderSpi, rid: int) -> list[dict]:
 
 
 def test_restart_replays_the_day(tmp_path: Path, apis: list[Any]) -> None:
-    front = FrontProcess(tmp_path / "state").start()
+    front = CtpFront(tmp_path / "state").start()
     try:
         restart_api, restart = _trader(front, tmp_path / "a", td_mod.THOST_TERT_RESTART, apis)
         first_login = log_in(restart_api, restart)

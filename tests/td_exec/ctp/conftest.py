@@ -6,14 +6,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from ctp_venue_helpers import Front, RecordingSink, start_venue
+from ctp_front import CtpFront
+from ctp_venue_helpers import RecordingSink, start_venue
 
 from td_exec.ctp_venue import CtpVenue
 
 
 @pytest.fixture
-def front(tmp_path: Path) -> Iterator[Front]:
-    proc = Front(tmp_path / "front").start()
+def front(tmp_path: Path) -> Iterator[CtpFront]:
+    proc = CtpFront(tmp_path / "front", seed=5).start()
     try:
         yield proc
     finally:
@@ -21,7 +22,7 @@ def front(tmp_path: Path) -> Iterator[Front]:
 
 
 @pytest.fixture
-async def venue(front: Front, tmp_path: Path) -> AsyncIterator[tuple[CtpVenue, RecordingSink]]:
+async def venue(front: CtpFront, tmp_path: Path) -> AsyncIterator[tuple[CtpVenue, RecordingSink]]:
     adapter, sink = await start_venue(front, tmp_path / "td")
     try:
         yield adapter, sink

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ctp_front import CtpFront
 
 from td_exec.ctp_venue import CtpVenue
 from td_exec.venue import CancelRejectReport, FillReport, OrderReport, VenueOrder
@@ -24,50 +20,7 @@ WAIT = 15.0
 INVESTOR = "000001"
 
 
-class Front:
-    """``python -m ctp_sim`` with its state in a temp folder; stopped by pid."""
-
-    def __init__(self, state_dir: Path, *extra: str) -> None:
-        self.state_dir = state_dir
-        self.extra = extra
-        self.td_port = 0
-        self.md_port = 0
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> Front:
-        args = [sys.executable, "-m", "ctp_sim", "--host", "127.0.0.1", "--state-dir", str(self.state_dir),
-                "--tick-interval", "0.1", "--seed", "5", "--td-port", str(self.td_port),
-                "--md-port", str(self.md_port), *self.extra]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        lines: queue.Queue[str] = queue.Queue()
-        out = self.proc.stdout
-        assert out is not None
-        threading.Thread(target=lambda: [lines.put(line) for line in out], daemon=True).start()
-        line = lines.get(timeout=WAIT)
-        assert line.startswith("ctp_sim ready"), line
-        info = dict(part.split("=", 1) for part in line.split()[2:])
-        self.td_port, self.md_port = int(info["td_port"]), int(info["md_port"])
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=WAIT)
-        self.proc = None
-
-    @property
-    def td(self) -> str:
-        return f"sim://127.0.0.1:{self.td_port}"
-
-
-def ctp_config(front: Front) -> Config:
+def ctp_config(front: CtpFront) -> Config:
     return Config(ctp=CtpConfig(td_front=front.td, md_front=f"sim://127.0.0.1:{front.md_port}",
                                 password=Secret("123456"), auth_code=Secret("0000000000000000")))
 
@@ -158,7 +111,7 @@ def venue_order(coid: str, symbol: str = "rb2601", exchange: str = "SHFE", side:
                       order_type=order_type, qty=qty, price=price, offset=offset, time_in_force=tif)
 
 
-async def start_venue(front: Front, data_dir: Path, factory: Callable[[str, str], Any] | None = None
+async def start_venue(front: CtpFront, data_dir: Path, factory: Callable[[str, str], Any] | None = None
                       ) -> tuple[CtpVenue, RecordingSink]:
     kwargs = {"api_factory": factory} if factory is not None else {}
     venue = CtpVenue(ctp_config(front), data_dir, None, **kwargs)

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ctp_venue_helpers import INVESTOR, Front, RecordingSink, start_venue
+from ctp_front import CtpFront
+from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue
 
 from td_exec.ctp_venue import CtpVenue
 from td_exec.venue import OrderRef
@@ -46,7 +47,7 @@ NOT_READY = {"reconciling", "venue_disconnected"}
 class TdExec:
     """``python -m td_exec`` with only the CTP venue; killed or stopped by pid."""
 
-    def __init__(self, nats_url: str, front: Front, data_dir: Path) -> None:
+    def __init__(self, nats_url: str, front: CtpFront, data_dir: Path) -> None:
         self.env = {**os.environ, "TRADEBUS_NATS_URL": nats_url, "TRADEBUS_DATA_DIR": str(data_dir),
                     "TRADEBUS_LOG_FORMAT": "json", "TRADEBUS_TD_FUTU": "0", "TRADEBUS_TD_CTP": "1",
                     "TRADEBUS_TD_SIM": "0", "TRADEBUS_CTP_TD_FRONT": front.td,
@@ -143,7 +144,7 @@ def order(coid: str, price: float | None, qty: int = 1, side: str = "buy", offse
 
 
 @pytest.fixture
-async def observer(front: Front, tmp_path: Path) -> Any:
+async def observer(front: CtpFront, tmp_path: Path) -> Any:
     """A second session on the front (the test's own view of the truth), with its own journal."""
     venue, sink = await start_venue(front, tmp_path / "observer")
     try:
@@ -156,7 +157,7 @@ def fills(evs: list[OrderEvent]) -> list[OrderFilled]:
     return [e for e in evs if isinstance(e, OrderFilled)]
 
 
-async def test_submit_fill_partial_cancel_reject_through_td_exec(nats_server, bus: Bus, front: Front,  # type: ignore[no-untyped-def]
+async def test_submit_fill_partial_cancel_reject_through_td_exec(nats_server, bus: Bus, front: CtpFront,  # type: ignore[no-untyped-def]
                                                                  observer: tuple[CtpVenue, RecordingSink],
                                                                  tmp_path: Path) -> None:
     venue, _ = observer
@@ -198,7 +199,7 @@ async def test_submit_fill_partial_cancel_reject_through_td_exec(nats_server, bu
 
 
 async def test_killed_before_the_front_answers_then_restarted(nats_server, bus: Bus, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    front = Front(tmp_path / "front", "--order-ack-delay-ms", "3000").start()
+    front = CtpFront(tmp_path / "front", "--order-ack-delay-ms", "3000", seed=5).start()
     svc = await TdExec(nats_server.url, front, tmp_path / "td").start()
     observer: CtpVenue | None = None
     try:
@@ -221,7 +222,7 @@ async def test_killed_before_the_front_answers_then_restarted(nats_server, bus: 
 
 
 async def test_front_restart_replays_the_day_without_duplicate_fills_and_reconciles(  # type: ignore[no-untyped-def]
-        nats_server, bus: Bus, front: Front, observer: tuple[CtpVenue, RecordingSink], tmp_path: Path) -> None:
+        nats_server, bus: Bus, front: CtpFront, observer: tuple[CtpVenue, RecordingSink], tmp_path: Path) -> None:
     venue, _ = observer
     rb = await venue.instrument("SHFE", "rb2601")
     assert rb is not None and rb.upper_limit is not None and rb.lower_limit is not None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from ctp_venue_helpers import INVESTOR, Front, RecordingSink, start_venue, venue_order
+from ctp_front import CtpFront
+from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue, venue_order
 
 from td_exec.ctp_venue import CtpVenue
 from td_exec.ctp_venue.mapping import parse_venue_order_id
@@ -24,7 +25,7 @@ async def _filled(sink: RecordingSink, coid: str, qty: int) -> None:
     await sink.wait(lambda: sink.last(coid) and sink.last(coid).status is OrderStatus.FILLED, what=f"{coid} filled")
 
 
-async def test_front_killed_and_restarted_reconnects_and_replay_adds_nothing(front: Front, tmp_path: Path) -> None:
+async def test_front_killed_and_restarted_reconnects_and_replay_adds_nothing(front: CtpFront, tmp_path: Path) -> None:
     adapter, sink = await start_venue(front, tmp_path / "td")
     try:
         low, high = await _limits(adapter)
@@ -68,7 +69,7 @@ async def test_front_killed_and_restarted_reconnects_and_replay_adds_nothing(fro
 
 
 async def test_adapter_dies_before_the_front_answers_then_maps_the_order_back(tmp_path: Path) -> None:
-    front = Front(tmp_path / "front", "--order-ack-delay-ms", "1500").start()
+    front = CtpFront(tmp_path / "front", "--order-ack-delay-ms", "1500", seed=5).start()
     try:
         adapter, sink = await start_venue(front, tmp_path / "td")
         low, high = await _limits(adapter)

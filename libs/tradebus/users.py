@@ -218,6 +218,18 @@ class UserStore:
             data.users[name] = changed
         return changed
 
+    def reset_password(self, name: str, new_password: str) -> User:
+        """An operator's reset (``tradebus user password``): no old password, same policy."""
+        if len(new_password) < MIN_PASSWORD:
+            raise WeakPassword(f"password too short: at least {MIN_PASSWORD} characters")
+        with self._locked() as data:
+            user = data.users.get(name)
+            if user is None:
+                raise UserError(f"no user {name!r}")
+            changed = msgspec.structs.replace(user, password_hash=_HASHER.hash(new_password))
+            data.users[name] = changed
+        return changed
+
     def remove(self, name: str) -> None:
         with self._locked() as data:
             if data.users.pop(name, None) is None:

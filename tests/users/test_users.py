@@ -93,5 +93,15 @@ def test_cli_add_list_remove(tmp_path: Path) -> None:
     again = subprocess.run([*cmd, "add", "erin", "--accounts", "ctp:1", "--password-stdin"], input="whatever1\n",
                            env=env, capture_output=True, text=True)
     assert again.returncode == 1 and "exists" in again.stderr
+    reset = subprocess.run([*cmd, "password", "erin", "--password-stdin"], input="reset-pass-1\n", env=env,
+                           capture_output=True, text=True, check=True)
+    assert "password of erin changed" in reset.stdout and "reset-pass-1" not in reset.stdout + reset.stderr
+    assert UserStore(tmp_path / "users.json").verify_password("erin", "reset-pass-1") is not None
+    short = subprocess.run([*cmd, "password", "erin", "--password-stdin"], input="short\n", env=env,
+                           capture_output=True, text=True)
+    assert short.returncode == 1 and "too short" in short.stderr
+    missing = subprocess.run([*cmd, "password", "nobody", "--password-stdin"], input="long-enough-1\n", env=env,
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no user 'nobody'" in missing.stderr
     subprocess.run([*cmd, "remove", "erin"], env=env, capture_output=True, text=True, check=True)
     assert UserStore(tmp_path / "users.json").get("erin") is None

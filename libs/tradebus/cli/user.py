@@ -1,4 +1,4 @@
-"""``tradebus user add|list|remove``: the users of the WebSocket and FMZ edges."""
+"""``tradebus user add|list|remove|password|fmz-key``: the users of the WebSocket and FMZ edges and the web console."""
 
 from __future__ import annotations
 
@@ -17,16 +17,23 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--accounts", required=True,
                      help="comma-separated venue accounts the user may trade: ctp:000001,futu:281756457 or ctp:*")
-    how = add.add_mutually_exclusive_group()
-    how.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    how.add_argument("--generate-password", action="store_true", help="make a random password and print it once")
+    _password_options(add)
     add.add_argument("--fmz", action="store_true", help="also issue an FMZ access_key / secret_key pair")
+    reset = sub.add_parser("password", help="set a new password (an operator's reset; keeps accounts and keys)")
+    reset.add_argument("name")
+    _password_options(reset)
     sub.add_parser("list", help="user names and their accounts (never hashes)")
     remove = sub.add_parser("remove", help="delete a user")
     remove.add_argument("name")
     fmz = sub.add_parser("fmz-key", help="issue another FMZ key pair for an existing user")
     fmz.add_argument("name")
     return parser
+
+
+def _password_options(parser: argparse.ArgumentParser) -> None:
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    how.add_argument("--generate-password", action="store_true", help="make a random password and print it once")
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -53,6 +60,9 @@ def user_main(argv: list[str], config_path: str | None) -> int:
             if args.fmz:
                 access, secret = store.issue_fmz_key(user.name)
                 print(f"access_key={access} secret_key={secret}")
+        elif args.action == "password":
+            store.reset_password(args.name, _read_password(args))
+            print(f"password of {args.name} changed")
         elif args.action == "fmz-key":
             access, secret = store.issue_fmz_key(args.name)
             print(f"access_key={access} secret_key={secret}")

@@ -1,7 +1,8 @@
 """The WebSocket listeners: ``/md/`` and ``/td/`` (with or without the trailing slash) per port.
 
-Plain HTTP on the same port goes through ``http_handler`` (the web console will hang there); an
-unknown path gets 404, a wrong ``?token=`` 403 before the upgrade (as Homalos does).
+Plain HTTP on the same port goes through ``http_handler`` (the web console's files); the console's
+own WebSocket (``/console/ws``) is served on the listener given ``console``. An unknown path gets 404,
+a wrong ``?token=`` 403 before the upgrade (as Homalos does).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -22,6 +24,9 @@ from ws_edge.edge import Edge
 from ws_edge.session import MdSession, Session
 from ws_edge.td_session import TdSession
 
+if TYPE_CHECKING:
+    from ws_edge.console import Console
+
 log = get_logger("ws_edge.server")
 PATHS: dict[str, str] = {"/md/": "md", "/md": "md", "/td/": "td", "/td": "td"}
 SESSIONS: dict[str, type[Session]] = {"md": MdSession, "td": TdSession}
@@ -31,10 +36,12 @@ HttpHandler = Callable[[ServerConnection, Request], Response | None]
 class Listener:
     """One port serving some of the endpoints (``{"md", "td"}`` in combined mode)."""
 
-    def __init__(self, edge: Edge, endpoints: frozenset[str], *, http_handler: HttpHandler | None = None) -> None:
+    def __init__(self, edge: Edge, endpoints: frozenset[str], *, http_handler: HttpHandler | None = None,
+                 console: Console | None = None) -> None:
         self.edge = edge
         self.endpoints = endpoints
         self.http_handler = http_handler
+        self.console = console  # its WebSocket path is served here too (the combined listener only)
         self.server: Server | None = None
         self.sessions: set[Session] = set()
 
@@ -53,6 +60,8 @@ class Listener:
 
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
+        if self.console is not None and url.path == self.console.path:
+            return self.console.check_upgrade(conn, request)
         kind = PATHS.get(url.path)
         if kind is None or kind not in self.endpoints:
             if self.http_handler is not None:
@@ -69,7 +78,11 @@ class Listener:
         return None
 
     async def _serve(self, conn: ServerConnection) -> None:
-        kind = PATHS[urlsplit(conn.request.path).path if conn.request else "/md/"]
+        path = urlsplit(conn.request.path).path if conn.request else "/md/"
+        if self.console is not None and path == self.console.path:
+            await self.console.serve(conn)
+            return
+        kind = PATHS[path]
         cfg = self.edge.config
         channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high,
                           on_conflate=self.edge.conflated.inc)

@@ -8,6 +8,7 @@ from tradebus.config import Config
 from tradebus.logs import get_logger
 from tradebus.runtime import Service
 from tradebus.users import UserStore
+from ws_edge.console import Console
 from ws_edge.edge import Edge
 from ws_edge.server import Listener
 
@@ -22,6 +23,7 @@ class WsEdge(Service):
         self.edge: Edge | None = None
         self.listeners: list[Listener] = []
         self.ports: dict[str, int] = {}  # "md" / "td" / "combined" → bound port
+        self.console: Console | None = None  # the web console, on the combined port
 
     def _plan(self) -> list[tuple[str, int, frozenset[str]]]:
         ws = self.config.ws
@@ -37,8 +39,12 @@ class WsEdge(Service):
         requester = f"ws_edge:{ws.instance_id or os.urandom(3).hex()}"
         self.edge = Edge(self.bus, ws, UserStore.for_config(self.config), self.metrics, requester=requester)
         await self.edge.start()
+        if ws.console:
+            self.console = Console(self.edge)
         for name, port, endpoints in self._plan():
-            listener = Listener(self.edge, endpoints)
+            console = self.console if name == "combined" else None
+            listener = Listener(self.edge, endpoints, console=console,
+                                http_handler=console.http if console is not None else None)
             self.ports[name] = await listener.start(ws.host, port)
             self.listeners.append(listener)
         log.info("listening", host=ws.host, **{f"{k}_port": v for k, v in self.ports.items()})
@@ -46,6 +52,8 @@ class WsEdge(Service):
     async def stop(self) -> None:
         for listener in self.listeners:
             await listener.stop()
+        if self.console is not None:
+            await self.console.stop()
         if self.edge is not None:
             await self.edge.stop()
 

@@ -36,3 +36,8 @@ class WsConfig(Section, frozen=True, kw_only=True):
     stocks_venue: str = "futu"
     broker_id: str = "9999"  # BrokerID shown in RspUserLogin / bodies
     request_timeout_s: float = 5.0  # td.cmd / md.ctl requests
+    # The web console (docs/console.md): a page at / on the combined port, its WebSocket at /console/ws.
+    console: bool = True
+    console_session_s: float = 28_800.0  # absolute lifetime of a console login (8 h); then log in again
+    console_quote_interval_s: float = 0.25  # at most one quote update per instrument per browser this often
+    console_refresh_s: float = 15.0  # funds and positions are re-read this often (and after every fill)

@@ -1,0 +1,187 @@
+"""The Trading panel's server side: the order ticket and cancel buttons as td_exec commands, and the
+rows the page shows (orders and fills from the edge's event-store fold, funds and positions from td_exec).
+
+Every check that decides whether an order may trade is td_exec's (``user`` is set on each command, so
+td_exec also refuses an account the user may not use); the console only refuses what cannot be sent
+at all — an account that is not the user's, an instrument it cannot name, a venue mismatch — and says
+why in a sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from tradebus.bus import BusError, RequestTimeout
+from tradebus.schemas.account import AccountSnapshot, FundsReply, PositionSnapshot, PositionsReply
+from tradebus.schemas.orders import (
+    TERMINAL_STATUSES,
+    CancelOrder,
+    CommandAccepted,
+    CommandDenied,
+    Offset,
+    OrderType,
+    QueryFunds,
+    QueryPositions,
+    Side,
+    SubmitOrder,
+)
+from tradebus.users import User
+from ws_edge.console.protocol import Cancel, Place
+from ws_edge.orders import OrderState, coid_for
+
+if TYPE_CHECKING:
+    from ws_edge.edge import Edge
+
+OFFSETS: dict[str, Offset] = {"open": Offset.OPEN, "close": Offset.CLOSE, "close_today": Offset.CLOSE_TODAY}
+MAX_ROWS = 200  # orders and fills shown, newest first
+INSTRUMENT_HINT = "use e.g. rb2601 (futures), HK.00700 or US.AAPL (stocks)"
+
+
+class Refused(Exception):
+    """What the console will not send, as the sentence the page shows."""
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def order_row(order: OrderState, instrument_id: str) -> dict[str, Any]:
+    avg = order.fill_value / order.filled_qty if order.filled_qty else None
+    return {"client_order_id": order.client_order_id, "venue": order.venue, "account": order.account,
+            "instrument": instrument_id, "side": order.side.value, "offset": order.offset.value,
+            "price": order.price, "qty": order.qty, "filled": order.filled_qty, "avg_price": avg,
+            "status": order.status.value, "reason": order.reason, "working": order.status not in TERMINAL_STATUSES,
+            "ts": order.ts_created / 1e9, "user": order.user}
+
+
+def fill_rows(order: OrderState, instrument_id: str) -> list[dict[str, Any]]:
+    return [{"trade_id": t.trade_id, "client_order_id": order.client_order_id, "venue": order.venue,
+             "account": order.account, "instrument": instrument_id, "side": order.side.value,
+             "offset": (t.offset if t.offset != Offset.NONE else order.offset).value, "price": t.price,
+             "qty": t.qty, "fee": t.fee, "ts": t.ts_event / 1e9} for t in order.trades]
+
+
+def position_row(p: PositionSnapshot, instrument_id: str) -> dict[str, Any]:
+    return {"venue": p.venue, "account": p.account, "instrument": instrument_id, "side": p.side.value, "qty": p.qty,
+            "today": p.today_qty, "avg_price": p.avg_price, "pnl": p.unrealised_pnl, "margin": p.margin}
+
+
+def funds_row(f: AccountSnapshot) -> dict[str, Any]:
+    return {"venue": f.venue, "account": f.account, "currency": f.currency, "cash": f.cash, "available": f.available,
+            "equity": f.equity or f.cash, "margin": f.margin, "frozen": f.frozen, "pnl": f.unrealised_pnl,
+            "realised": f.realised_pnl}
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+class Trader:
+    """One console session's trading: its user, its accounts, its client order ids."""
+
+    def __init__(self, edge: Edge, user: User, session_id: int) -> None:
+        self.edge = edge
+        self.user = user
+        self.session_id = session_id
+        self.next_ref = 0
+
+    def accounts(self) -> list[tuple[str, str]]:
+        return self.user.account_list()
+
+    def _mine(self, venue: str, account: str) -> None:
+        if (venue, account) not in self.accounts():
+            raise Refused(f"account {venue}:{account} is not one of yours")
+
+    def submit_command(self, place: Place) -> SubmitOrder:
+        self._mine(place.venue, place.account)
+        instrument = self.edge.instruments.resolve(place.instrument)
+        if instrument is None:
+            raise Refused(f"unknown instrument {place.instrument!r}: {INSTRUMENT_HINT}")
+        if instrument.venue != place.venue:
+            raise Refused(f"{place.instrument} trades on {instrument.venue}: choose one of your {instrument.venue} "
+                          f"accounts")
+        stock = self.edge.instruments.is_stock(instrument.exchange)
+        if not stock and place.offset not in OFFSETS:
+            raise Refused("a futures order needs an offset: open, close or close today")
+        self.next_ref += 1
+        return SubmitOrder(venue=instrument.venue, account=place.account, exchange=instrument.exchange,
+                           symbol=instrument.symbol, side=Side(place.side), qty=place.qty,
+                           order_type=OrderType.LIMIT, price=place.price,
+                           offset=Offset.NONE if stock else OFFSETS[place.offset],
+                           client_order_id=coid_for(self.edge.front_id, self.session_id, self.next_ref),
+                           user=self.user.name)
+
+    async def place(self, place: Place) -> tuple[bool, str, str]:
+        """(sent, message, client order id)."""
+        command = self.submit_command(place)
+        coid = command.client_order_id or ""
+        reply = await self._ask(command.venue, command.account, command)
+        if isinstance(reply, CommandDenied):
+            return False, f"refused by td_exec: {reply.reason}", coid
+        if isinstance(reply, CommandAccepted) and reply.duplicate:
+            return False, "td_exec already has an order with this id; nothing new was sent", coid
+        return True, f"order {coid} sent", coid
+
+    async def cancel(self, cancel: Cancel) -> tuple[bool, str]:
+        self._mine(cancel.venue, cancel.account)
+        feed = await self.edge.book.feed(cancel.venue, cancel.account)
+        order = feed.find(client_order_id=cancel.client_order_id)
+        if order is None:
+            raise Refused(f"no order {cancel.client_order_id} on {cancel.venue}:{cancel.account}")
+        if order.status in TERMINAL_STATUSES:
+            raise Refused(f"order {cancel.client_order_id} is already {order.status.value}")
+        reply = await self._ask(order.venue, order.account, CancelOrder(
+            venue=order.venue, account=order.account, client_order_id=order.client_order_id, user=self.user.name))
+        if isinstance(reply, CommandDenied):
+            return False, f"cancel refused by td_exec: {reply.reason}"
+        return True, f"cancel of {cancel.client_order_id} sent"
+
+    async def _ask(self, venue: str, account: str, command: Any) -> Any:
+        try:
+            return await self.edge.command(venue, account, command)
+        except RequestTimeout:
+            raise Refused(f"td_exec did not answer within {self.edge.config.request_timeout_s:g}s; the outcome "
+                          "is not known: watch the orders table") from None
+        except BusError as exc:
+            raise Refused(f"td_exec is not reachable: {exc}") from None
+
+    # --- snapshots ---------------------------------------------------------------------------------
+
+    async def positions(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for reply in await self._ask_all(QueryPositions):
+            if isinstance(reply, PositionsReply):
+                rows += [position_row(p, self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol))
+                         for p in reply.positions if p.qty]
+        return rows
+
+    async def funds(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for reply in await self._ask_all(QueryFunds):
+            if isinstance(reply, FundsReply):
+                rows += [funds_row(f) for f in reply.funds]
+        return rows
+
+    async def _ask_all(self, query: type[QueryFunds] | type[QueryPositions]) -> list[Any]:
+        """The same query to every account at once; an account whose venue is away answers None, so
+        it does not blank the others' rows."""
+
+        async def one(venue: str, account: str) -> Any:
+            try:
+                return await self.edge.command(venue, account, query(venue=venue, account=account,
+                                                                     user=self.user.name))
+            except BusError:
+                return None
+
+        return await asyncio.gather(*(one(venue, account) for venue, account in self.accounts()))
+
+    def orders_and_fills(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        orders: list[tuple[OrderState, str]] = []
+        for key in self.accounts():
+            feed = self.edge.book.feeds.get(key)
+            if feed is not None:
+                orders += [(o, self.edge.labels(o).instrument_id) for o in feed.orders.values()]
+        orders.sort(key=lambda pair: pair[0].ts_created, reverse=True)
+        fills = sorted((row for o, iid in orders for row in fill_rows(o, iid)), key=lambda r: r["ts"], reverse=True)
+        working = [order_row(o, iid) for o, iid in orders if o.status not in TERMINAL_STATUSES]
+        done = [order_row(o, iid) for o, iid in orders if o.status in TERMINAL_STATUSES]
+        return (working + done)[:MAX_ROWS], fills[:MAX_ROWS]

@@ -18,7 +18,7 @@ from typing import Any
 import nats
 import pytest
 import websockets
-from up_harness import UpRun, finish_opend_login, healthy_rows, pid_alive, run_up, wait_for
+from up_harness import UpRun, finish_opend_login, healthy_rows, pid_alive, run_up, wait_for, wait_healthy
 
 from tradebus.users import UserStore
 
@@ -40,7 +40,7 @@ async def _anonymous_connect(url: str) -> bool:
 
 def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> None:
     finish_opend_login(up)
-    rows = wait_for(lambda: healthy_rows(up), 60, "every process healthy in `tradebus status`")
+    rows = wait_healthy(up)
     names = {row["service"] for row in rows}
     assert {"supervisor", "ctp_sim", "auth_broker", "opend", "md_ingest", "td_exec", "ws_edge",
             "fmz_edge"} <= names
@@ -88,7 +88,7 @@ def test_up_runs_everything_healthy_then_ctrl_c_leaves_nothing(up: UpRun) -> Non
 
 def test_up_restarts_a_child_that_dies(up: UpRun) -> None:
     finish_opend_login(up)
-    rows = wait_for(lambda: healthy_rows(up), 60, "every process healthy")
+    rows = wait_healthy(up)
     victim = next(row for row in rows if row["service"] == "ctp_sim")
     os.kill(victim["pid"], signal.SIGKILL)
 
@@ -169,7 +169,7 @@ def _fmz(port: int, access: str, secret: str, path: str, method: str, params: di
 
 def test_up_edges_reach_both_venues_through_the_whole_chain(up: UpRun) -> None:
     finish_opend_login(up)
-    wait_for(lambda: healthy_rows(up), 60, "every process healthy")
+    wait_healthy(up)
     password, access, secret = up.demo_credentials()
 
     flow = asyncio.run(_webctp_flow(int(up.env["TRADEBUS_WS_MD_PORT"]), password))

@@ -115,9 +115,48 @@ def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[
     try:
         yield run
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_up(process)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren…), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def stop_up(process: subprocess.Popen[str], timeout: float = 20.0) -> None:
+    """Ctrl-C as an operator would, then SIGKILL by pid whatever is left of the tree.
+
+    The supervisor starts nats-server in a session of its own and auth_broker runs OpenD in a pty (a
+    session too), so killing ``tradebus up``'s process group alone would orphan them.
+    """
+    if process.poll() is not None:
+        return
+    tree = descendants(process.pid)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    for pid in tree:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def healthy_rows(run: UpRun) -> list[dict] | None:
@@ -126,6 +165,15 @@ def healthy_rows(run: UpRun) -> list[dict] | None:
     if result.returncode != 0:
         return None
     return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def wait_healthy(run: UpRun, timeout: float = 60) -> list[dict]:
+    """Every process healthy in `tradebus status`; on failure the status and the log's tail say why."""
+    try:
+        return wait_for(lambda: healthy_rows(run), timeout, "every process of `tradebus up` healthy")
+    except AssertionError as exc:
+        status = run.tradebus("status", "--nats-url", run.nats_url, "--json", "--timeout", "3").stdout
+        raise AssertionError(f"{exc}; status:\n{status}\nlog:\n{run.output()[-3000:]}") from None
 
 
 def wait_for_broker(run: UpRun) -> None:

@@ -28,6 +28,8 @@ and subscribe replies are canned.
     .venv/bin/python bench/ws_edge.py                                  # default: about 3 minutes
     .venv/bin/python bench/ws_edge.py --clients 10 --seconds 10 --rate 8000 --orders 0
     .venv/bin/python bench/ws_edge.py --client-lib websockets          # websockets clients instead of picows
+
+picows comes with the ``bench`` extra: ``.venv/bin/pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tradebus.logs import get_logger
 from ws_edge.channel import Channel
+from ws_edge.connection import remote_address, run_connection
 from ws_edge.edge import Edge
 from ws_edge.session import MdSession, Session
 from ws_edge.td_session import TdSession
@@ -73,7 +73,7 @@ class Listener:
         if token:
             given = (parse_qs(url.query).get("token") or [""])[0]
             if not hmac.compare_digest(given.encode(), token.reveal().encode()):
-                log.warning("bad token", address=str(conn.remote_address[0]) if conn.remote_address else "")
+                log.warning("bad token", address=remote_address(conn))
                 return Response(HTTPStatus.FORBIDDEN, "Forbidden", Headers(), b"bad or missing token\n")
         return None
 
@@ -86,16 +86,5 @@ class Listener:
         cfg = self.edge.config
         channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high,
                           on_conflate=self.edge.conflated.inc)
-        channel.start()
-        address = str(conn.remote_address[0]) if conn.remote_address else ""
-        session = SESSIONS[kind](self.edge, channel, address)
-        self.sessions.add(session)
-        try:
-            async for frame in conn:
-                await session.handle_frame(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.sessions.discard(session)
-            await session.closed()
-            await channel.stop()
+        session = SESSIONS[kind](self.edge, channel, remote_address(conn))
+        await run_connection(conn, channel, session, self.sessions)  # type: ignore[arg-type]

@@ -11,11 +11,11 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tradebus.logs import get_logger
 from ws_edge.channel import Channel
+from ws_edge.connection import remote_address, run_connection
 from ws_edge.console.http import forbidden, load_static, same_origin, static_response
 from ws_edge.console.session import ConsoleSession
 from ws_edge.console.sessions import SessionStore
@@ -44,7 +44,7 @@ class Console:
 
     def check_upgrade(self, conn: ServerConnection, request: Request) -> Response | None:
         if not same_origin(request):
-            address = str(conn.remote_address[0]) if conn.remote_address else ""
+            address = remote_address(conn)
             log.warning("console WebSocket refused: foreign origin", origin=request.headers.get("Origin", ""),
                         address=address)
             return forbidden("the console WebSocket only accepts its own page (Origin must match Host)\n")
@@ -53,19 +53,8 @@ class Console:
     async def serve(self, conn: ServerConnection) -> None:
         cfg = self.edge.config
         channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high)
-        channel.start()
-        address = str(conn.remote_address[0]) if conn.remote_address else ""
-        session = ConsoleSession(self, channel, address)
-        self.live.add(session)
-        try:
-            async for frame in conn:
-                await session.handle_frame(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            self.live.discard(session)
-            await session.closed()
-            await channel.stop()
+        session = ConsoleSession(self, channel, remote_address(conn))
+        await run_connection(conn, channel, session, self.live)  # type: ignore[arg-type]
 
     async def release(self, session: ConsoleSession) -> None:
         """Give back what a session held (idempotent): market references and account-feed pushes."""

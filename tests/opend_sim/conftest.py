@@ -1,5 +1,5 @@
-"""Fixtures for these tests. The harness lives in ``console_harness.py``: test modules import it by that unique name."""
+"""Fixtures for these tests; the harness is ``opend_console_harness.py``, imported by that unique name."""
 
-from console_harness import opend
+from opend_console_harness import opend
 
 __all__ = ["opend"]

@@ -20,7 +20,7 @@ from opend_sim.state_dir import trust_device
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from console_harness import OpenDLauncher
+    from opend_console_harness import OpenDLauncher
 
 HEADER = struct.Struct("<1s1sI2B2I20s8s")
 

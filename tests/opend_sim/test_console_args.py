@@ -17,7 +17,7 @@ from opend_sim.state_dir import trust_device
 from opend_sim.texts import Lang
 
 if TYPE_CHECKING:
-    from console_harness import OpenDLauncher
+    from opend_console_harness import OpenDLauncher
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
 <FutuOpenD>

@@ -11,7 +11,7 @@ from opend_sim.state_dir import device_file
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from console_harness import OpenDLauncher, OpenDProcess
+    from opend_console_harness import OpenDLauncher, OpenDProcess
 
 
 async def _login_with_code(proc: OpenDProcess, code: str = "123456") -> None:

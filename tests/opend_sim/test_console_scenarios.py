@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from console_harness import OpenDLauncher as Launcher
+from opend_console_harness import OpenDLauncher as Launcher
 
 from opend_sim.state_dir import device_file, device_trusted, pic_file
 from opend_sim.state_dir import trust_device as trust
 
 if TYPE_CHECKING:
-    from console_harness import OpenDLauncher
+    from opend_console_harness import OpenDLauncher
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ from opend_sim.state_dir import trust_device
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from console_harness import OpenDLauncher
+    from opend_console_harness import OpenDLauncher
 
 
 async def test_sms_code_over_telnet(opend: OpenDLauncher) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from nats.aio.msg import Msg
+from polling import until
 from websockets.asyncio.client import ClientConnection, connect
 
 from td_exec.commands import CommandServer
@@ -44,12 +45,6 @@ TD_CFG = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, submit_timeou
                   inflight_check_s=1.0)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from nats.js.errors import KeyNotFoundError
+from polling import until
 
 from td_exec.commands import CommandServer
 from td_exec.engine import AccountStatus, Engine
@@ -32,12 +30,6 @@ TEST_TD = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, submit_timeo
                    inflight_check_s=0.2)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def bus_for(url: str, name: str) -> Bus:

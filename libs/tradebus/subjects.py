@@ -91,6 +91,7 @@ def md_status(venue: str) -> str:
     return f"md.status.{_venue(venue)}"
 
 
+MD_STATUS_ALL = "md.status.>"
 MD_CTL_SUBSCRIBE = "md.ctl.subscribe"
 MD_CTL_UNSUBSCRIBE = "md.ctl.unsubscribe"
 
@@ -132,6 +133,9 @@ def parse_td_evt(subject: str) -> tuple[str, str, str]:
 
 def auth_state(instance: str) -> str:
     return f"auth.opend.{plain_token(instance)}.state"
+
+
+AUTH_STATE_ALL = "auth.opend.*.state"
 
 
 def auth_cmd(instance: str) -> str:

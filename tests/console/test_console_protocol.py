@@ -216,3 +216,14 @@ async def test_order_ticket_fill_cancel_and_refusals(console_stack: ConsoleStack
         await client.send(order)
         result = await client.expect("order_result")
         assert result["ok"] is False and result["message"].startswith(text), result
+
+
+async def test_a_wildcard_grant_lets_the_ticket_use_any_account_of_that_venue(console_stack: ConsoleStack) -> None:
+    console_stack.stack.users.add("carol", "carol-password-1", ["sim:*"])
+    client = await console_stack.client()
+    await client.send({"type": "login", "user": "carol", "password": "carol-password-1"})
+    await client.expect("login_ok")
+    await client.send({"type": "place", "venue": "sim", "account": "SIM-FUT", "instrument": "rb2601", "side": "buy",
+                       "offset": "open", "qty": 1, "price": 3000.0})
+    result = await client.expect("order_result")
+    assert result["ok"] is True, result

@@ -82,7 +82,7 @@ class ConsoleSession:
         self.sink = QuoteSink()
         self.watched: dict[str, BusInstrument] = {}
         self.orders_dirty = False
-        self.fills_seen = -1
+        self.fills_seen = -1  # fills in all (not just the rows shown), so the 201st fill still refreshes
         self.refresh_at = 0.0
         self.system_sent = (-1, 0.0)  # (version, when)
         self.quotes_at = 0.0
@@ -290,11 +290,11 @@ class ConsoleSession:
 
     def _send_orders(self) -> None:
         assert self.trader is not None
-        orders, fills = self.trader.orders_and_fills()
+        orders, fills, fill_count = self.trader.orders_and_fills()
         self.send("orders", orders=orders)
         self.send("fills", fills=fills)
-        if len(fills) != self.fills_seen:
-            self.fills_seen = len(fills)
+        if fill_count != self.fills_seen:
+            self.fills_seen = fill_count
             self.refresh_at = 0.0  # a fill moves funds and positions: re-read them now
 
     async def _refresh_accounts(self) -> None:

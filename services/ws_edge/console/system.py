@@ -30,7 +30,7 @@ from tradebus.schemas import AUTH_DECODER, MARKET_DATA_DECODER, SYSTEM_DECODER
 from tradebus.schemas.auth import STATUS_NUMBER, AuthState, AuthStateChanged
 from tradebus.schemas.health import Heartbeat
 from tradebus.schemas.market import FeedStatus
-from tradebus.subjects import SYS_HEALTH_ALL
+from tradebus.subjects import AUTH_STATE_ALL, MD_STATUS_ALL, SYS_HEALTH_ALL
 
 log = get_logger("ws_edge.console.system")
 MISSING_AFTER_BEATS = 3.0  # a service whose heartbeat is this many intervals late shows as missing
@@ -87,9 +87,9 @@ class SystemWatch:
                 SYS_HEALTH_ALL, stream="SYS", ordered_consumer=True, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
                 cb=self._on_beat))
             self._subs.append(await self.bus.js.subscribe(
-                "auth.opend.*.state", stream="AUTH", ordered_consumer=True,
+                AUTH_STATE_ALL, stream="AUTH", ordered_consumer=True,
                 deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, cb=self._on_auth))
-            self._subs.append(await self.bus.nc.subscribe("md.status.>", cb=self._on_feed))
+            self._subs.append(await self.bus.nc.subscribe(MD_STATUS_ALL, cb=self._on_feed))
 
     async def stop(self) -> None:
         for sub in self._subs:

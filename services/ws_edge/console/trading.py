@@ -88,7 +88,7 @@ class Trader:
         return self.user.account_list()
 
     def _mine(self, venue: str, account: str) -> None:
-        if (venue, account) not in self.accounts():
+        if not self.user.may_use(venue, account):
             raise Refused(f"account {venue}:{account} is not one of yours")
 
     def submit_command(self, place: Place) -> SubmitOrder:
@@ -174,7 +174,8 @@ class Trader:
 
         return await asyncio.gather(*(one(venue, account) for venue, account in self.accounts()))
 
-    def orders_and_fills(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def orders_and_fills(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """The newest ``MAX_ROWS`` orders (working first) and fills, and how many fills there are in all."""
         orders: list[tuple[OrderState, str]] = []
         for key in self.accounts():
             feed = self.edge.book.feeds.get(key)
@@ -184,4 +185,4 @@ class Trader:
         fills = sorted((row for o, iid in orders for row in fill_rows(o, iid)), key=lambda r: r["ts"], reverse=True)
         working = [order_row(o, iid) for o, iid in orders if o.status not in TERMINAL_STATUSES]
         done = [order_row(o, iid) for o, iid in orders if o.status in TERMINAL_STATUSES]
-        return (working + done)[:MAX_ROWS], fills[:MAX_ROWS]
+        return (working + done)[:MAX_ROWS], fills[:MAX_ROWS], len(fills)

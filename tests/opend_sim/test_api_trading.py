@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+import time as _time
+from collections.abc import Callable, Iterator
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import api_conftest
 import pytest
@@ -12,7 +15,7 @@ from api_conftest import LOGIN_ACCOUNT, TRADE_PASSWORD, ServerThread, futu, new_
 
 from opend_sim.api.server import NOT_LOGGED_IN
 from opend_sim.api.trading import NEED_UNLOCK, PAPER_HAS_NO_DEALS, UNLOCK_WRONG_PASSWORD
-from tradebus.sim import Quote, hk_tick_size
+from tradebus.sim import Quote, SimMarket, hk_tick_size
 
 api_opend_manual = api_conftest.api_opend_manual  # fixture shared through the module, not conftest.py
 WAIT = 10.0
@@ -248,7 +251,40 @@ def test_login_account_seeds_user_id(api_opend_manual: ServerThread, trd: Any) -
     assert trd.get_login_user_id() == int(LOGIN_ACCOUNT)
 
 
-def test_history_queries_include_todays_orders_and_deals(api_opend_manual: ServerThread, trd: Any) -> None:
+def hk_morning_on_client_date() -> Callable[[], int]:
+    """A market clock that reads 10:30 in Hong Kong on the client's local date, then runs at real speed.
+
+    futu-api fills a history query's default window from the machine's local date (the last 90 days up to
+    23:59:59 today) and OpenD compares it with order times written in the market's zone; with the real
+    clock the two dates differ for eight hours a day on a UTC machine. Placing the market in the morning session of the
+    client's date makes "today's orders" mean the same day on both sides, at any hour and in any zone.
+    """
+    local_date = datetime.now().date()
+    start = datetime.combine(local_date, time(10, 30), ZoneInfo("Asia/Hong_Kong"))
+    offset = int(start.timestamp() * 1e9) - _time.time_ns()
+    return lambda: _time.time_ns() + offset
+
+
+@pytest.fixture
+def api_opend_hk_morning() -> Iterator[ServerThread]:
+    clock = hk_morning_on_client_date()
+    srv = ServerThread(lambda: SimMarket(seed=11, clock=clock), tick_interval=0, unsub_min_seconds=0.0)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+
+
+def test_history_queries_include_todays_orders_and_deals(api_opend_hk_morning: ServerThread) -> None:
+    trd = trade_ctx(api_opend_hk_morning.port)
+    try:
+        _history_includes_todays_orders_and_deals(api_opend_hk_morning, trd)
+    finally:
+        trd.close()
+
+
+def _history_includes_todays_orders_and_deals(api_opend_manual: ServerThread, trd: Any) -> None:
     assert trd.unlock_trade(TRADE_PASSWORD)[0] == futu.RET_OK
     q = hk_quote(api_opend_manual)
     ret, placed = place(trd, q.asks[-1][0], 100)

@@ -103,6 +103,19 @@ def check_submit(cmd: SubmitOrder, info: InstrumentInfo | None, caps: Capabiliti
     return None
 
 
+def check_submit_without_facts(cmd: SubmitOrder, caps: Capabilities) -> Denial | None:
+    """The rules that need no instrument facts, for an order whose facts the venue did not give
+    (an OpenD without static information, a lookup that timed out): the venue decides the rest."""
+    denial = check_numbers(cmd.qty, cmd.price) or check_capabilities(cmd, caps)
+    if denial:
+        return denial
+    if cmd.order_type is OrderType.LIMIT and cmd.price is None:
+        return Denial("price_required", "a limit order needs a price")
+    if cmd.price is not None and cmd.price <= 0:
+        return Denial("bad_price", f"price must be positive, got {cmd.price}")
+    return None
+
+
 def check_modify(info: InstrumentInfo | None, qty: int | None, price: float | None, filled_qty: int) -> Denial | None:
     denial = check_numbers(qty, price)
     if denial:

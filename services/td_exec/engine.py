@@ -54,7 +54,7 @@ from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas import ORDER_EVENT_DECODER
-from tradebus.schemas.account import FundsReply, InstrumentsReply, PositionsReply
+from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
 from tradebus.schemas.base import BusMessage, now_ns
 from tradebus.schemas.orders import (
     CancelOrder,
@@ -69,6 +69,7 @@ from tradebus.schemas.orders import (
     OrderStatus,
     OrderStatusUnknown,
     OrderSubmitted,
+    OrderType,
     OrderUpdated,
     QueryFunds,
     QueryInstruments,
@@ -159,7 +160,9 @@ class Engine:
                                           "impossible transitions, duplicates and overfills", ("outcome",))
         self._commands = metrics.counter("td_commands_total", "commands handled, by kind and result",
                                          ("kind", "result"))
-        self._foreign = metrics.counter("td_reports_foreign_total", "venue reports for orders that are not ours")
+        self._foreign = metrics.counter("td_reports_foreign_total",
+                                        "venue reports that name no order (a fill before its external order)")
+        self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -269,15 +272,11 @@ class Engine:
 
     async def process_report(self, acct: Account, report: Report) -> None:
         """Turn one report into the events it implies. Call with ``acct.lock`` held."""
-        if report.client_order_id is None:
-            self._foreign.inc()
-            return
-        order = acct.orders.get(report.client_order_id)
+        order = self.order_for(acct, report)
         if order is None:
-            self._foreign.inc()
-            log.warning("report for an order never submitted through td_exec; ignored", account=acct.name,
-                        client_order_id=report.client_order_id)
-            return
+            order = await self.record_external(acct, report)
+            if order is None:
+                return
         if isinstance(report, CancelRejectReport):
             if order.status in OPEN_STATUSES:
                 await self.emit(order, cancel_rejected(order, report))
@@ -287,6 +286,48 @@ class Engine:
             event = step(order, report)  # type: ignore[arg-type]
             if event is None or await self.emit(order, event) is not Outcome.APPLIED:
                 return
+
+    def order_for(self, acct: Account, report: Report) -> Order | None:
+        """The order a report is about: ours by client order id, else the external order its venue id names."""
+        if report.client_order_id is not None:
+            order = acct.orders.get(report.client_order_id)
+            if order is not None:
+                return order
+        if isinstance(report, CancelRejectReport) or not report.venue_order_id:
+            return None
+        return acct.orders.get(acct.venue.external_client_order_id(report.venue_order_id))
+
+    async def record_external(self, acct: Account, report: Report) -> Order | None:
+        """An order the venue reports and tradebus did not submit becomes an external order in TD_EVT.
+
+        Its ``OrderSubmitted`` (``external=True``) is built from the venue's report and named from the
+        venue's ids, so its event ids — the ``Nats-Msg-Id`` — are the same whoever records it and
+        however often (a push and a reconciliation, two processes). Only an order report can create
+        one: a fill of an order not seen yet waits for its order (pushes bring the order first, and
+        reconciliation lists orders before fills). Call with ``acct.lock`` held.
+        """
+        if not isinstance(report, OrderReport) or not report.venue_order_id:
+            self._foreign.inc()
+            log.warning("venue report for no known order; ignored", account=acct.name, kind=type(report).__name__,
+                        client_order_id=report.client_order_id, venue_order_id=report.venue_order_id)
+            return None
+        coid = acct.venue.external_client_order_id(report.venue_order_id)
+        event = OrderSubmitted(
+            event_id=order_event_id(acct.venue.name, acct.name, coid, "OrderSubmitted"), venue=acct.venue.name,
+            account=acct.name, client_order_id=coid, venue_order_id=report.venue_order_id,
+            ts_event=report.ts_event, ts_init=now_ns(), reconciliation=report.reconciliation,
+            exchange=report.exchange, symbol=report.symbol, side=report.side,
+            order_type=OrderType.LIMIT if report.price is not None else OrderType.MARKET, qty=report.qty,
+            price=report.price, remark=report.client_order_id or "", external=True)
+        await self.store.append(td_evt(acct.venue.name, acct.name, coid), event)
+        order = new_order(event)
+        acct.orders[coid] = order
+        self._events.inc(1.0, "OrderSubmitted")
+        self._external.inc()
+        self.projection.touch(order)
+        log.info("external order recorded", venue=acct.venue.name, account=acct.name, client_order_id=coid,
+                 venue_order_id=report.venue_order_id, reconciliation=report.reconciliation)
+        return order
 
     async def emit(self, order: Order, event: OrderEventBase) -> Outcome:
         """Store then apply one event of ``order`` (caller holds the account lock)."""
@@ -380,12 +421,14 @@ class Engine:
         if denial is not None:
             return await self._deny_submit(cmd, coid, denial.code, denial.reason)
         acct = self.account(cmd.venue, cmd.account)
+        # the venue is asked before the lock is taken: a slow lookup must not hold up the account's reports
+        info, known = await self._instrument(link, cmd.exchange, cmd.symbol)
         async with acct.lock:
             existing = acct.orders.get(coid)
             if existing is not None:
                 return CommandAccepted(order=existing.view(), duplicate=True)
-            info = await self._instrument(link, cmd.exchange, cmd.symbol)
-            check = checks.check_submit(cmd, info, link.venue.capabilities)
+            check = (checks.check_submit(cmd, info, link.venue.capabilities) if known
+                     else checks.check_submit_without_facts(cmd, link.venue.capabilities))
             if check is not None:
                 return await self._deny_submit(cmd, coid, check.code, check.reason)
             now = now_ns()
@@ -440,11 +483,17 @@ class Engine:
             except SpoolFull:
                 acct.needs_reconcile = True
 
-    async def _instrument(self, link: VenueLink, exchange: str, symbol: str) -> Any:
+    async def _instrument(self, link: VenueLink, exchange: str, symbol: str) -> tuple[InstrumentInfo | None, bool]:
+        """``(facts, known)``. ``known`` is False when the venue could not give the facts (a call its
+        server does not offer, a timeout): the order then goes to the venue, which decides. ``None``
+        with ``known`` is the venue saying there is no such instrument."""
         try:
-            return await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
-        except (TimeoutError, VenueUnknown):
-            return None
+            info = await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
+        except (TimeoutError, VenueUnknown, VenueRejected) as exc:
+            log.warning("instrument facts unavailable; the venue will decide", venue=link.venue.name,
+                        exchange=exchange, symbol=symbol, error=str(exc) or type(exc).__name__)
+            return None, False
+        return info, True
 
     def _open_order(self, link: VenueLink, account: str, coid: str) -> tuple[Account, Order] | CommandDenied:
         denial = self._gate(link, account)
@@ -491,8 +540,9 @@ class Engine:
         if isinstance(found, CommandDenied):
             return found
         acct, order = found
-        info = await self._instrument(link, order.exchange, order.symbol)
-        check = checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty)
+        info, known = await self._instrument(link, order.exchange, order.symbol)
+        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty) if known
+                 else checks.check_numbers(cmd.qty, cmd.price))
         if check is not None:
             return _denied(check.code, check.reason, order.client_order_id)
         try:

@@ -159,6 +159,7 @@ class OrderView(BusMessage, frozen=True, kw_only=True):
     remark: str = ""
     ts_created: int = 0
     ts_last: int = 0
+    external: bool = False  # placed outside tradebus (see OrderSubmitted.external)
 
 
 class CommandAccepted(BusMessage, frozen=True, kw_only=True):
@@ -230,6 +231,9 @@ class OrderSubmitted(OrderEventBase, frozen=True, kw_only=True):
     time_in_force: TimeInForce = TimeInForce.DAY
     remark: str = ""
     user: str = ""
+    # True for an order placed outside tradebus (the venue's app, another API client or CTP session),
+    # recorded from the venue's reports; its client_order_id is "ext-<venue ids>".
+    external: bool = False
 
 
 class OrderDenied(OrderEventBase, frozen=True, kw_only=True):

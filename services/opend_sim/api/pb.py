@@ -49,6 +49,7 @@ PROTO_MODULES: dict[int, str] = {
     3011: "Qot_UpdateTicker",
     3012: "Qot_GetOrderBook",
     3013: "Qot_UpdateOrderBook",
+    3202: "Qot_GetStaticInfo",
     3203: "Qot_GetSecuritySnapshot",
 }
 PROTO_IDS: dict[str, int] = {name: pid for pid, name in PROTO_MODULES.items()}

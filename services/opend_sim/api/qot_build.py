@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 from opend_sim.api import timefmt
@@ -47,6 +48,16 @@ def fill_basic_qot(dst: Any, inst: SimInstrument, q: Quote) -> None:
     dst.turnoverRate = 0.0  # shares outstanding are not simulated
     high, low = dst.highPrice, dst.lowPrice
     dst.amplitude = round((high - low) / q.prev_close * 100, 3) if q.prev_close else 0.0
+
+
+def fill_static_basic(dst: Any, inst: SimInstrument) -> None:
+    """A 3202 static-information record: identity, board lot, type and name."""
+    fill_security(dst.security, inst)
+    dst.id = zlib.crc32(f"{inst.market}.{inst.symbol}".encode())  # stable across runs
+    dst.lotSize = inst.lot_size
+    dst.secType = SECURITY_TYPE_EQUITY
+    dst.name = inst.name
+    dst.listTime = ""
 
 
 def fill_snapshot(dst: Any, inst: SimInstrument, q: Quote) -> None:

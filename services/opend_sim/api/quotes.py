@@ -67,7 +67,7 @@ class QuoteService:
         return {3001: self._guard(3001, self.subscribe), 3003: self._guard(3003, self.sub_info),
                 3004: self._guard(3004, self.basic_qot), 3006: self._guard(3006, self.kline),
                 3010: self._guard(3010, self.ticker), 3012: self._guard(3012, self.order_book),
-                3203: self._guard(3203, self.snapshot)}
+                3202: self._guard(3202, self.static_info), 3203: self._guard(3203, self.snapshot)}
 
     @staticmethod
     def _guard(proto_id: int, fn: Callable[[Session, Any], Any]) -> Callable[[Session, Any], Any]:
@@ -191,6 +191,16 @@ class QuoteService:
         rsp = _ok(3004)
         for inst in insts:
             qot_build.fill_basic_qot(rsp.s2c.basicQotList.add(), inst, self._tape(inst).quote)
+        return rsp
+
+    def static_info(self, session: Session, req: Any) -> Any:
+        # the codes asked for (a market-wide list is not served); no subscription needed
+        insts = [self._resolve(sec) for sec in req.c2s.securityList]
+        if not insts:
+            raise QuoteError("opend_sim serves static information for a list of codes only")
+        rsp = _ok(3202)
+        for inst in insts:
+            qot_build.fill_static_basic(rsp.s2c.staticInfoList.add().basic, inst)
         return rsp
 
     def snapshot(self, session: Session, req: Any) -> Any:

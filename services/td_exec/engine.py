@@ -318,7 +318,7 @@ class Engine:
             ts_event=report.ts_event, ts_init=now_ns(), reconciliation=report.reconciliation,
             exchange=report.exchange, symbol=report.symbol, side=report.side,
             order_type=OrderType.LIMIT if report.price is not None else OrderType.MARKET, qty=report.qty,
-            price=report.price, remark=report.client_order_id or "", external=True)
+            price=report.price, offset=report.offset, remark=report.client_order_id or "", external=True)
         await self.store.append(td_evt(acct.venue.name, acct.name, coid), event)
         order = new_order(event)
         acct.orders[coid] = order

@@ -133,6 +133,7 @@ class OrderReport(msgspec.Struct, frozen=True, kw_only=True):
     qty: int
     price: float | None
     status: OrderStatus  # mapped from the venue's status through the adapter's table
+    offset: Offset = Offset.NONE  # futures: the order's open/close flag (an external order is created with it)
     filled_qty: int = 0
     avg_fill_price: float | None = None
     code: str = ""  # venue status / error id, for rejections

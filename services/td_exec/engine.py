@@ -31,6 +31,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from td_exec import checks
+from td_exec.instruments_kv import InstrumentsProjection
 from td_exec.projections import OrdersProjection
 from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
 from td_exec.spool import Spool
@@ -153,6 +154,7 @@ class Engine:
         self.store = EventStore(bus, Spool(data_dir / "spool", cfg.spool_max_bytes), metrics,
                                 timeout=cfg.store_timeout_s, on_flushed=self._after_flush)
         self.projection = OrdersProjection(bus, metrics)
+        self.instruments_kv = InstrumentsProjection(bus, metrics)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rebuild_seconds = 0.0
         self._events = metrics.counter("td_events_total", "order events appended, by kind", ("kind",))
@@ -247,6 +249,18 @@ class Engine:
         if connected:
             link.reconcile_task = self.spawn(reconcile_venue(self, link, link.generation),
                                              name=f"td_exec.reconcile.{link.venue.name}")
+            self.spawn(self._publish_instruments(link), name=f"td_exec.instruments.{link.venue.name}")
+
+    async def _publish_instruments(self, link: VenueLink) -> None:
+        """The venue's instrument list into KV ``instruments`` (see ``td_exec.instruments_kv``)."""
+        try:
+            infos = await asyncio.wait_for(link.venue.instruments(), self.cfg.query_timeout_s)
+        except (TimeoutError, VenueUnknown, VenueRejected) as exc:
+            log.warning("instrument list unavailable for KV instruments", venue=link.venue.name,
+                        error=str(exc) or type(exc).__name__)
+            return
+        written = await self.instruments_kv.publish(infos)
+        log.info("KV instruments written", venue=link.venue.name, instruments=len(infos), changed=written)
 
     async def _drain(self, acct: Account) -> None:
         while True:
@@ -493,6 +507,8 @@ class Engine:
             log.warning("instrument facts unavailable; the venue will decide", venue=link.venue.name,
                         exchange=exchange, symbol=symbol, error=str(exc) or type(exc).__name__)
             return None, False
+        if info is not None and self.instruments_kv.is_new(info):
+            self.spawn(self.instruments_kv.publish([info]), name="td_exec.instruments.lookup")
         return info, True
 
     def _open_order(self, link: VenueLink, account: str, coid: str) -> tuple[Account, Order] | CommandDenied:

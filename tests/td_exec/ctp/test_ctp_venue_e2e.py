@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from ctp_front import CtpFront
 from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue, venue_order
@@ -23,7 +24,7 @@ from td_exec.ctp_venue import CtpVenue
 from td_exec.venue import OrderRef, VenueOrder
 from tradebus.bus import Bus, RequestFailed, fold_stream
 from tradebus.schemas import ORDER_EVENT_DECODER, TRADE_REPLY_DECODER
-from tradebus.schemas.account import PositionSide, PositionsReply
+from tradebus.schemas.account import InstrumentInfo, PositionSide, PositionsReply
 from tradebus.schemas.orders import (
     CancelOrder,
     CommandAccepted,
@@ -277,6 +278,9 @@ async def test_orders_of_another_session_become_external_orders_once(  # type: i
     svc = await TdExec(nats_server.url, front, tmp_path / "td").start()
     try:
         await submit_when_ready(bus, order("ours-1", rb.lower_limit), svc)  # td_exec is up and ready
+        # the instrument list td_exec wrote to KV instruments (what ws_edge answers from)
+        kv_rb = await (await bus.js.key_value("instruments")).get("ctp.SHFE.rb2601")
+        assert msgspec.json.decode(kv_rb.value, type=InstrumentInfo) == rb
         key = await place_elsewhere(other, other_sink, venue_order("theirs-fill", price=rb.upper_limit, qty=2))
         pushed = other.external_client_order_id(key)
         assert pushed.startswith(f"ext-{other.trading_day}-")

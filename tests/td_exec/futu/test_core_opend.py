@@ -4,15 +4,19 @@ any optional call (no market snapshot, 3203); a refusal reaches the client with 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from api_conftest import TRADE_PWD_MD5, futu, with_timeout
 from core_opend import CoreOpenDThread
 from futu_stack import Stack, futu_stack, until
+from nats.js.errors import KeyNotFoundError
 
+from tradebus.schemas.account import InstrumentInfo
 from tradebus.schemas.orders import CommandAccepted, OrderRejected, OrderStatus, Side, SubmitOrder
 
 HK_CODE = "HK.00700"
@@ -94,6 +98,14 @@ def order(account: str, cid: str, qty: int) -> SubmitOrder:
                        price=300.0, client_order_id=cid)
 
 
+async def _kv_lot_size(stack: Stack, lot: int) -> bool:
+    """What td_exec wrote to KV ``instruments`` from OpenD's static information (ws_edge reads it)."""
+    kv = await stack.client.js.key_value("instruments")
+    with contextlib.suppress(KeyNotFoundError):
+        return msgspec.json.decode((await kv.get("futu.HK.00700")).value, type=InstrumentInfo).lot_size == lot
+    return False
+
+
 async def _status(stack: Stack, cid: str, status: OrderStatus) -> bool:
     return stack.status(cid) is status
 
@@ -104,6 +116,7 @@ async def test_td_exec_orders_need_only_core_calls(core: CoreOpenDThread, nats_s
         assert isinstance(reply, CommandAccepted), reply
         await until(lambda: _status(stack, "core-1", OrderStatus.ACCEPTED), what="accepted")
         assert await stack.kinds("core-1") == ["OrderSubmitted", "OrderAccepted"]
+        await until(lambda: _kv_lot_size(stack, 100), what="the static information in KV instruments")
 
         # a lot fact OpenD's static information gave: denied before anything is sent
         reply = await stack.request(order(stack.account, "core-lot", 150))

@@ -37,6 +37,7 @@ from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for
 from td_exec.spool import Spool
 from td_exec.store import EventStore, SpoolFull, StoreUnavailable
 from td_exec.venue import (
+    EXTERNAL_PREFIX,
     CancelRejectReport,
     FillReport,
     OrderRef,
@@ -429,6 +430,8 @@ class Engine:
     async def submit(self, link: VenueLink, cmd: SubmitOrder) -> BusMessage:
         coid = cmd.client_order_id if cmd.client_order_id is not None else new_client_order_id()
         bad = checks.check_client_order_id(coid) if cmd.account else checks.Denial("unknown_account", "no account")
+        if bad is None and coid.startswith(EXTERNAL_PREFIX):  # the names of orders placed outside tradebus
+            bad = checks.Denial("bad_client_order_id", f"client_order_id may not start with {EXTERNAL_PREFIX!r}")
         if bad is not None:
             return _denied(bad.code, bad.reason, cmd.client_order_id)
         denial = self._permission(cmd.user, cmd.venue, cmd.account) or self._gate(link, cmd.account)

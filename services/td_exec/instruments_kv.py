@@ -15,11 +15,11 @@ from collections.abc import Iterable
 import msgspec
 from nats.js.kv import KeyValue
 
+from td_exec.projections import kv_key
 from tradebus.bus import Bus
 from tradebus.logs import get_logger
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas.account import InstrumentInfo
-from tradebus.subjects import escape_token
 
 log = get_logger("td_exec.instruments_kv")
 _encoder = msgspec.json.Encoder()
@@ -28,7 +28,7 @@ INSTRUMENTS_BUCKET = "instruments"
 
 
 def instrument_key(venue: str, exchange: str, symbol: str) -> str:
-    return f"{escape_token(venue)}.{escape_token(exchange)}.{escape_token(symbol)}"
+    return kv_key(venue, exchange, symbol)
 
 
 class InstrumentsProjection:

@@ -301,6 +301,15 @@ class CoreOpenD:
             return self._error(proto_id, f"Nonexisting acc_id {header.accID}")
         return None
 
+    def _account_reply(self, proto_id: int, header: Any) -> tuple[Any, bool]:
+        """``(reply, ok)``: OpenD's refusal of an unknown account, or a success with the header echoed."""
+        refused = self._account_error(proto_id, header)
+        if refused is not None:
+            return refused, False
+        rsp = self._ok(proto_id)
+        self._header(rsp.s2c.header, header)
+        return rsp, True
+
     def _place_order(self, conn: Connection, req: Any) -> Any:
         c2s = req.c2s
         refused = self._account_error(2202, c2s.header)
@@ -369,35 +378,31 @@ class CoreOpenD:
 
     def _order_list(self, conn: Connection, req: Any) -> Any:
         header = req.c2s.header
-        refused = self._account_error(2201, header)
-        if refused is not None:
-            return refused
+        rsp, ok = self._account_reply(2201, header)
+        if not ok:
+            return rsp
         wanted = set(req.c2s.filterConditions.orderIDExList)
-        rsp = self._ok(2201)
-        self._header(rsp.s2c.header, header)
         for order in self.orders.values():
             if order.acc_id == header.accID and (not wanted or str(order.order_id) in wanted):
                 self._fill_order(rsp.s2c.orderList.add(), order)
         return rsp
 
+    def _deals_of(self, acc_id: int) -> list[CoreFill]:
+        return [deal for deal in self.fills if deal.order.acc_id == acc_id]
+
     def _fill_list(self, conn: Connection, req: Any) -> Any:
         header = req.c2s.header
-        refused = self._account_error(2211, header)
-        if refused is not None:
-            return refused
-        rsp = self._ok(2211)
-        self._header(rsp.s2c.header, header)
-        for deal in self.fills:
-            if deal.order.acc_id == header.accID:
-                self._fill_row(rsp.s2c.orderFillList.add(), deal)
+        rsp, ok = self._account_reply(2211, header)
+        if not ok:
+            return rsp
+        for deal in self._deals_of(header.accID):
+            self._fill_row(rsp.s2c.orderFillList.add(), deal)
         return rsp
 
     def _funds(self, conn: Connection, req: Any) -> Any:
-        refused = self._account_error(2101, req.c2s.header)
-        if refused is not None:
-            return refused
-        rsp = self._ok(2101)
-        self._header(rsp.s2c.header, req.c2s.header)
+        rsp, ok = self._account_reply(2101, req.c2s.header)
+        if not ok:
+            return rsp
         funds = rsp.s2c.funds
         funds.power = funds.totalAssets = funds.cash = funds.avlWithdrawalCash = 1_000_000.0
         funds.marketVal = funds.frozenCash = funds.debtCash = 0.0
@@ -405,16 +410,12 @@ class CoreOpenD:
 
     def _positions(self, conn: Connection, req: Any) -> Any:
         header = req.c2s.header
-        refused = self._account_error(2102, header)
-        if refused is not None:
-            return refused
-        rsp = self._ok(2102)
-        self._header(rsp.s2c.header, header)
+        rsp, ok = self._account_reply(2102, header)
+        if not ok:
+            return rsp
         held: dict[str, float] = {}
-        for deal in self.fills:
-            if deal.order.acc_id == header.accID:
-                held[deal.order.code] = held.get(deal.order.code, 0.0) + (deal.qty if deal.order.side == 1
-                                                                          else -deal.qty)
+        for deal in self._deals_of(header.accID):
+            held[deal.order.code] = held.get(deal.order.code, 0.0) + (deal.qty if deal.order.side == 1 else -deal.qty)
         for number, (code, qty) in enumerate(sorted(held.items()), start=1):
             pos, inst = rsp.s2c.positionList.add(), self.instruments[code]
             pos.positionID, pos.positionSide, pos.code, pos.name = number, 0 if qty >= 0 else 1, code, inst.name

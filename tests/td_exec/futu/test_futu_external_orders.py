@@ -7,11 +7,21 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from api_conftest import TRADE_PWD_MD5, futu, trade_ctx
 from futu_stack import Stack, futu_stack, until
 from futu_venue_helpers import HK, LOT, SYMBOL, ServerThread, book, resting_price
 
-from tradebus.schemas.orders import CommandAccepted, OrderFilled, OrderStatus, OrderSubmitted, Side, SubmitOrder
+from td_exec.projections import order_key, positions_from_trades
+from tradebus.schemas.orders import (
+    CommandAccepted,
+    OrderFilled,
+    OrderStatus,
+    OrderSubmitted,
+    OrderView,
+    Side,
+    SubmitOrder,
+)
 
 
 class OutsideClient:
@@ -54,8 +64,15 @@ async def test_an_order_placed_by_another_client_appears_with_its_fill(
         assert (submitted.qty, submitted.side, submitted.remark) == (LOT, Side.BUY, "from-the-app")
         fills = [e for e in events if isinstance(e, OrderFilled)]
         assert sum(f.fill_qty for f in fills) == LOT
-        view = stack.engine.ledger.get("futu", stack.account, cid).view()  # type: ignore[union-attr]
-        assert view.external and view.filled_qty == LOT
+        order = stack.engine.ledger.get("futu", stack.account, cid)
+        assert order is not None and order.view().external and order.view().filled_qty == LOT
+        # projections show it: KV orders (what edges and strategies read) and the positions fold
+        await stack.engine.projection.settled()
+        kv = await stack.client.js.key_value("orders")
+        stored = msgspec.json.decode((await kv.get(order_key("futu", stack.account, cid))).value, type=OrderView)
+        assert stored.external and stored.filled_qty == LOT
+        [moved] = positions_from_trades(order.trades)
+        assert (moved.symbol, moved.qty) == (SYMBOL, LOT)
 
 
 async def test_orders_placed_while_td_exec_was_down_are_reconciled_once(

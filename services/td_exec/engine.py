@@ -6,9 +6,11 @@ under it) and one report queue drained by one task, so venue reports are applied
 adapter delivered them. Venue calls are made *outside* the lock, so a slow venue never blocks the
 reports that would settle it.
 
-The rule for every event: compute it from the current fold → store it (JetStream ack, or the fsynced
+The rule for every event: compute it from the current fold → store it (JetStream, or the fsynced
 spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
-still has the truth and reconciliation produces the event again.
+still has the truth and reconciliation produces the event again. Stores are pipelined (see
+``td_exec.store``): the writer does not wait for each ack, but the venue is called only once
+``OrderSubmitted``'s ack is in, and a reply only once the events it shows are stored or spooled.
 
 Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
 → pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -106,6 +108,9 @@ class Account:
     status: AccountStatus = AccountStatus.DISCONNECTED
     queue: asyncio.Queue[Report | asyncio.Future[None]] = field(default_factory=asyncio.Queue)
     needs_reconcile: bool = False  # an event was refused by a full spool: re-reconcile when NATS is back
+    # Orders whose OrderSubmitted is published but not yet acknowledged: nothing is sent, and nobody
+    # else (a duplicate submit, a cancel) acts on them until JetStream answered.
+    unconfirmed: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -284,6 +289,7 @@ class Engine:
         acct.queue.put_nowait(fut)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(fut), timeout)
+        await self.store.settled()  # a reply shows only events JetStream (or the spool) holds
 
     async def process_report(self, acct: Account, report: Report) -> None:
         """Turn one report into the events it implies. Call with ``acct.lock`` held."""
@@ -345,7 +351,11 @@ class Engine:
         return order
 
     async def emit(self, order: Order, event: OrderEventBase) -> Outcome:
-        """Store then apply one event of ``order`` (caller holds the account lock)."""
+        """Store then apply one event of ``order`` (caller holds the account lock).
+
+        "Store" is pipelined: the event is published (or spooled) and its ack is confirmed later, in
+        order, by the store, which spools it if JetStream refuses it; a reply waits for that
+        (``barrier``)."""
         await self.store.append(td_evt(order.venue, order.account, order.client_order_id), event)
         outcome = apply(order, event)  # type: ignore[arg-type]
         if outcome is not Outcome.APPLIED:
@@ -440,7 +450,7 @@ class Engine:
         acct = self.account(cmd.venue, cmd.account)
         # the venue is asked before the lock is taken: a slow lookup must not hold up the account's reports
         info, known = await self._instrument(link, cmd.exchange, cmd.symbol)
-        async with acct.lock:
+        async with self._submit_lock(acct, coid):
             existing = acct.orders.get(coid)
             if existing is not None:
                 return CommandAccepted(order=existing.view(), duplicate=True)
@@ -455,17 +465,45 @@ class Engine:
                 symbol=cmd.symbol, side=cmd.side, order_type=cmd.order_type, qty=cmd.qty, price=cmd.price,
                 offset=cmd.offset, time_in_force=cmd.time_in_force, remark=cmd.remark, user=cmd.user)
             try:
-                await self.store.append_required(td_evt(cmd.venue, cmd.account, coid), event)
+                stored = await self.store.publish_required(td_evt(cmd.venue, cmd.account, coid), event)
             except StoreUnavailable as exc:
-                log.error("OrderSubmitted not stored; nothing sent", client_order_id=coid, error=str(exc))
-                return _denied("store_unavailable", f"the event store did not acknowledge the order: {exc}", coid)
+                return self._not_stored(coid, exc)
             order = new_order(event)
             acct.orders[coid] = order
-            self._events.inc(1.0, "OrderSubmitted")
-            self.projection.touch(order)
+            acct.unconfirmed[coid] = stored
+        try:
+            await stored  # outside the lock: the account's next events are prepared meanwhile
+        except StoreUnavailable as exc:
+            acct.unconfirmed.pop(coid, None)
+            if acct.orders.get(coid) is order:
+                del acct.orders[coid]
+            return self._not_stored(coid, exc)
+        acct.unconfirmed.pop(coid, None)
+        self._events.inc(1.0, "OrderSubmitted")
+        self.projection.touch(order)
         await self._send(link, acct, order)
         await self.barrier(acct)
         return CommandAccepted(order=order.view())
+
+    @contextlib.asynccontextmanager
+    async def _submit_lock(self, acct: Account, coid: str) -> AsyncIterator[None]:
+        """The account's writer lock, taken once no earlier submit of ``coid`` still awaits its ack."""
+        while True:
+            await acct.lock.acquire()
+            stored = acct.unconfirmed.get(coid)
+            if stored is None:
+                break
+            acct.lock.release()
+            await asyncio.wait([stored])  # then: a duplicate if it was stored, a fresh submit if not
+        try:
+            yield
+        finally:
+            acct.lock.release()
+
+    @staticmethod
+    def _not_stored(coid: str, exc: StoreUnavailable) -> CommandDenied:
+        log.error("OrderSubmitted not stored; nothing sent", client_order_id=coid, error=str(exc))
+        return _denied("store_unavailable", f"the event store did not acknowledge the order: {exc}", coid)
 
     async def _send(self, link: VenueLink, acct: Account, order: Order) -> None:
         venue_order = VenueOrder(account=order.account, client_order_id=order.client_order_id,
@@ -519,7 +557,7 @@ class Engine:
         if denial is not None:
             return denial
         acct = self.account(link.venue.name, account)
-        order = acct.orders.get(coid)
+        order = acct.orders.get(coid) if coid not in acct.unconfirmed else None
         if order is None:
             return _denied("unknown_order", f"no order {coid!r} in {link.venue.name}:{account}", coid)
         if order.status not in OPEN_STATUSES:
@@ -602,6 +640,9 @@ class Engine:
             if cmd.client_order_id is not None else list(orders.values())
         if cmd.open_only:
             picked = [o for o in picked if o.status in OPEN_STATUSES]
+        acct = self.accounts.get((cmd.venue, cmd.account))
+        if acct is not None and acct.unconfirmed:  # not stored yet: not part of the fold of TD_EVT
+            picked = [o for o in picked if o.client_order_id not in acct.unconfirmed]
         return OrdersReply(orders=[o.view() for o in picked])
 
     def query_trades(self, cmd: QueryTrades) -> TradesReply:

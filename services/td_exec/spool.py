@@ -53,9 +53,11 @@ class Spool:
     def empty(self) -> bool:
         return self._size == 0
 
-    def append(self, subject: str, msg_id: str, data: bytes) -> None:
+    def append(self, subject: str, msg_id: str, data: bytes, *, over_limit: bool = False) -> None:
+        """``over_limit``: write even past ``max_bytes`` (an event already applied, whose publish failed
+        after it left: refusing it would lose it; bounded by what one ack timeout lets through)."""
         body = _encoder.encode(SpoolRecord(subject, msg_id, data))
-        if self._size + _LEN.size + len(body) > self.max_bytes:
+        if not over_limit and self._size + _LEN.size + len(body) > self.max_bytes:
             raise SpoolFull(f"spool {self.path} is full ({self._size} of {self.max_bytes} bytes)")
         os.write(self._fd, _LEN.pack(len(body)) + body)
         os.fsync(self._fd)

@@ -1,11 +1,20 @@
 """The event store writer: TD_EVT first, the local spool when NATS is away, never a silent drop.
 
-* ``append_required`` (``OrderSubmitted``) must be acknowledged by JetStream before the venue is
-  called; when it cannot be, the command is denied and nothing is sent.
-* ``append`` (everything the venue told us) goes to JetStream with ``Nats-Msg-Id`` = the event id. If
-  NATS is unreachable or does not acknowledge in time, the event goes to the spool (fsynced) and the
-  call still succeeds. While the spool holds anything, new events queue behind it, so per-order order
-  is kept. A background task flushes the spool in order once NATS answers again.
+Appends are pipelined: an event is published at once and its JetStream ack is confirmed later, in
+publish order, by one confirmer task, so the per-account writer never waits a round trip per event.
+
+* ``publish_required`` (``OrderSubmitted``) returns a future that resolves once JetStream acknowledged
+  the event, or fails with :class:`StoreUnavailable` when the ack fails or does not come within
+  ``timeout``; the caller calls the venue only after it resolved, so nothing unstored is ever sent.
+* ``append`` (everything the venue told us) publishes with ``Nats-Msg-Id`` = the event id and returns.
+  When the ack fails or times out, the confirmer writes the event to the spool (fsynced) at its turn.
+  If NATS is unreachable, or the spool already holds something, the event goes to the spool instead:
+  at once when nothing is in flight, else queued behind the events in flight, so per-account order is
+  kept. A background task flushes the spool in order once NATS answers again.
+* Publish order is the order of the stream: JetStream stores one connection's publishes in the order
+  it receives them. The only exception is JetStream refusing one event while taking a later one (a
+  per-message refusal, or an ack lost while the connection stayed up): the refused one reaches the
+  stream later, from the spool.
 * Replays are safe: a flushed event that JetStream already had (an ack lost in the outage) is
   deduplicated by its id within the stream's duplicate window, and the in-memory fold skips ids and
   trade ids it already applied.
@@ -15,13 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import msgspec
+from nats.js.api import PubAck
 
 from td_exec.spool import Spool, SpoolFull
 from tradebus.bus import Bus
 from tradebus.bus.connection import MSG_ID
+from tradebus.bus.pipelined import PipelinedPublisher
 from tradebus.logs import get_logger
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas.orders import OrderEventBase
@@ -36,6 +49,19 @@ class StoreUnavailable(Exception):
     """JetStream did not acknowledge an event that must be stored before going on."""
 
 
+@dataclass(eq=False, slots=True)
+class _InFlight:
+    """One event on its way: published (``ack`` set) or waiting for its turn to be spooled (``ack`` None)."""
+
+    subject: str
+    msg_id: str
+    data: bytes
+    ack: asyncio.Future[PubAck] | None
+    deadline: float  # loop time after which a missing ack counts as a failure
+    required: bool  # OrderSubmitted: a failure is reported, never spooled
+    stored: asyncio.Future[None]
+
+
 class EventStore:
     def __init__(self, bus: Bus, spool: Spool, metrics: Registry, *, timeout: float = 2.0,
                  on_flushed: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -45,12 +71,24 @@ class EventStore:
         self.on_flushed = on_flushed
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._inflight: deque[_InFlight] = deque()  # in publish order; the head is settled first
+        self._more = asyncio.Event()
+        self._last: asyncio.Future[None] | None = None  # the newest event's outcome (confirmed in order)
+        self._confirmer: asyncio.Task[None] | None = None
+        self._publisher: PipelinedPublisher | None = None
         self.full = False  # the spool refused an event since the last successful flush
         self._stored = metrics.counter("td_events_stored_total", "events acknowledged by TD_EVT")
         self._duplicates = metrics.counter("td_events_duplicate_total", "events TD_EVT already had (same id)")
         self._spooled = metrics.counter("td_events_spooled_total", "events written to the local spool")
         self._spool_full = metrics.counter("td_spool_full_total", "events refused because the spool was full")
         metrics.gauge("td_spool_bytes", "bytes waiting in the local spool", source=lambda: float(spool.size))
+        metrics.gauge("td_store_inflight", "events published whose JetStream ack is not confirmed yet",
+                      source=lambda: float(self.in_flight))
+
+    @property
+    def in_flight(self) -> int:
+        """Events handed over whose outcome (stored, spooled or refused) is not settled yet."""
+        return len(self._inflight)
 
     @property
     def connected(self) -> bool:
@@ -58,8 +96,29 @@ class EventStore:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flusher(), name="td_exec.spool_flusher")
+        self._start_confirmer()
+
+    def _start_confirmer(self) -> None:
+        if self._confirmer is None:
+            self._confirmer = asyncio.create_task(self._confirm(), name="td_exec.ack_confirmer")
 
     async def stop(self) -> None:
+        """Confirm what is in flight (up to one ack timeout), spool what still has no ack, then stop."""
+        if self._confirmer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled(), self.timeout + 0.5)
+            self._confirmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._confirmer
+            self._confirmer = None
+        while self._inflight:  # never acknowledged: the spool keeps them for the next start
+            entry = self._inflight.popleft()
+            if entry.stored.done():
+                continue
+            if entry.ack is not None and not entry.ack.done():
+                entry.ack.cancel()
+                entry.ack = None
+            await self._settle(entry, "td_exec stopping")
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -67,43 +126,110 @@ class EventStore:
             self._task = None
 
     def abort(self) -> None:
-        """Stop without any cleanup (tests: a crash)."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop without any cleanup (tests: a crash): events in flight are left to JetStream alone."""
+        for task in (self._task, self._confirmer):
+            if task is not None:
+                task.cancel()
 
     # --- writing -----------------------------------------------------------------------------------
 
-    async def append_required(self, subject: str, event: OrderEventBase) -> None:
-        """Store and wait for JetStream's ack, or raise :class:`StoreUnavailable`."""
+    async def publish_required(self, subject: str, event: OrderEventBase) -> asyncio.Future[None]:
+        """Publish now; the future resolves once JetStream acknowledged it, or raises :class:`StoreUnavailable`."""
         if not self.connected:
             raise StoreUnavailable("NATS is not connected")
+        data = _encoder.encode(event)
         try:
-            ack = await self.bus.publish_event(subject, event, msg_id=event.event_id, timeout=self.timeout)
+            ack = await self._publish(subject, event.event_id, data)
         except Exception as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        self._count(ack.duplicate)
+        return self._track(_InFlight(subject, event.event_id, data, ack, self._deadline(), True,
+                                     asyncio.get_running_loop().create_future()))
 
     async def append(self, subject: str, event: OrderEventBase) -> None:
-        """Store in JetStream, or durably in the spool; raises :class:`SpoolFull` only."""
+        """Store in JetStream (its ack confirmed later, in order) or durably in the spool; raises :class:`SpoolFull`."""
+        data = _encoder.encode(event)
         if self.spool.empty and self.connected:
             try:
-                ack = await self.bus.publish_event(subject, event, msg_id=event.event_id, timeout=self.timeout)
-            except Exception as exc:  # timeout, connection lost, JetStream not ready / full
-                log.warning("event not acknowledged; spooling it", event_id=event.event_id,
+                ack = await self._publish(subject, event.event_id, data)
+            except Exception as exc:  # connection lost, outbound buffer full, too many acks pending
+                log.warning("event not published; spooling it", event_id=event.event_id,
                             error=f"{type(exc).__name__}: {exc}")
             else:
-                self._count(ack.duplicate)
+                self._track(_InFlight(subject, event.event_id, data, ack, self._deadline(), False,
+                                      asyncio.get_running_loop().create_future()))
                 return
-        self._to_spool(subject, event)
+        if not self._inflight:
+            self._to_spool(subject, event.event_id, data)
+        else:  # behind the events still in flight: the spool keeps the order they were issued in
+            self._track(_InFlight(subject, event.event_id, data, None, 0.0, False,
+                                  asyncio.get_running_loop().create_future()))
 
-    def _to_spool(self, subject: str, event: OrderEventBase) -> None:
+    async def settled(self) -> None:
+        """Return once every event handed over so far is in JetStream or in the spool (or refused)."""
+        last = self._last
+        if last is not None and not last.done():
+            await asyncio.wait([last])
+
+    async def _publish(self, subject: str, msg_id: str, data: bytes) -> asyncio.Future[PubAck]:
+        if self._publisher is None:
+            self._publisher = PipelinedPublisher(self.bus.nc)
+        return await self._publisher.publish(subject, data, {MSG_ID: msg_id})
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.timeout
+
+    def _track(self, entry: _InFlight) -> asyncio.Future[None]:
+        self._start_confirmer()
+        self._inflight.append(entry)
+        self._more.set()
+        self._last = entry.stored
+        return entry.stored
+
+    async def _confirm(self) -> None:
+        """Settle the events in flight one by one, in the order they were published."""
+        while True:
+            if not self._inflight:
+                self._more.clear()
+                await self._more.wait()
+                continue
+            entry = self._inflight[0]  # left at the head until settled, so stop() still finds it
+            try:
+                await self._settle(entry)
+            except Exception:
+                log.exception("ack confirmation failed", event_id=entry.msg_id)
+                if not entry.stored.done():
+                    entry.stored.set_exception(StoreUnavailable("internal error while confirming"))
+            self._inflight.popleft()
+
+    async def _settle(self, entry: _InFlight, reason: str = "") -> None:
+        if entry.ack is not None:
+            try:
+                remaining = max(0.0, entry.deadline - asyncio.get_running_loop().time())
+                ack = entry.ack.result() if entry.ack.done() else await asyncio.wait_for(entry.ack, remaining)
+            except Exception as exc:  # timeout, JetStream's refusal (stream gone, full, too big), no responders
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                self._count(ack.duplicate)
+                entry.stored.set_result(None)
+                return
+        if entry.required:
+            log.error("OrderSubmitted not acknowledged", event_id=entry.msg_id, error=reason)
+            entry.stored.set_exception(StoreUnavailable(reason or "not acknowledged"))
+            return
+        if reason:
+            log.warning("event not acknowledged; spooling it", event_id=entry.msg_id, error=reason)
+        # Already applied in memory: refusing it now would lose it, so the bound may be exceeded here.
+        self._to_spool(entry.subject, entry.msg_id, entry.data, over_limit=True)
+        entry.stored.set_result(None)
+
+    def _to_spool(self, subject: str, msg_id: str, data: bytes, *, over_limit: bool = False) -> None:
         try:
-            self.spool.append(subject, event.event_id, _encoder.encode(event))
+            self.spool.append(subject, msg_id, data, over_limit=over_limit)
         except SpoolFull:
             self.full = True
             self._spool_full.inc()
             log.error("spool full: event not stored; the account is re-reconciled once NATS is back",
-                      event_id=event.event_id, spool_bytes=self.spool.size, max_bytes=self.spool.max_bytes)
+                      event_id=msg_id, spool_bytes=self.spool.size, max_bytes=self.spool.max_bytes)
             raise
         self._spooled.inc()
         self._wake.set()

@@ -31,6 +31,7 @@ STREAM_OWNERS: dict[str, str] = {
     "TD_EVT": "td_exec",
     "KV_orders": "td_exec",
     "KV_instruments": "td_exec",
+    "OBJ_td_snapshots": "td_exec",
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
 }
@@ -97,7 +98,8 @@ def service_permissions() -> list[UserPermissions]:
         _service("md_ingest", ["md.tick.>", "md.bar.>", "md.status.>"],
                  ["md.ctl.subscribe", "md.ctl.unsubscribe", "auth.opend.*.state"], serves=True,
                  reads=("AUTH",), note="publishes market data, serves md.ctl.*"),
-        _service("td_exec", ["td.evt.>", "$KV.orders.>", "$KV.instruments.>"],
+        _service("td_exec", ["td.evt.>", "$KV.orders.>", "$KV.instruments.>", "$O.td_snapshots.>",
+                             f"{API}.STREAM.PURGE.OBJ_td_snapshots"],  # a new snapshot purges the old chunks
                  ["td.cmd.>", "auth.opend.*.state"], serves=True, reads=("AUTH", "MD"),
                  note="the only writer of TD_EVT; serves td.cmd.*"),
         _service("auth_broker", ["auth.opend.*.state", "$KV.auth.>"], ["auth.opend.*.cmd"], serves=True,

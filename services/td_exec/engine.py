@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from td_exec import checks
+from td_exec import checks, snapshot
 from td_exec.instruments_kv import InstrumentsProjection
 from td_exec.projections import OrdersProjection
 from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
@@ -178,7 +178,7 @@ class Engine:
         if not self.store.spool.empty:  # events of a previous run that never reached JetStream
             await self.store.flush()
         started = time.perf_counter()
-        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s)
+        self.ledger = await snapshot.restore(self)  # a snapshot and the events after it, or all of TD_EVT
         self.rebuild_seconds = time.perf_counter() - started
         log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
                  orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
@@ -191,6 +191,7 @@ class Engine:
         from td_exec.reconcile import inflight_loop
 
         self.spawn(inflight_loop(self), name="td_exec.inflight")
+        self.spawn(snapshot.run(self, self.ledger.events), name="td_exec.snapshots")
         for link in self.links.values():
             await link.venue.start(_Sink(self, link))
 
@@ -678,18 +679,21 @@ class Engine:
         return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
 
 
-async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
+async def rebuild(bus: Bus, idle_timeout: float = 5.0, *, ledger: Ledger | None = None, after_seq: int = 0) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
 
     The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
     at the messages that existed when it started), but with a callback instead of ``next_msg`` and
     the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
     millions of events and those two costs were most of it.
+
+    With ``ledger`` and ``after_seq`` (a snapshot, see ``td_exec.snapshot``) only the messages after
+    ``after_seq`` are folded into it.
     """
-    ledger = Ledger()
+    ledger = ledger if ledger is not None else Ledger()
     info = await bus.js.stream_info(EVENT_STREAM)
     last = info.state.last_seq
-    if not info.state.messages:
+    if not info.state.messages or last <= after_seq:
         return ledger
     done = asyncio.Event()
     decode = ORDER_EVENT_DECODER.decode
@@ -700,7 +704,9 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
         if msg.reply and int(msg.reply.split(".")[5]) >= last:
             done.set()
 
-    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
+    start = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1) \
+        if after_seq else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, config=start, cb=on_msg,
                                  pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
     try:
         while not done.is_set():

@@ -77,6 +77,7 @@ class EventStore:
         self._confirmer: asyncio.Task[None] | None = None
         self._publisher: PipelinedPublisher | None = None
         self.full = False  # the spool refused an event since the last successful flush
+        self.last_seq = 0  # the highest TD_EVT sequence confirmed (set from the stream at start)
         self._stored = metrics.counter("td_events_stored_total", "events acknowledged by TD_EVT")
         self._duplicates = metrics.counter("td_events_duplicate_total", "events TD_EVT already had (same id)")
         self._spooled = metrics.counter("td_events_spooled_total", "events written to the local spool")
@@ -210,6 +211,7 @@ class EventStore:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 self._count(ack.duplicate)
+                self.last_seq = max(self.last_seq, ack.seq)
                 entry.stored.set_result(None)
                 return
         if entry.required:
@@ -248,6 +250,7 @@ class EventStore:
             ack = await self.bus.js.publish(rec.subject, rec.data, headers={MSG_ID: rec.msg_id},
                                             timeout=self.timeout)
             self._count(ack.duplicate)
+            self.last_seq = max(self.last_seq, ack.seq)
         self.spool.drop_first(len(records))
         log.info("spool flushed", events=len(records), left=self.spool.size)
         if self.spool.empty:

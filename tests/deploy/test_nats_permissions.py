@@ -13,11 +13,13 @@ from nats.aio.msg import Msg
 
 from deploy.conftest import REPO, SecureNats
 from tradebus.bus import Bus, connect
+from tradebus.bus.pipelined import PipelinedPublisher
 from tradebus.bus.replay import fold_stream, last_message
 from tradebus.bus.topology import ensure_topology
 from tradebus.config import NatsConfig, Secret, StreamsConfig
 from tradebus.permissions import render_nats_conf
 from tradebus.schemas import MARKET_DATA_DECODER, ORDER_EVENT_DECODER
+from tradebus.schemas.base import encode
 from tradebus.schemas.market import Tick
 from tradebus.schemas.orders import OrderAccepted
 from tradebus.subjects import md_tick, td_evt
@@ -133,6 +135,17 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
         assert ack.seq >= 1
         kv = await td.js.key_value("orders")
         await kv.put("ctp.000001.O-1", b"{}")
+        # ... pipelines its appends (acks on its own inbox), and keeps its fold's snapshot: a second put
+        # purges the first one's chunks.
+        second = OrderAccepted(event_id="e2", venue="ctp", account="000001", client_order_id="O-2", ts_event=2,
+                               ts_init=2)
+        piped = await PipelinedPublisher(td.nc).publish(td_evt("ctp", "000001", "O-2"), encode(second),
+                                                        {"Nats-Msg-Id": "e2"})
+        assert (await asyncio.wait_for(piped, 2)).seq >= 2
+        snapshots = await td.js.object_store("td_snapshots")
+        await snapshots.put("ledger.ctp", b"first" * 50_000)
+        await snapshots.put("ledger.ctp", b"second")
+        assert (await snapshots.get("ledger.ctp")).data == b"second"
 
         async def cmd(msg: Msg) -> None:
             await msg.respond(b"ok")
@@ -151,7 +164,7 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
                 assert isinstance(last, Tick) and last.last == 3500.0
                 events = await fold_stream(bus.js, "td.evt.>", ORDER_EVENT_DECODER,
                                            lambda acc, m, _s, _q: [*acc, m], [])
-                assert [e.event_id for e in events] == ["e1"]
+                assert [e.event_id for e in events] == ["e1", "e2"]
                 order = await (await bus.js.key_value("orders")).get("ctp.000001.O-1")
                 assert order.value == b"{}"
                 got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
@@ -29,6 +29,12 @@ BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),
     BucketSpec("instruments", 1, "reference data per <venue>.<exchange>.<symbol>"),
     BucketSpec("auth", 1, "current OpenD login state per instance"),
+)
+
+
+# Object stores (stream ``OBJ_<name>``): values too big for one KV message.
+OBJECT_STORES: tuple[BucketSpec, ...] = (
+    BucketSpec("td_snapshots", 1, "td_exec's snapshots of its order fold at a TD_EVT sequence"),
 )
 
 
@@ -163,6 +169,18 @@ async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | 
                                       storage=StorageType.FILE, replicas=cfg.replicas)
             outcome[spec.name] = "created"
             log.info("bucket created", bucket=spec.name)
+    for spec in OBJECT_STORES:
+        if not _mine(f"OBJ_{spec.name}", owner):
+            outcome[spec.name] = "not_mine"
+            continue
+        try:
+            await js.object_store(spec.name)
+            outcome[spec.name] = "unchanged"
+        except BucketNotFoundError:
+            await js.create_object_store(spec.name, ObjectStoreConfig(
+                description=spec.description, storage=StorageType.FILE, replicas=cfg.replicas))
+            outcome[spec.name] = "created"
+            log.info("object store created", bucket=spec.name)
     return outcome
 
 

@@ -22,3 +22,7 @@ class TdConfig(Section, frozen=True, kw_only=True):
     inflight_grace_s: float = 60.0
     inflight_check_s: float = 5.0  # how often in-flight orders are checked against the venue
     spool_max_bytes: int = 64 << 20  # local spool of venue events while NATS is away
+    # A snapshot of the fold (object store td_snapshots) once this many events were appended since the
+    # last one, so a restart replays only the events after it. 0 = never.
+    snapshot_every_events: int = 100_000
+    snapshot_check_s: float = 10.0  # how often that count is looked at

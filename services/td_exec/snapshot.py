@@ -1,0 +1,272 @@
+"""Snapshots of td_exec's fold, so a restart replays only the tail of TD_EVT.
+
+A snapshot is the orders of the venues this td_exec runs, as they stood once every event of theirs up
+to TD_EVT sequence ``stream_seq`` was applied, in the object store bucket ``td_snapshots`` under
+``ledger.<venues>``. On start, :func:`restore` loads it and the engine folds only the messages after
+``stream_seq``; a missing, unreadable or other-schema snapshot means a full replay instead.
+
+Why replaying the tail over a snapshot is exact: a snapshot is written while the engine runs, so an
+order may already hold events stored after ``stream_seq``. The fold absorbs a second application of
+any event (fills and repeatable kinds are skipped by id, status events either repeat a state the table
+keeps or are impossible transitions that keep the state), so the tail brings every order to the state a
+full replay gives. Two rules keep the snapshot itself honest:
+
+* ``stream_seq`` is the highest sequence the store has confirmed, and every event of this td_exec is
+  applied to memory before it is published, so all of ours up to it are in memory;
+* an order whose ``OrderSubmitted`` is not acknowledged yet is left out (its sequence, if it is stored,
+  is above ``stream_seq``: acks are confirmed in publish order), and the snapshot is uploaded only after
+  every event handed to the store before it was captured is stored or spooled, so a snapshot never
+  holds an event that a crash could lose.
+
+The capture walks the orders in slices (``SLICE`` orders, then it yields), so the account writers keep
+running while a snapshot is taken. Bump :data:`SCHEMA` whenever :class:`tradebus.orders.order.Order`, the
+fold or the row layout below changes: older snapshots are then ignored and the next start replays fully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+from nats.js.errors import NotFoundError
+
+from tradebus.bus import Bus
+from tradebus.logs import get_logger
+from tradebus.orders.order import Ledger, Order
+from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce, TradeView
+
+if TYPE_CHECKING:
+    from td_exec.engine import Engine
+
+log = get_logger("td_exec.snapshot")
+
+SCHEMA = 1
+BUCKET = "td_snapshots"
+SLICE = 2000  # orders captured between two yields to the event loop
+EVENT_STREAM = "TD_EVT"
+
+
+class TradeRow(msgspec.Struct, array_like=True):
+    trade_id: str
+    venue_order_id: str | None
+    offset: Offset
+    qty: int
+    price: float
+    fee: float
+    fee_currency: str
+    ts_event: int
+
+
+class OrderRow(msgspec.Struct, array_like=True):
+    client_order_id: str
+    exchange: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    offset: Offset
+    time_in_force: TimeInForce
+    qty: int
+    price: float | None
+    status: OrderStatus
+    venue_order_id: str | None
+    filled_qty: int
+    fill_value: float
+    reason: str
+    remark: str
+    user: str
+    ts_created: int
+    ts_last: int
+    external: bool
+    repeats: dict[str, int]
+    trades: list[TradeRow]
+    overfills: list[str]
+    seen_ids: list[str]
+
+
+class BookRow(msgspec.Struct, array_like=True):
+    venue: str
+    account: str
+    orders: list[OrderRow]
+
+
+class Header(msgspec.Struct):
+    """Read first: a snapshot of another schema is not decoded any further."""
+
+    schema: int
+    stream_seq: int
+
+
+class Snapshot(msgspec.Struct):
+    schema: int
+    stream_seq: int
+    created_ns: int
+    venues: list[str]
+    books: list[BookRow]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_header = msgspec.msgpack.Decoder(Header)
+_snapshot = msgspec.msgpack.Decoder(Snapshot)
+
+
+@dataclass(frozen=True)
+class Restored:
+    ledger: Ledger
+    stream_seq: int
+    orders: int
+
+
+def object_name(venues: list[str]) -> str:
+    return "ledger." + "+".join(sorted(venues))
+
+
+# --- rows <-> orders ------------------------------------------------------------------------------
+
+
+def order_row(o: Order) -> OrderRow:
+    return OrderRow(
+        o.client_order_id, o.exchange, o.symbol, o.side, o.order_type, o.offset, o.time_in_force, o.qty, o.price,
+        o.status, o.venue_order_id, o.filled_qty, o.fill_value, o.reason, o.remark, o.user, o.ts_created, o.ts_last,
+        o.external, dict(o.repeats),
+        [TradeRow(t.trade_id, t.venue_order_id, t.offset, t.qty, t.price, t.fee, t.fee_currency, t.ts_event)
+         for t in o.trades],
+        list(o.overfills), list(o.seen_ids))
+
+
+def order_from_row(venue: str, account: str, r: OrderRow) -> Order:
+    trades = [TradeView(venue=venue, account=account, client_order_id=r.client_order_id,
+                        venue_order_id=t.venue_order_id, trade_id=t.trade_id, exchange=r.exchange, symbol=r.symbol,
+                        side=r.side, offset=t.offset, qty=t.qty, price=t.price, fee=t.fee,
+                        fee_currency=t.fee_currency, ts_event=t.ts_event) for t in r.trades]
+    return Order(
+        venue=venue, account=account, client_order_id=r.client_order_id, exchange=r.exchange, symbol=r.symbol,
+        side=r.side, order_type=r.order_type, offset=r.offset, time_in_force=r.time_in_force, qty=r.qty,
+        price=r.price, status=r.status, venue_order_id=r.venue_order_id, filled_qty=r.filled_qty,
+        fill_value=r.fill_value, reason=r.reason, remark=r.remark, user=r.user, ts_created=r.ts_created,
+        ts_last=r.ts_last, external=r.external, repeats=r.repeats, trades=trades,
+        trade_ids={t.trade_id for t in r.trades}, overfills=set(r.overfills), seen_ids=set(r.seen_ids))
+
+
+def decode(data: bytes, venues: list[str]) -> Restored:
+    """The ledger in ``data``; raises ``ValueError`` for another schema, other venues or damage."""
+    try:
+        header = _header.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"unreadable snapshot: {exc}") from exc
+    if header.schema != SCHEMA:
+        raise ValueError(f"snapshot schema {header.schema}, this td_exec reads {SCHEMA}")
+    try:
+        snap = _snapshot.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"damaged snapshot: {exc}") from exc
+    if sorted(snap.venues) != sorted(venues):
+        raise ValueError(f"snapshot of venues {snap.venues}, this td_exec runs {sorted(venues)}")
+    ledger = Ledger()
+    orders = 0
+    for book in snap.books:
+        target = ledger.book(book.venue, book.account)
+        for row in book.orders:
+            target[row.client_order_id] = order_from_row(book.venue, book.account, row)
+        orders += len(book.orders)
+    return Restored(ledger, snap.stream_seq, orders)
+
+
+async def capture(ledger: Ledger, venues: list[str], stream_seq: int,
+                  pending: dict[tuple[str, str], set[str]]) -> bytes:
+    """Encode the served venues' books, ``SLICE`` orders at a time; ``pending`` orders are left out."""
+    books = [(key, list(book.values())) for key, book in ledger.accounts.items() if key[0] in venues]
+    rows: list[BookRow] = []
+    done = 0
+    for (venue, account), orders in books:
+        skip = pending.get((venue, account), set())
+        out: list[OrderRow] = []
+        for order in orders:
+            if order.client_order_id not in skip:
+                out.append(order_row(order))
+            done += 1
+            if done % SLICE == 0:
+                await asyncio.sleep(0)  # let the writers run between slices
+        rows.append(BookRow(venue, account, out))
+    return _encoder.encode(Snapshot(SCHEMA, stream_seq, time.time_ns(), sorted(venues), rows))
+
+
+# --- the bucket -----------------------------------------------------------------------------------
+
+
+async def load(bus: Bus, venues: list[str]) -> Restored | None:
+    """The newest usable snapshot, or None (none yet, unreadable, another schema): replay everything."""
+    try:
+        store = await bus.js.object_store(BUCKET)
+        sink = io.BytesIO()
+        await store.get(object_name(venues), writeinto=sink)
+        restored = decode(sink.getvalue(), venues)
+        info = await bus.js.stream_info(EVENT_STREAM)
+    except NotFoundError:  # no bucket or no snapshot yet
+        return None
+    except Exception as exc:  # damaged chunks (digest mismatch), another schema, a bucket we cannot read
+        log.warning("snapshot not usable; replaying all of TD_EVT", error=f"{type(exc).__name__}: {exc}")
+        return None
+    if restored.stream_seq > info.state.last_seq:  # a stream recreated since: the snapshot describes another one
+        log.warning("snapshot is ahead of TD_EVT; replaying all of it", snapshot_seq=restored.stream_seq,
+                    stream_last_seq=info.state.last_seq)
+        return None
+    return restored
+
+
+async def save(bus: Bus, venues: list[str], data: bytes) -> None:
+    store = await bus.js.object_store(BUCKET)
+    await store.put(object_name(venues), data)
+
+
+async def take(engine: Engine) -> int:
+    """Capture, wait until everything captured is durable, upload; returns the snapshot's sequence."""
+    venues = sorted(engine.links)
+    stream_seq = engine.store.last_seq
+    pending = {key: {coid for coid, fut in acct.unconfirmed.items()
+                     if not fut.done() or fut.cancelled() or fut.exception() is not None}
+               for key, acct in engine.accounts.items() if acct.unconfirmed}
+    started = time.perf_counter()
+    data = await capture(engine.ledger, venues, stream_seq, pending)
+    captured_s = time.perf_counter() - started
+    await engine.store.settled()  # every event the capture may hold is now in JetStream or the spool
+    await save(engine.bus, venues, data)
+    log.info("snapshot written", stream_seq=stream_seq, bytes=len(data), capture_s=round(captured_s, 3),
+             total_s=round(time.perf_counter() - started, 3))
+    return stream_seq
+
+
+async def run(engine: Engine, events_at_start: int) -> None:
+    """Take a snapshot whenever ``td.snapshot_every_events`` events were appended since the last one."""
+    every = engine.cfg.snapshot_every_events
+    if every <= 0:
+        return
+    since_last = events_at_start  # a long tail at start: the next restart should not replay it again
+    counted = engine.store_events_total()
+    while True:
+        now = engine.store_events_total()
+        since_last += int(now - counted)
+        counted = now
+        if since_last >= every and engine.store.connected:
+            try:
+                await take(engine)
+                since_last = 0
+            except Exception as exc:
+                log.warning("snapshot not written; retrying later", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(engine.cfg.snapshot_check_s)
+
+
+async def restore(engine: Engine) -> Ledger:
+    """The fold at start: the snapshot and the events after it, or (no usable snapshot) all of TD_EVT."""
+    from td_exec.engine import rebuild
+
+    venues = sorted(engine.links)
+    restored = await load(engine.bus, venues) if engine.cfg.snapshot_every_events > 0 else None
+    engine.store.last_seq = (await engine.bus.js.stream_info(EVENT_STREAM)).state.last_seq
+    if restored is None:
+        return await rebuild(engine.bus, engine.cfg.query_timeout_s)
+    log.info("snapshot loaded", stream_seq=restored.stream_seq, orders=restored.orders)
+    return await rebuild(engine.bus, engine.cfg.query_timeout_s, ledger=restored.ledger, after_seq=restored.stream_seq)

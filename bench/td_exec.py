@@ -10,14 +10,16 @@ venue, prints:
   ``OrderAccepted`` seen by the subscriber;
 * the same two figures for **bare JetStream publish-and-ack** of the same two event sizes, one after
   the other (the store's floor: td_exec cannot be faster than its two acknowledged appends);
-* **rebuild time** of a fresh engine's fold for each of ``--rebuild-sizes`` stored events (orders of
-  ten events: submitted, accepted, seven fills, cancelled).
+* **restart time** for each of ``--rebuild-sizes`` stored events (orders of ten events: submitted,
+  accepted, seven fills, cancelled), two ways on the same stream: the full replay (the baseline), and
+  td_exec's snapshot (``td_exec.snapshot``, taken at the history's end) plus a replay of the
+  ``--tail`` events written after it; with the snapshot's size and the time to take it.
 
 The client, the engine and the venue share one process and one event loop (uvloop), so the figures
 include the client's own CPU: conservative for the engine.
 
     .venv/bin/python bench/td_exec.py                                  # about 30 s
-    .venv/bin/python bench/td_exec.py --rebuild-sizes 100000,1000000   # + the 1 M rebuild (minutes)
+    .venv/bin/python bench/td_exec.py --rebuild-sizes 100000,1000000   # + the 1 M restart (minutes)
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "services"), str(ROOT / "libs")]
 
+from td_exec import snapshot  # noqa: E402
 from td_exec.commands import CommandServer  # noqa: E402
 from td_exec.engine import AccountStatus, Engine, rebuild  # noqa: E402
 from td_exec.sim_venue import SimVenue  # noqa: E402
+from td_exec.venue import OrderReport, VenueOrder  # noqa: E402
 from tradebus.bus import Bus, connect, ensure_topology  # noqa: E402
 from tradebus.config import NatsConfig, StreamsConfig  # noqa: E402
 from tradebus.config_sections.td import TdConfig  # noqa: E402
@@ -49,6 +53,7 @@ from tradebus.schemas.orders import (  # noqa: E402
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
+    OrderStatus,
     OrderSubmitted,
     OrderType,
     Side,
@@ -154,10 +159,25 @@ class JsBench:
         await self.client.publish_event(subject, acc, msg_id=acc.event_id)
 
 
-async def order_figures(url: str, data_dir: Path, args: argparse.Namespace) -> dict[str, float]:
+class InstantVenue(SimVenue):
+    """The sim venue's session without its market: every order is accepted at once. The sim market's
+    cost per order grows with the account's resting orders, so with it the sustained figure measures
+    the simulator; with this venue it measures td_exec."""
+
+    async def submit(self, order: VenueOrder) -> str | None:
+        self.inserts += 1
+        venue_order_id = f"I{self.inserts}"
+        assert self._sink is not None
+        self._sink.on_order(OrderReport(
+            account=order.account, client_order_id=order.client_order_id, venue_order_id=venue_order_id,
+            exchange=order.exchange, symbol=order.symbol, side=order.side, qty=order.qty, price=order.price,
+            status=OrderStatus.ACCEPTED, offset=order.offset, ts_event=time.time_ns()))
+        return venue_order_id
+
+
+async def order_figures(url: str, data_dir: Path, args: argparse.Namespace, venue: SimVenue) -> dict[str, float]:
     engine_bus, client = await _bus(url, "td_exec-bench"), await _bus(url, "bench-client")
     await ensure_topology(engine_bus.js, StreamsConfig())
-    venue = SimVenue(seed=3)
     cfg = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, inflight_check_s=3600.0)
     engine = Engine(engine_bus, [venue], cfg, data_dir, Registry())
     await engine.start()
@@ -207,33 +227,61 @@ def order_story(n: int) -> list[tuple[str, object]]:
     return out
 
 
-async def rebuild_figure(size: int, base: Path) -> tuple[float, float]:
+async def write_history(bus: Bus, first_order: int, count: int) -> int:
+    """Append ``count`` events of ten-event orders from order number ``first_order``; returns the next one."""
+    written, pending, n = 0, [], first_order
+    while written < count:
+        for msg_id, event in order_story(n):
+            if written >= count:
+                break
+            subject = td_evt("sim", "REBUILD", event.client_order_id)  # type: ignore[attr-defined]
+            pending.append(await bus.js.publish_async(subject, encode(event), headers={"Nats-Msg-Id": msg_id}))
+            written += 1
+        n += 1
+        if len(pending) >= 5000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    return n
+
+
+async def restart_figures(size: int, tail: int, base: Path) -> dict[str, float]:
+    """Full replay vs snapshot + tail, on one stream of ``size`` + ``tail`` events."""
     server = NatsServer(store_dir=base / f"rebuild-{size}")
     server.start()
     try:
         bus = await _bus(server.url, "bench-rebuild")
         await ensure_topology(bus.js, StreamsConfig())
-        written, pending, t0 = 0, [], time.perf_counter()
-        n = 0
-        while written < size:
-            for msg_id, event in order_story(n):
-                if written >= size:
-                    break
-                subject = td_evt("sim", "REBUILD", event.client_order_id)  # type: ignore[attr-defined]
-                pending.append(bus.publish_event_async(subject, event, msg_id))  # type: ignore[arg-type]
-                written += 1
-            n += 1
-            if len(pending) >= 5000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        write_s = time.perf_counter() - t0
         t0 = time.perf_counter()
+        next_order = await write_history(bus, 0, size)
+        f: dict[str, float] = {"write_s": time.perf_counter() - t0}
+        # The snapshot td_exec would take at the end of this history (its capture yields every slice).
         ledger = await rebuild(bus)
-        seconds = time.perf_counter() - t0
-        assert ledger.events == size, (ledger.events, size)
+        seq = (await bus.js.stream_info("TD_EVT")).state.last_seq
+        t0 = time.perf_counter()
+        data = await snapshot.capture(ledger, ["sim"], seq, {})
+        f["capture_s"] = time.perf_counter() - t0
+        await snapshot.save(bus, ["sim"], data)
+        f["take_s"] = time.perf_counter() - t0
+        f["snapshot_mb"] = len(data) / 1e6
+        orders = len(ledger.accounts[("sim", "REBUILD")])
+        del ledger, data
+        await write_history(bus, next_order, tail)  # what happened after the snapshot
+        t0 = time.perf_counter()
+        full = await rebuild(bus)
+        f["full_s"] = time.perf_counter() - t0
+        assert full.events == size + tail, (full.events, size + tail)
+        full_orders = len(full.accounts[("sim", "REBUILD")])
+        del full
+        t0 = time.perf_counter()
+        restored = await snapshot.load(bus, ["sim"])
+        assert restored is not None and restored.orders == orders
+        f["load_s"] = time.perf_counter() - t0
+        ledger = await rebuild(bus, ledger=restored.ledger, after_seq=restored.stream_seq)
+        f["restore_s"] = time.perf_counter() - t0
+        assert ledger.events == tail and len(ledger.accounts[("sim", "REBUILD")]) == full_orders
         await bus.close()
-        return seconds, write_s
+        return f
     finally:
         server.stop()
 
@@ -245,27 +293,34 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s of the latency figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the latency figure")
     parser.add_argument("--rebuild-sizes", default="100000", help="comma-separated stored-event counts")
+    parser.add_argument("--tail", type=int, default=10000, help="events written after the snapshot")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="td_exec_bench_") as tmp:
         base = Path(tmp)
-        server = NatsServer(store_dir=base / "js")
-        server.start()
-        try:
-            f = await order_figures(server.url, base / "td_exec", args)
-        finally:
-            server.stop()
-        print(f"events: OrderSubmitted {f['submitted_bytes']:.0f} B, OrderAccepted {f['accepted_bytes']:.0f} B")
-        print(f"{'':34}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-        print(f"{'td_exec submit -> OrderAccepted':34}{f['orders_per_s']:>10.0f}{f['p50_ms']:>10.2f}"
-              f"{f['p99_ms']:>10.2f}")
-        print(f"{'bare JetStream 2 x publish+ack':34}{f['js_pairs_per_s']:>10.0f}{f['js_p50_ms']:>10.2f}"
-              f"{f['js_p99_ms']:>10.2f}")
-        print(f"(latencies at {args.rate:g}/s for {args.seconds:g} s; per s: {args.orders} orders, "
-              f"{args.window} in flight)")
+        venues = (("sim venue (SimMarket)", lambda: SimVenue(seed=3)), ("instant venue", lambda: InstantVenue(seed=3)))
+        for name, make_venue in venues if args.orders > 0 else ():
+            server = NatsServer(store_dir=base / f"js-{len(name)}")
+            server.start()
+            try:
+                f = await order_figures(server.url, base / f"td_exec-{len(name)}", args, make_venue())
+            finally:
+                server.stop()
+            print(f"--- {name}; events: OrderSubmitted {f['submitted_bytes']:.0f} B, "
+                  f"OrderAccepted {f['accepted_bytes']:.0f} B")
+            print(f"{'':34}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+            print(f"{'td_exec submit -> OrderAccepted':34}{f['orders_per_s']:>10.0f}{f['p50_ms']:>10.2f}"
+                  f"{f['p99_ms']:>10.2f}")
+            print(f"{'bare JetStream 2 x publish+ack':34}{f['js_pairs_per_s']:>10.0f}{f['js_p50_ms']:>10.2f}"
+                  f"{f['js_p99_ms']:>10.2f}")
+            print(f"(latencies at {args.rate:g}/s for {args.seconds:g} s; per s: {args.orders} orders, "
+                  f"{args.window} in flight; td_exec / bare: {f['orders_per_s'] / f['js_pairs_per_s']:.0%})")
+        print(f"restart with {args.tail} events after the snapshot: full replay (baseline) vs snapshot + tail")
+        print(f"{'history':>10}{'full s':>9}{'snap+tail s':>13}{'(load s)':>10}{'snap MB':>9}{'take s':>8}"
+              f"{'(capture s)':>12}{'write s':>9}")
         for size in (int(s) for s in args.rebuild_sizes.split(",") if s.strip()):
-            seconds, write_s = await rebuild_figure(size, base)
-            print(f"rebuild {size:>9} events: {seconds:6.2f} s ({size / seconds:,.0f} events/s; written in "
-                  f"{write_s:.1f} s)")
+            r = await restart_figures(size, args.tail, base)
+            print(f"{size:>10}{r['full_s']:>9.2f}{r['restore_s']:>13.2f}{r['load_s']:>10.2f}{r['snapshot_mb']:>9.1f}"
+                  f"{r['take_s']:>8.2f}{r['capture_s']:>12.2f}{r['write_s']:>9.1f}")
 
 
 if __name__ == "__main__":

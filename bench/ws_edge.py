@@ -379,15 +379,18 @@ class Chain:
                 metric(self.edge_health, "tradebus_ws_ticks_conflated_total"))
 
     def resting_buy(self) -> dict[str, Any]:
-        """A limit buy of rb2601 well below the market (it rests: one OrderAccepted, no fill)."""
-        tick = asyncio.run(_one_tick(self.nats.url, "md.tick.ctp.SHFE.rb2601"))
-        bid = tick.bids[0].price if tick.bids else tick.last
-        price = float(max(round(bid) - 30, round(tick.lower_limit or 0) + 1))
-        return {"BrokerID": "9999", "InvestorID": CTP_INVESTOR, "ExchangeID": "SHFE", "InstrumentID": "rb2601",
-                "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
-                "LimitPrice": price, "VolumeTotalOriginal": 1, "TimeCondition": "3", "VolumeCondition": "1",
-                "MinVolume": 1, "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0,
-                "IsSwapOrder": 0}
+        return resting_buy_for(asyncio.run(_one_tick(self.nats.url, "md.tick.ctp.SHFE.rb2601")))
+
+
+def resting_buy_for(tick: Any) -> dict[str, Any]:
+    """A limit buy of rb2601 well below the market (it rests: one OrderAccepted, no fill)."""
+    bid = tick.bids[0].price if tick.bids else tick.last
+    price = float(max(round(bid) - 30, round(tick.lower_limit or 0) + 1))
+    return {"BrokerID": "9999", "InvestorID": CTP_INVESTOR, "ExchangeID": "SHFE", "InstrumentID": "rb2601",
+            "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
+            "LimitPrice": price, "VolumeTotalOriginal": 1, "TimeCondition": "3", "VolumeCondition": "1",
+            "MinVolume": 1, "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0,
+            "IsSwapOrder": 0}
 
 
 async def _one_tick(url: str, subject: str) -> Any:

@@ -13,7 +13,8 @@ venue, prints:
 * **restart time** for each of ``--rebuild-sizes`` stored events (orders of ten events: submitted,
   accepted, seven fills, cancelled), two ways on the same stream: the full replay (the baseline), and
   td_exec's snapshot (``td_exec.snapshot``, taken at the history's end) plus a replay of the
-  ``--tail`` events written after it; with the snapshot's size and the time to take it.
+  ``--tail`` events written after it; with the snapshot's size, the time to take it and the longest
+  the event loop (every account's writer) was held up while it was taken.
 
 The client, the engine and the venue share one process and one event loop (uvloop), so the figures
 include the client's own CPU: conservative for the engine.
@@ -227,6 +228,25 @@ def order_story(n: int) -> list[tuple[str, object]]:
     return out
 
 
+class LoopLag:
+    """The longest the event loop was kept from a 1 ms timer: how long a writer could have waited."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)  # the probe's own period
+            self.worst = max(self.worst, time.perf_counter() - t0 - 0.001)
+
+    async def stop(self) -> float:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        return self.worst * 1000
+
+
 async def write_history(bus: Bus, first_order: int, count: int) -> int:
     """Append ``count`` events of ten-event orders from order number ``first_order``; returns the next one."""
     written, pending, n = 0, [], first_order
@@ -258,11 +278,13 @@ async def restart_figures(size: int, tail: int, base: Path) -> dict[str, float]:
         # The snapshot td_exec would take at the end of this history (its capture yields every slice).
         ledger = await rebuild(bus)
         seq = (await bus.js.stream_info("TD_EVT")).state.last_seq
+        probe = LoopLag()
         t0 = time.perf_counter()
         data = await snapshot.capture(ledger, ["sim"], seq, {})
         f["capture_s"] = time.perf_counter() - t0
         await snapshot.save(bus, ["sim"], data)
         f["take_s"] = time.perf_counter() - t0
+        f["lag_ms"] = await probe.stop()
         f["snapshot_mb"] = len(data) / 1e6
         orders = len(ledger.accounts[("sim", "REBUILD")])
         del ledger, data
@@ -316,11 +338,11 @@ async def main() -> None:
                   f"{args.window} in flight; td_exec / bare: {f['orders_per_s'] / f['js_pairs_per_s']:.0%})")
         print(f"restart with {args.tail} events after the snapshot: full replay (baseline) vs snapshot + tail")
         print(f"{'history':>10}{'full s':>9}{'snap+tail s':>13}{'(load s)':>10}{'snap MB':>9}{'take s':>8}"
-              f"{'(capture s)':>12}{'write s':>9}")
+              f"{'(capture s)':>12}{'loop lag ms':>12}{'write s':>9}")
         for size in (int(s) for s in args.rebuild_sizes.split(",") if s.strip()):
             r = await restart_figures(size, args.tail, base)
             print(f"{size:>10}{r['full_s']:>9.2f}{r['restore_s']:>13.2f}{r['load_s']:>10.2f}{r['snapshot_mb']:>9.1f}"
-                  f"{r['take_s']:>8.2f}{r['capture_s']:>12.2f}{r['write_s']:>9.1f}")
+                  f"{r['take_s']:>8.2f}{r['capture_s']:>12.2f}{r['lag_ms']:>12.1f}{r['write_s']:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ fold or the row layout below changes: older snapshots are then ignored and the n
 from __future__ import annotations
 
 import asyncio
-import io
+import base64
+import gc
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -46,7 +48,7 @@ log = get_logger("td_exec.snapshot")
 
 SCHEMA = 1
 BUCKET = "td_snapshots"
-SLICE = 2000  # orders captured between two yields to the event loop
+SLICE = 1000  # orders captured between two yields to the event loop
 EVENT_STREAM = "TD_EVT"
 
 
@@ -105,7 +107,17 @@ class Snapshot(msgspec.Struct):
     stream_seq: int
     created_ns: int
     venues: list[str]
-    books: list[BookRow]
+    books: list[BookRow]  # one account may span several rows (one per capture slice)
+
+
+class _SnapshotOut(msgspec.Struct):
+    """:class:`Snapshot` as written: each book row already encoded, slice by slice."""
+
+    schema: int
+    stream_seq: int
+    created_ns: int
+    venues: list[str]
+    books: list[msgspec.Raw]
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -152,7 +164,19 @@ def order_from_row(venue: str, account: str, r: OrderRow) -> Order:
 
 
 def decode(data: bytes, venues: list[str]) -> Restored:
-    """The ledger in ``data``; raises ``ValueError`` for another schema, other venues or damage."""
+    """The ledger in ``data``; raises ``ValueError`` for another schema, other venues or damage.
+
+    The cyclic garbage collector is paused meanwhile: the millions of objects a snapshot creates
+    would otherwise trigger full collections over a growing heap, which cost more than the decode.
+    """
+    gc.disable()
+    try:
+        return _decode(data, venues)
+    finally:
+        gc.enable()
+
+
+def _decode(data: bytes, venues: list[str]) -> Restored:
     try:
         header = _header.decode(data)
     except msgspec.DecodeError as exc:
@@ -177,21 +201,24 @@ def decode(data: bytes, venues: list[str]) -> Restored:
 
 async def capture(ledger: Ledger, venues: list[str], stream_seq: int,
                   pending: dict[tuple[str, str], set[str]]) -> bytes:
-    """Encode the served venues' books, ``SLICE`` orders at a time; ``pending`` orders are left out."""
+    """Encode the served venues' books, ``SLICE`` orders at a time; ``pending`` orders are left out.
+
+    Each slice is turned into rows and encoded at once, and the writers run between slices; the
+    collector is paused inside a slice only (see :func:`decode`).
+    """
     books = [(key, list(book.values())) for key, book in ledger.accounts.items() if key[0] in venues]
-    rows: list[BookRow] = []
-    done = 0
+    encoded: list[msgspec.Raw] = []
     for (venue, account), orders in books:
         skip = pending.get((venue, account), set())
-        out: list[OrderRow] = []
-        for order in orders:
-            if order.client_order_id not in skip:
-                out.append(order_row(order))
-            done += 1
-            if done % SLICE == 0:
-                await asyncio.sleep(0)  # let the writers run between slices
-        rows.append(BookRow(venue, account, out))
-    return _encoder.encode(Snapshot(SCHEMA, stream_seq, time.time_ns(), sorted(venues), rows))
+        for start in range(0, max(len(orders), 1), SLICE):
+            gc.disable()
+            try:
+                rows = [order_row(o) for o in orders[start:start + SLICE] if o.client_order_id not in skip]
+                encoded.append(msgspec.Raw(_encoder.encode(BookRow(venue, account, rows))))
+            finally:
+                gc.enable()
+            await asyncio.sleep(0)  # let the writers run between slices
+    return _encoder.encode(_SnapshotOut(SCHEMA, stream_seq, time.time_ns(), sorted(venues), encoded))
 
 
 # --- the bucket -----------------------------------------------------------------------------------
@@ -200,10 +227,7 @@ async def capture(ledger: Ledger, venues: list[str], stream_seq: int,
 async def load(bus: Bus, venues: list[str]) -> Restored | None:
     """The newest usable snapshot, or None (none yet, unreadable, another schema): replay everything."""
     try:
-        store = await bus.js.object_store(BUCKET)
-        sink = io.BytesIO()
-        await store.get(object_name(venues), writeinto=sink)
-        restored = decode(sink.getvalue(), venues)
+        restored = decode(await download(bus, object_name(venues)), venues)
         info = await bus.js.stream_info(EVENT_STREAM)
     except NotFoundError:  # no bucket or no snapshot yet
         return None
@@ -215,6 +239,35 @@ async def load(bus: Bus, venues: list[str]) -> Restored | None:
                     stream_last_seq=info.state.last_seq)
         return None
     return restored
+
+
+async def download(bus: Bus, name: str, timeout: float = 5.0) -> bytes:
+    """An object's bytes, checked against its size and SHA-256 digest (``ValueError`` when they differ).
+
+    Reads the chunks with one ordered consumer into a list: the object store client's own ``get``
+    appends chunk to chunk (quadratic) or hands each one to a thread, several times slower.
+    """
+    info = await (await bus.js.object_store(BUCKET)).get_info(name)
+    if not info.size or not info.nuid or not info.digest:
+        raise ValueError(f"snapshot {name!r} is empty")
+    sub = await bus.js.subscribe(f"$O.{BUCKET}.C.{info.nuid}", ordered_consumer=True,
+                                 pending_bytes_limit=1 << 30)
+    parts: list[bytes] = []
+    digest = hashlib.sha256()
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=timeout)
+            parts.append(msg.data)
+            digest.update(msg.data)
+            if msg.metadata.num_pending == 0:
+                break
+    finally:
+        await sub.unsubscribe()
+    data = b"".join(parts)
+    expected = base64.urlsafe_b64decode(info.digest.split("=", 1)[1])
+    if len(data) != info.size or digest.digest() != expected:
+        raise ValueError(f"snapshot {name!r} is damaged: {len(data)} bytes of {info.size}, digest mismatch")
+    return data
 
 
 async def save(bus: Bus, venues: list[str], data: bytes) -> None:

@@ -4,7 +4,6 @@ damaged or other-schema snapshot means a full replay."""
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 
 import msgspec
@@ -49,9 +48,7 @@ async def assert_same_as_full_replay(h: Harness) -> Ledger:
 
 async def snapshot_bytes(h: Harness) -> bytes:
     assert h.client is not None
-    sink = io.BytesIO()
-    await (await h.client.js.object_store(snapshot.BUCKET)).get(snapshot.object_name(VENUES), writeinto=sink)
-    return sink.getvalue()
+    return (await (await h.client.js.object_store(snapshot.BUCKET)).get(snapshot.object_name(VENUES))).data
 
 
 async def put_snapshot(h: Harness, data: bytes) -> None:

@@ -156,31 +156,31 @@ async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig, owner: str | 
 
 
 async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
+    """KV buckets and object stores: each created when missing (never updated: their limits are fixed)."""
+
+    async def create_kv(spec: BucketSpec) -> object:
+        return await js.create_key_value(bucket=spec.name, history=spec.history, description=spec.description,
+                                         storage=StorageType.FILE, replicas=cfg.replicas)
+
+    async def create_object_store(spec: BucketSpec) -> object:
+        return await js.create_object_store(spec.name, ObjectStoreConfig(
+            description=spec.description, storage=StorageType.FILE, replicas=cfg.replicas))
+
+    kinds = (("KV_", BUCKETS, js.key_value, create_kv, "bucket created"),
+             ("OBJ_", OBJECT_STORES, js.object_store, create_object_store, "object store created"))
     outcome: dict[str, str] = {}
-    for spec in BUCKETS:
-        if not _mine(f"KV_{spec.name}", owner):
-            outcome[spec.name] = "not_mine"
-            continue
-        try:
-            await js.key_value(spec.name)
-            outcome[spec.name] = "unchanged"
-        except BucketNotFoundError:
-            await js.create_key_value(bucket=spec.name, history=spec.history, description=spec.description,
-                                      storage=StorageType.FILE, replicas=cfg.replicas)
-            outcome[spec.name] = "created"
-            log.info("bucket created", bucket=spec.name)
-    for spec in OBJECT_STORES:
-        if not _mine(f"OBJ_{spec.name}", owner):
-            outcome[spec.name] = "not_mine"
-            continue
-        try:
-            await js.object_store(spec.name)
-            outcome[spec.name] = "unchanged"
-        except BucketNotFoundError:
-            await js.create_object_store(spec.name, ObjectStoreConfig(
-                description=spec.description, storage=StorageType.FILE, replicas=cfg.replicas))
-            outcome[spec.name] = "created"
-            log.info("object store created", bucket=spec.name)
+    for prefix, specs, open_bucket, create, created in kinds:
+        for spec in specs:
+            if not _mine(f"{prefix}{spec.name}", owner):
+                outcome[spec.name] = "not_mine"
+                continue
+            try:
+                await open_bucket(spec.name)
+                outcome[spec.name] = "unchanged"
+            except BucketNotFoundError:
+                await create(spec)
+                outcome[spec.name] = "created"
+                log.info(created, bucket=spec.name)
     return outcome
 
 

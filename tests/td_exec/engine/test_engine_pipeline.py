@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ async def test_nats_killed_mid_burst_denies_exactly_the_unstored_submits(nats_se
                 handed.append(coid)
                 if len(handed) == 15:  # the server has read the first 14 (PONG), then freezes: no more acks
                     await engine.bus.nc.flush()
-                    os.kill(server.pid, signal.SIGSTOP)
+                    freeze(server.pid)
             future = await publish(subject, msg_id, data)
             if len(handed) == len(burst) and not killed:  # the whole burst is out: NATS dies
                 os.kill(server.pid, signal.SIGKILL)
@@ -205,6 +206,24 @@ async def test_nats_killed_mid_burst_denies_exactly_the_unstored_submits(nats_se
         assert isinstance(again, CommandAccepted) and again.order.status is OrderStatus.ACCEPTED
     finally:
         await h.close()
+
+
+def freeze(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP, then wait until every thread of the process is stopped: on a busy VM a thread can run
+    on for a few milliseconds after the signal, long enough to answer a publish."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    tasks = Path(f"/proc/{pid}/task")
+    while not all(_state(t) in ("T", "t") for t in tasks.iterdir()):
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.001)  # polling the kernel's view of the threads, bounded by the deadline
+
+
+def _state(task: Path) -> str:
+    try:
+        return (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # a thread that ended meanwhile
+        return "T"
 
 
 def _accepted(coid: str, account: str) -> OrderAccepted:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from opend_sim.api import OpenDApiServer
-from tradebus.sim import SimMarket
+from tradebus.sim import SimMarket, a_share_instruments, default_instruments
 
 T = TypeVar("T")
 TRADE_PASSWORD = "123456"
@@ -129,7 +129,7 @@ class ServerThread:
 
 
 def new_market() -> SimMarket:
-    return SimMarket(seed=11)
+    return SimMarket(default_instruments() + a_share_instruments(), seed=11)
 
 
 @pytest.fixture

@@ -112,7 +112,9 @@ def test_pull_needs_subscription_and_known_code(mctx: Any) -> None:
     assert ret == futu.RET_ERROR and "subscribe" in msg.lower()
     ret, msg = mctx.subscribe(["HK.99999"], [futu.SubType.QUOTE])
     assert (ret, msg) == (futu.RET_ERROR, "Unknown stock HK.99999")
-    ret, msg = mctx.subscribe(["HK.00700"], [futu.SubType.BROKER])
+    ret, msg = mctx.subscribe(["HK.00700"], [futu.SubType.K_120M])
+    assert ret == futu.RET_ERROR and "K_120M" in msg
+    ret, msg = mctx.subscribe(["US.AAPL"], [futu.SubType.BROKER])  # HKEX's broker queue only
     assert ret == futu.RET_ERROR and "BROKER" in msg
 
 

@@ -120,6 +120,14 @@ class SimMarket:
         self._listeners: list[_Listener] = []
         self._pending: list[Event] = []
 
+    @property
+    def seed(self) -> int:
+        return self._s.seed
+
+    def now_ns(self) -> int:
+        """The market's clock (UTC nanoseconds): what its quotes are stamped with."""
+        return self._clock()
+
     # ------------------------------------------------------------------ instruments and quotes
 
     def instruments(self, market: str | None = None) -> list[SimInstrument]:

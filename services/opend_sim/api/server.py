@@ -12,6 +12,7 @@ from typing import Any
 from opend_sim.api import framing, pb
 from opend_sim.api.conn import ConnectionProtos
 from opend_sim.api.quotes import QuoteService
+from opend_sim.api.reference import ReferenceService
 from opend_sim.api.session import Session
 from opend_sim.api.store import StateStore
 from opend_sim.api.trading import TradeService
@@ -66,8 +67,10 @@ class OpenDApiServer:
         self.quotes = QuoteService(self.market, quota=sub_quota, unsub_min_seconds=unsub_min_seconds)
         self.trading = TradeService(self.market, login_account=login_account, trade_pwd_md5=trade_pwd_md5,
                                     sessions=lambda: list(self._sessions.values()), on_change=self._persist)
+        self.reference = ReferenceService(self.quotes, self.market.now_ns)
         self._handlers: dict[int, Handler] = {
-            **self._conn.handlers(), **self.quotes.handlers(), **self.trading.handlers()}
+            **self._conn.handlers(), **self.quotes.handlers(), **self.reference.handlers(),
+            **self.trading.handlers()}
         self._server: asyncio.Server | None = None
         self._market_task: asyncio.Task[None] | None = None
         self._conn_tasks: set[asyncio.Task[Any]] = set()

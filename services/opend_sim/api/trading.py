@@ -107,9 +107,7 @@ class TradeService:
         return self._market.instrument(market, symbol)
 
     def _ok(self, proto_id: int, acc: FutuAccount | None = None) -> Any:
-        rsp = pb.response(proto_id)
-        rsp.retType = 0
-        rsp.s2c.SetInParent()
+        rsp = pb.ok_response(proto_id)
         if acc is not None:
             trd_build.fill_header(rsp.s2c.header, acc)
         return rsp

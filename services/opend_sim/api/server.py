@@ -58,6 +58,9 @@ class OpenDApiServer:
                  sub_quota: int = 100, unsub_min_seconds: float = 60.0) -> None:
         self._store = StateStore(state_path)
         restored = self._store.load()
+        if restored is not None:  # instruments added since the state was saved are listed too
+            for inst in market.instruments():
+                restored.add_instrument(inst)
         self.market: SimMarket = restored if restored is not None else market
         self._is_logged_in = is_logged_in
         self._login_status = login_status

@@ -184,6 +184,10 @@ def test_market_state_at_the_markets_clock(ctx: Any) -> None:
     assert ret == futu.RET_OK, states
     assert states["market_state"].tolist() == ["MORNING", "MORNING", "CLOSED"]
     assert states["stock_name"].tolist()[0] == "TENCENT"
+    ret, glob = ctx.get_global_state()  # the same states in the connection-level summary
+    assert ret == futu.RET_OK, glob
+    assert (glob["market_hk"], glob["market_sh"], glob["market_sz"], glob["market_us"]) == \
+        ("MORNING", "MORNING", "MORNING", "CLOSED")
 
 
 # -- A-shares ------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class OpenDApiServer:
         self._login_status = login_status
         self._tick_interval = tick_interval
         self._sessions: dict[int, Session] = {}
-        self._conn = ConnectionProtos(login_account, is_logged_in)
+        self._conn = ConnectionProtos(login_account, is_logged_in, self.market.now_ns)
         self.quotes = QuoteService(self.market, quota=sub_quota, unsub_min_seconds=unsub_min_seconds)
         self.trading = TradeService(self.market, login_account=login_account, trade_pwd_md5=trade_pwd_md5,
                                     sessions=lambda: list(self._sessions.values()), on_change=self._persist)

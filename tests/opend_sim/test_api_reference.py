@@ -6,19 +6,17 @@ depends on when or where the test runs.
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import pytest
-from api_conftest import ServerThread, futu, quote_ctx
+from api_conftest import ServerThread, futu, handler, quote_ctx
 
 from tradebus.sim import SimMarket, a_share_instruments, default_instruments
 
 NOW_NS = int(datetime(2026, 12, 4, 2, 30, tzinfo=UTC).timestamp() * 1e9)  # 10:30 HK, 21:30 (Thu) New York
-WAIT = 10.0
 
 
 def fixed_market(seed: int = 11) -> SimMarket:
@@ -209,27 +207,6 @@ def test_a_shares_quote_within_their_daily_limits(srv: ServerThread, ctx: Any) -
 
 # -- the longer K-lines, RT data and the broker queue --------------------------------------------------
 
-class Collector:
-    got: queue.Queue[Any]
-
-    def on_recv_rsp(self, rsp_pb: Any) -> tuple[int, Any]:
-        result = super().on_recv_rsp(rsp_pb)  # type: ignore[misc]
-        self.got.put(result)
-        return result
-
-
-def handler(base: type) -> Any:
-    obj = type(f"Test{base.__name__}", (Collector, base), {})()
-    obj.got = queue.Queue()
-    return obj
-
-
-def pushed(h: Any) -> Any:
-    result = h.got.get(timeout=WAIT)
-    assert result[0] == futu.RET_OK, result
-    return result
-
-
 def test_longer_kline_rt_and_broker_subscriptions(srv: ServerThread, ctx: Any) -> None:
     kl, rt, broker = (handler(b) for b in (futu.CurKlineHandlerBase, futu.RTDataHandlerBase,
                                            futu.BrokerHandlerBase))
@@ -255,11 +232,11 @@ def test_longer_kline_rt_and_broker_subscriptions(srv: ServerThread, ctx: Any) -
     assert ret == futu.RET_OK, bids
     assert not bids.empty and not asks.empty
     assert set(bids["bid_broker_pos"]) <= {1, 2, 3, 4, 5} and bids["bid_broker_name"].str.startswith("Sim Broker").all()
-    kline_push = pushed(kl)[1]
+    kline_push = kl.next_ok()
     assert kline_push["k_type"].iloc[0] in {futu.KLType.K_WEEK, futu.KLType.K_MON, futu.KLType.K_QUARTER,
                                             futu.KLType.K_YEAR}
-    assert pushed(rt)[1]["code"].iloc[0] == "HK.00700"
-    assert pushed(broker)[1] == "HK.00700"  # (RET_OK, code, [bids, asks]) for this handler
+    assert rt.next_ok()["code"].iloc[0] == "HK.00700"
+    assert broker.next_ok()[0] == "HK.00700"  # (code, [bids, asks]) for this handler
 
 
 # -- plates and capital flow ------------------------------------------------------------------------

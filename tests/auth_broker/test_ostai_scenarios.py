@@ -12,29 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from broker_harness import BrokerLauncher, BrokerProcess, WsClient
 
-from tradebus.natsd import free_port
-
-MOCK = Path(__file__).with_name("ostai_mock_opend.py")
 CODE = "12345"  # the code ostai's tests send
 OSTAI_TIMEOUT_S = 10.0
-# The broker's own defaults for supervision (the harness shortens them for the other tests).
-DEFAULT_TIMINGS: dict[str, Any] = {"backoff_initial_s": 5.0, "backoff_max_s": 600.0, "min_spawn_gap_s": 5.0,
-                                   "quick_exit_s": 60.0, "opend_args": "",
-                                   "state_dir_flag": ""}
-
-
-def ostai_env(record: Path, **extra: str) -> dict[str, str]:
-    """The variables ostai's test harness sets (its MD5 really is the four letters "test")."""
-    return {"FUTU_CMD": f"{sys.executable} {MOCK}", "FUTU_LOGIN_ACCOUNT": "test", "FUTU_LOGIN_PWD_MD5": "test",
-            "FUTU_LANG": "en", "FUTU_LOG_LEVEL": "info", "FUTU_PORT": str(free_port()),
-            "FUTU_INIT_ON_START": "no", "FUTU_SUPERVISE_PROCESS": "yes", "MOCK_OPEND_RECORD": str(record),
-            **extra}
 
 
 def starts(record: Path) -> list[dict[str, Any]]:
@@ -43,8 +27,7 @@ def starts(record: Path) -> list[dict[str, Any]]:
 
 async def start(brokers: BrokerLauncher, tmp_path: Path, **env: str) -> tuple[BrokerProcess, Path]:
     record = tmp_path / "mock_starts.jsonl"
-    broker = await brokers.start(env=ostai_env(record, **env), auth=DEFAULT_TIMINGS)
-    return broker, record
+    return await brokers.start_ostai_mock(record, **env), record
 
 
 async def expect_sequence(client: WsClient, types: list[str], who: str) -> None:

@@ -67,7 +67,7 @@ def test_day_history_ends_at_the_live_walk_on_trading_days_only(srv: ServerThrea
     assert days["close"].iloc[-2] == q.prev_close  # the day before closes where the live walk started
     assert days["last_close"].iloc[1:].tolist() == days["close"].iloc[:-1].tolist()
     stamps = pd.to_datetime(days["time_key"])
-    assert (stamps.dt.weekday < 5).all()
+    assert (stamps.dt.day_of_week < 5).all()
     assert "2026-10-01 00:00:00" not in set(days["time_key"])  # HK National Day
     assert (days["high"] >= days[["open", "close"]].max(axis=1)).all()
     assert (days["low"] <= days[["open", "close"]].min(axis=1)).all()

@@ -33,6 +33,20 @@ _INSTRUMENT_DECODER = msgspec.json.Decoder(InstrumentInfo)
 VENUE_QUERY_TIMEOUT_S = 2.0  # a login waits at most this long for td_exec to list a venue's accounts
 
 
+def anonymous_md_allowed(policy: str, address: str) -> bool:
+    """Whether a credential-less /md/ login from ``address`` is taken under ``[ws] anonymous_md``."""
+    if policy == "all":
+        return True
+    if policy != "loopback":
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
+
+
 class Edge:
     def __init__(self, bus: Bus, config: WsConfig, users: UserStore, metrics: Registry, *, requester: str,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
@@ -86,17 +100,7 @@ class Edge:
         return user
 
     def anonymous_md_allowed(self, address: str) -> bool:
-        """Whether a credential-less /md/ login from ``address`` is taken (``[ws] anonymous_md``)."""
-        if self.config.anonymous_md == "all":
-            return True
-        if self.config.anonymous_md == "none":
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        mapped = getattr(ip, "ipv4_mapped", None)
-        return bool((mapped or ip).is_loopback)
+        return anonymous_md_allowed(self.config.anonymous_md, address)
 
     async def accounts_of(self, user: User) -> list[tuple[str, str]]:
         """Every concrete (venue, account) of ``user``, wildcard grants resolved by td_exec's account lists."""

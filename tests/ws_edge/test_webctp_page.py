@@ -11,14 +11,19 @@ exchanges it was given. A user created with ``sim:*`` (a wildcard grant) logs in
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
+from polling import until
 from ws_harness import Client, Stack, build_stack, close_stack, ws_config
 
 from ws_edge.edge import anonymous_md_allowed
 
+PAGE_JS = Path(__file__).parent / "js" / "webctp_page.js"
 VENUE_DAY = "20261207"  # the venue's trading day (a CTP front's, here given to the sim venue)
 CAROL = ("carol", "carol-secret-3")
 
@@ -177,3 +182,27 @@ async def test_anonymous_md_can_be_switched_off(nats_server, tmp_path) -> None: 
         assert (await md.recv())["RspInfo"]["ErrorID"] == -401
     finally:
         await close_stack(stack)
+
+
+async def test_the_page_sequence_in_javascript(stack: Stack, node_path: str) -> None:
+    """The same start-up chain, run by Node with npm ``ws``: JavaScript builds and parses every frame."""
+    stack.users.add(*CAROL, ["sim:*"])
+    stack.venue.trading_day = VENUE_DAY
+    env = {**os.environ, "NODE_PATH": node_path}
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(PAGE_JS), f"ws://127.0.0.1:{stack.port}", *CAROL, "rb2601", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        key = ("sim", "SHFE", "rb2601")
+        await until(lambda: bool(stack.md.holders.get(key)), 15, "the page's subscription")
+        await stack.md.publish(stack.md.tick(*key, 3100.0))
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    events = [json.loads(line) for line in out.decode().splitlines()]
+    assert proc.returncode == 0, (events, err.decode())
+    assert {"preBalance": "10000000.00", "accountID": "SIM-FUT"} in events  # the account bar renders
+    assert events[-1] == {"done": {"tradingDay": VENUE_DAY, "orderTradingDay": VENUE_DAY, "investor": "SIM-FUT",
+                                   "errors": []}}

@@ -14,16 +14,25 @@ the rule gives for its time.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_TZ
 
 NIGHT_SESSION_HOUR = 18  # China time from which a futures exchange's activity counts for the next day
 _SATURDAY = 5
+_MINUTE_NS = 60_000_000_000
 
 
 def rule_day(ts_ns: int, exchange: str) -> str:
     """The trading day a moment belongs to on ``exchange``, by the calendar rule above."""
-    local = datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ.get(exchange, EXCHANGE_TZ["SHFE"]))
+    return _rule_day_of_minute(ts_ns // _MINUTE_NS, exchange)
+
+
+@lru_cache(maxsize=8192)
+def _rule_day_of_minute(minute: int, exchange: str) -> str:
+    """Cached per whole minute: every boundary of the rule (18:00, midnight) falls on one, and every
+    order an edge renders asks for its day (a replay renders each of its events)."""
+    local = datetime.fromtimestamp(minute * 60, EXCHANGE_TZ.get(exchange, EXCHANGE_TZ["SHFE"]))
     day = local.date()
     if exchange in CTP_EXCHANGES and local.hour >= NIGHT_SESSION_HOUR:
         day += timedelta(days=1)

@@ -182,7 +182,7 @@ async def _read_head(reader: asyncio.StreamReader, max_header: int) -> list[str]
 
 
 def _parse_head(lines: list[str]) -> tuple[str, str, str, dict[str, str]]:
-    parts = lines[0].split(" ")
+    parts = lines[0].rstrip(" \t").split(" ")  # trailing blanks after the version are harmless; FMZ's guide shows one
     if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/") \
             or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
         raise BadRequest(f"malformed request line {lines[0][:80]!r}")

@@ -69,3 +69,22 @@ async def test_wildcard_grants_resolve_to_the_venues_accounts(edge: Edge) -> Non
     assert "data" in one, one
     several = await edge.call("/ctp", carol, "accounts", {})
     assert "several ctp accounts (000001, 000002)" in several["error"]
+
+
+async def test_the_guides_ticker_request_as_written(edge: Edge) -> None:
+    """FMZ's custom-protocol guide shows the docker's request as ``POST /OKX HTTP/1.1 `` (a blank after the
+    version) and a pretty-printed body; here with bare-LF lines, our path and symbol, and the first ask for
+    a symbol nobody streams yet (its tick comes after the subscription)."""
+    key = edge.alice
+    body = (f'{{\n    "access_key": "{key.access_key}",\n    "method": "ticker",\n    "nonce": {key.nonce()},\n'
+            f'    "params": {{"symbol":"{RB}"}},\n    "secret_key": "{key.secret_key}"\n}}').encode()
+    raw = f"POST /ctp HTTP/1.1 \nContent-Length: {len(body)}\n\n".encode() + body
+
+    async def first_push() -> None:
+        await until(lambda: bool(edge.peer.subscriptions), 5, "the md.ctl subscription")
+        await edge.peer.publish_tick("SHFE", "rb2601")
+
+    publisher = asyncio.create_task(first_push())
+    status, answer = await asyncio.wait_for(http(edge.port, raw), 10)
+    await publisher
+    assert status == 200 and json.loads(answer)["data"]["symbol"] == RB, answer

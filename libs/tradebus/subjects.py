@@ -111,6 +111,12 @@ def td_cmd(venue: str, account: str) -> str:
     return f"td.cmd.{_venue(venue)}.{escape_token(account)}"
 
 
+def td_venue(venue: str) -> str:
+    """Where ``QueryVenue`` goes: the venue's command subject with ``-`` in the account place (no account
+    id is ``-``, and the command's empty ``account`` tells td_exec it is about the venue itself)."""
+    return td_cmd(venue, "-")
+
+
 def td_evt(venue: str, account: str, client_order_id: str) -> str:
     return f"td.evt.{_venue(venue)}.{escape_token(account)}.{escape_token(client_order_id)}"
 

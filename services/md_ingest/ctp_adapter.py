@@ -402,6 +402,7 @@ class CtpAdapter(VenueAdapter):
             trading_day=ctp_map.trading_day(exchange, v[ix["TradingDay"]], self.login_day),
             last=price(v[ix["LastPrice"]]), open=price(v[ix["OpenPrice"]]), high=price(v[ix["HighestPrice"]]),
             low=price(v[ix["LowestPrice"]]), prev_close=price(v[ix["PreSettlementPrice"]]),
+            pre_close=price(v[ix["PreClosePrice"]]),
             volume=int(v[ix["Volume"]]), turnover=float(v[ix["Turnover"]]),
             open_interest=int(oi) if oi is not None else None,
             upper_limit=price(v[ix["UpperLimitPrice"]]), lower_limit=price(v[ix["LowerLimitPrice"]]),

@@ -78,9 +78,11 @@ from tradebus.schemas.orders import (
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     SubmitOrder,
     TradeCommand,
     TradesReply,
+    VenueInfo,
 )
 from tradebus.subjects import td_evt
 from tradebus.users import UserStore
@@ -390,6 +392,8 @@ class Engine:
             return self.query_orders(cmd)
         if isinstance(cmd, QueryTrades):
             return self.query_trades(cmd)
+        if isinstance(cmd, QueryVenue):
+            return self.venue_info(link)
         return await self._venue_query(link, cmd)
 
     def _permission(self, user: str, venue: str, account: str) -> CommandDenied | None:
@@ -610,6 +614,13 @@ class Engine:
             [] if cmd.client_order_id is not None else list(orders.values()))
         trades = sorted((t for o in picked for t in o.trades), key=lambda t: t.ts_event)
         return TradesReply(trades=trades)
+
+    def venue_info(self, link: VenueLink) -> VenueInfo:
+        """The venue's accounts (what a ``<venue>:*`` grant means) and its trading day. Only adapters
+        whose venue has a trading day of its own (the CTP front's login day) have ``trading_day``."""
+        day = str(getattr(link.venue, "trading_day", "") or "")
+        return VenueInfo(venue=link.venue.name, connected=link.connected, accounts=sorted(link.venue.accounts()),
+                         trading_day=day or None)
 
     async def _venue_query(self, link: VenueLink, cmd: TradeCommand) -> BusMessage:
         venue = link.venue

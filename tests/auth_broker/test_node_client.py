@@ -1,40 +1,20 @@
 """The ostai README's JavaScript client (Node + the ``ws`` package from npm) logs OpenD in through the broker.
 
-Skipped only when ``node`` is absent (CI installs it: ``apt-get install -y nodejs npm``). ``npm install ws``
-runs once per session into a temporary folder; ``TRADEBUS_TEST_NODE_PATH`` may point at an existing
-``node_modules`` instead (no network needed then).
+Skipped only when ``node`` is absent; the ``node_path`` fixture (``tests/support/node_ws.py``) says how
+``ws`` is found.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from broker_harness import BrokerLauncher
 
 CLIENT = Path(__file__).parent / "js" / "client.js"
 OSTAI_ROUNDS = Path(__file__).parent / "js" / "ostai_rounds.js"
 README_CODE = "12345"  # the code the README snippet sends; opend_sim is told to accept it
-
-
-@pytest.fixture(scope="session")
-def node_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if shutil.which("node") is None:
-        pytest.skip("NODE IS NOT INSTALLED: the ostai JavaScript client test cannot run here "
-                    "(CI must run: apt-get install -y nodejs npm)")
-    given = os.environ.get("TRADEBUS_TEST_NODE_PATH")
-    if given:
-        return given
-    npm = shutil.which("npm")
-    assert npm is not None, "node is installed but npm is not: install npm to fetch the ws package"
-    folder = tmp_path_factory.mktemp("node_ws")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "ws"], cwd=folder, check=True,
-                   timeout=180, stdout=subprocess.DEVNULL)
-    return str(folder / "node_modules")
 
 
 async def run_node(script: Path, ws_port: int, node_path: str) -> tuple[int, list[str], str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
+from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
 from tradebus.cli.children import Child
 from tradebus.cli.first_user import ensure_first_user
@@ -32,6 +33,7 @@ from tradebus.runtime import Runtime, Service
 from tradebus.schemas import SYSTEM_DECODER, Heartbeat
 from tradebus.schemas.health import ChildProcess
 from tradebus.subjects import SYS_HEALTH_ALL
+from tradebus.users import users_path
 
 log = get_logger("tradebus.up")
 
@@ -190,6 +192,9 @@ async def _run(config: Config, specs: list[ProcessSpec], secure: bool) -> int:
     nats = NatsServer(store_dir=data_dir / "nats", host=config.up.nats_host, port=config.up.nats_port,
                       monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log", config_file=conf,
                       env=access.server_env() if access else None)
+    bus_users = BusUserSync(conf.read_text(), users_path(config), conf, lambda: nats.pid) if conf else None
+    if bus_users:
+        bus_users.write()  # strategies' bus users (tradebus user add --bus), kept in sync below
     try:
         await asyncio.to_thread(nats.start)
     except NatsServerError as exc:
@@ -201,9 +206,12 @@ async def _run(config: Config, specs: list[ProcessSpec], secure: bool) -> int:
     supervisor = Supervisor(access.config_for(config, "supervisor") if access else config, specs, nats, printer,
                             access)
     runtime = Runtime(supervisor, health_port=config.health.supervisor)
+    sync_task = asyncio.create_task(bus_users.run()) if bus_users else None
     try:
         return await runtime.run()
     finally:
+        if sync_task:
+            sync_task.cancel()
         await asyncio.to_thread(nats.stop, 2.0)
         forget_operator_credentials(data_dir)
         print("tradebus up: stopped", flush=True)

@@ -1,0 +1,229 @@
+"""Bus users: a strategy trades its own accounts on a real nats-server and is refused everything else,
+and adding or removing one takes effect by a configuration reload, without restarting NATS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from deploy.conftest import SecureNats
+from deploy.test_nats_permissions import violation
+from tradebus.bus_users import BusUserSync, conf_with_bus_users, permissions_for
+from tradebus.cli.bus_access import BusAccess
+from tradebus.natsd import NatsServer
+from tradebus.permissions import render_nats_conf
+from tradebus.users import User, UserError, UserStore
+
+ALICE_PW = "alice-pass-1"
+BOB_PW = "bob-pass-12"
+
+
+@dataclass
+class BusWorld:
+    env: SecureNats
+    store: UserStore
+    sync: BusUserSync
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[BusWorld]:
+    access = BusAccess.generate()
+    store = UserStore(tmp_path / "users.json")
+    store.add("alice", ALICE_PW, ["ctp:000001", "futu:*"], bus=True)
+    store.add("edgeonly", "edge-pass-1", ["ctp:000002"])  # not a bus user: must not get NATS access
+    conf = tmp_path / "nats.conf"
+    server = NatsServer(store_dir=tmp_path / "js", config_file=conf, env=access.server_env(),
+                        log_file=tmp_path / "nats.log")
+    sync = BusUserSync(render_nats_conf(), store.path, conf, lambda: server.pid)
+    sync.write()
+    server.start()
+    try:
+        yield BusWorld(SecureNats(server.url, {**access.passwords, "alice": ALICE_PW, "bob": BOB_PW}, server),
+                       store, sync)
+    finally:
+        server.stop()
+
+
+async def _connect(world: BusWorld, user: str, **options: object) -> Client:
+    return await nats.connect(world.env.url, user=user, password=world.env.passwords[user],
+                              inbox_prefix=f"_INBOX.{user}", allow_reconnect=False, connect_timeout=2,
+                              **options)
+
+
+async def _td_exec_double(world: BusWorld) -> AsyncIterator[Client]:
+    """The td_exec user answering every td.cmd with an echo of its subject (the real one in test_client)."""
+    nc = await _connect(world, "td_exec")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    await nc.subscribe("td.cmd.>", cb=answer)
+    await nc.flush()
+    return nc
+
+
+def test_permissions_follow_the_grants() -> None:
+    user = User(name="s1", password_hash="x", accounts=["ctp:000001", "futu:*", "sim:A.B"], bus_password="h")
+    perms = permissions_for(user)
+    assert "td.cmd.ctp.000001" in perms["publish"]["allow"]
+    assert "td.cmd.futu.*" in perms["publish"]["allow"]
+    assert "td.cmd.sim.A_2EB" in perms["publish"]["allow"]  # account tokens are escaped like subjects
+    assert "td.evt.ctp.000001.>" in perms["subscribe"]["allow"]
+    assert "_INBOX.s1.>" in perms["subscribe"]["allow"]
+    # Nothing that administers JetStream or creates consumers, nothing on td.evt publish.
+    assert not [p for p in perms["publish"]["allow"] if "STREAM" in p or "CONSUMER" in p or p.startswith("td.evt")]
+
+
+def test_conf_refuses_a_base_without_a_user_list() -> None:
+    user = User(name="s1", password_hash="x", accounts=["ctp:1"], bus_password="h")
+    with pytest.raises(ValueError, match="no authorization users"):
+        conf_with_bus_users("listen: 0.0.0.0:4222\n", [user])
+
+
+def test_bus_names_must_be_tokens_and_not_services(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "u.json")
+    with pytest.raises(UserError, match="bad bus user name"):
+        store.add("a.b", "password1", ["ctp:1"], bus=True)
+    with pytest.raises(UserError, match="service user"):
+        store.add("td_exec", "password1", ["ctp:1"], bus=True)
+    store.add("a.b", "password1", ["ctp:1"])  # an edge-only user may keep the wider alphabet
+
+
+async def test_bus_user_trades_its_own_accounts(world: BusWorld) -> None:
+    server_side = await _td_exec_double(world)
+    alice = await _connect(world, "alice")
+    try:
+        reply = await alice.request("td.cmd.ctp.000001", b"{}", timeout=2)
+        assert reply.data == b"td.cmd.ctp.000001"
+        reply = await alice.request("td.cmd.futu.281756457", b"{}", timeout=2)  # futu:* grants every account
+        assert reply.data == b"td.cmd.futu.281756457"
+        events = await alice.subscribe("td.evt.ctp.000001.>")
+        await alice.flush()
+        await server_side.publish("td.evt.ctp.000001.O-1", b"{}")
+        assert (await events.next_msg(timeout=2)).subject == "td.evt.ctp.000001.O-1"
+        ticks = await alice.subscribe("md.tick.>")
+        await alice.flush()
+        md = await _connect(world, "md_ingest")
+        await md.publish("md.tick.ctp.SHFE.rb2601", b"{}")
+        await md.flush()
+        assert (await ticks.next_msg(timeout=2)).subject == "md.tick.ctp.SHFE.rb2601"
+        await md.close()
+    finally:
+        await alice.close()
+        await server_side.close()
+
+
+def _pub(subject: str) -> Callable[[Client], Awaitable[object]]:
+    async def act(nc: Client) -> None:
+        await nc.publish(subject, b"{}")
+
+    return act
+
+
+def _sub(subject: str) -> Callable[[Client], Awaitable[object]]:
+    async def act(nc: Client) -> None:
+        await nc.subscribe(subject)
+
+    return act
+
+
+@pytest.mark.parametrize("action", [
+    _pub("td.cmd.ctp.000002"),  # another account's commands
+    _pub("td.cmd.ctp.*"),
+    _pub("td.evt.ctp.000001.O-1"),  # forging its own order events
+    _pub("md.tick.ctp.SHFE.rb2601"),  # forging market data
+    _pub("auth.opend.main.cmd"),
+    _pub("sys.health.td_exec"),
+    _pub("$JS.API.STREAM.CREATE.MINE"),  # stream administration
+    _pub("$JS.API.STREAM.DELETE.TD_EVT"),
+    _pub("$JS.API.STREAM.PURGE.MD"),
+    _pub("$JS.API.CONSUMER.CREATE.TD_EVT"),  # a consumer could read every account's history
+    _pub("$JS.API.CONSUMER.CREATE.TD_EVT.x.td.evt.ctp.000002.O-1"),
+    _pub("$JS.API.DIRECT.GET.TD_EVT.td.evt.ctp.000002.O-1"),
+    _pub("$JS.API.STREAM.INFO.TD_EVT"),
+    _sub("td.evt.ctp.000002.>"),  # another account's events
+    _sub("td.evt.>"),
+    _sub("td.cmd.>"),  # other strategies' commands
+    _sub("_INBOX.bob.>"),  # another user's replies
+    _sub("_INBOX.>"),
+    _sub("auth.>"),
+    _sub("md.ctl.subscribe"),
+], ids=lambda a: "")
+async def test_bus_user_is_refused_outside_its_grants(world: BusWorld,
+                                                      action: Callable[[Client], Awaitable[object]]) -> None:
+    assert await violation(world.env, "alice", action) is not None
+
+
+async def test_refused_command_never_reaches_td_exec(world: BusWorld) -> None:
+    server_side = await _td_exec_double(world)
+    seen = await server_side.subscribe("td.cmd.ctp.000002")
+    await server_side.flush()
+    alice = await _connect(world, "alice")
+    try:
+        with pytest.raises((NatsTimeoutError, NoRespondersError)):
+            await alice.request("td.cmd.ctp.000002", b"{}", timeout=1)
+        with pytest.raises(NatsTimeoutError):
+            await seen.next_msg(timeout=0.5)
+    finally:
+        await alice.close()
+        await server_side.close()
+
+
+async def test_an_edge_only_user_has_no_bus_access(world: BusWorld) -> None:
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(world.env.url, user="edgeonly", password="edge-pass-1", allow_reconnect=False,
+                           max_reconnect_attempts=0, connect_timeout=2)
+
+
+async def _can_connect(world: BusWorld, user: str, password: str) -> bool:
+    try:
+        nc = await nats.connect(world.env.url, user=user, password=password, allow_reconnect=False,
+                                max_reconnect_attempts=0, connect_timeout=2)
+    except (nats.errors.Error, OSError):
+        return False
+    await nc.close()
+    return True
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
+    """nats-server applies a reload asynchronously after SIGHUP: poll its answer, bounded."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)  # polling another process's state, bounded by the deadline
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld) -> None:
+    pid = world.env.server.pid
+    assert not await _can_connect(world, "bob", BOB_PW)
+    world.store.add("bob", BOB_PW, ["ctp:000003"], bus=True)
+    assert world.sync.sync()
+    await _eventually(lambda: _can_connect(world, "bob", BOB_PW), "bob admitted after the reload")
+    closed = asyncio.Event()
+
+    async def on_closed() -> None:
+        closed.set()
+
+    await _connect(world, "bob", closed_cb=on_closed)
+    world.store.remove("bob")
+    assert world.sync.sync()
+    await _eventually(lambda: _negate(_can_connect(world, "bob", BOB_PW)), "bob refused after the reload")
+    # The server drops a removed user's open connection too.
+    await asyncio.wait_for(closed.wait(), 10)
+    assert world.env.server.pid == pid  # the same nats-server process throughout
+    assert not world.sync.sync()  # nothing changed since: no reload
+
+
+async def _negate(check: Awaitable[bool]) -> bool:
+    return not await check

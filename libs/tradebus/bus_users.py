@@ -5,7 +5,7 @@ follow from their account grants, and nothing else:
 
 * read market data (``md.tick.>``, ``md.bar.>``, ``md.status.>``), ask for subscriptions
   (``md.ctl.subscribe`` / ``md.ctl.unsubscribe``), read the last stored message of a market-data
-  subject (JetStream direct get on stream ``MD``), ask for history (``hist.md.*``);
+  subject (JetStream direct get on stream ``MD``), ask for history (``md.ctl.history``);
 * send ``td.cmd.<venue>.<account>`` and read ``td.evt.<venue>.<account>.>`` for their own accounts
   only; a ``<venue>:*`` grant becomes the subject wildcard ``td.cmd.<venue>.*`` (every account of that
   venue — the same meaning ``resolve_accounts`` gives it, and it stays right when td_exec lists a new
@@ -16,7 +16,7 @@ No JetStream administration and no consumers: a push consumer's deliver subject 
 the request body, which subject permissions cannot check, so a strategy allowed to create one could
 make the server publish into subjects it may not use. Order history comes from td_exec's queries on
 the account's own ``td.cmd`` subject instead (``QueryOrders`` / ``QueryTrades``), and market-data
-history from the history service's request/reply (``hist.md.*``).
+history from md_ingest's request/reply (``md.ctl.history``).
 
 The entries are added to the ``authorization.users`` array of the generated ``nats.conf``;
 :class:`BusUserSync` rewrites the file when ``users.json`` changes and tells nats-server to reload it
@@ -35,13 +35,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tradebus.logs import get_logger
-from tradebus.subjects import escape_token
+from tradebus.subjects import MD_CTL_HISTORY, escape_token
 from tradebus.users import User, UserStore
 
 log = get_logger("tradebus.bus_users")
 
 USERS_ARRAY = "  users: ["  # the line of render_nats_conf() that opens the user list
-HISTORY_REQUESTS = "hist.md.*"
 POLL_S = 1.0
 
 
@@ -55,7 +54,7 @@ def grant_tokens(user: User) -> list[tuple[str, str]]:
 def permissions_for(user: User) -> dict[str, dict[str, list[str]]]:
     """The NATS ``permissions`` block of one bus user (publish / subscribe allow lists)."""
     grants = grant_tokens(user)
-    publish = ["md.ctl.subscribe", "md.ctl.unsubscribe", "$JS.API.DIRECT.GET.MD.>", HISTORY_REQUESTS,
+    publish = ["md.ctl.subscribe", "md.ctl.unsubscribe", MD_CTL_HISTORY, "$JS.API.DIRECT.GET.MD.>",
                *(f"td.cmd.{venue}.{account}" for venue, account in grants)]
     subscribe = ["md.tick.>", "md.bar.>", "md.status.>", f"_INBOX.{user.name}.>",
                  *(f"td.evt.{venue}.{account}.>" for venue, account in grants)]

@@ -95,7 +95,7 @@ def _service(service: str, publish: list[str], subscribe: list[str], *, serves: 
 def service_permissions() -> list[UserPermissions]:
     return [
         _service("md_ingest", ["md.tick.>", "md.bar.>", "md.status.>"],
-                 ["md.ctl.subscribe", "md.ctl.unsubscribe", "auth.opend.*.state"], serves=True,
+                 ["md.ctl.subscribe", "md.ctl.unsubscribe", "md.ctl.history", "auth.opend.*.state"], serves=True,
                  reads=("AUTH",), note="publishes market data, serves md.ctl.*"),
         _service("td_exec", ["td.evt.>", "$KV.orders.>", "$KV.instruments.>"],
                  ["td.cmd.>", "auth.opend.*.state"], serves=True, reads=("AUTH", "MD"),

@@ -94,6 +94,7 @@ def md_status(venue: str) -> str:
 MD_STATUS_ALL = "md.status.>"
 MD_CTL_SUBSCRIBE = "md.ctl.subscribe"
 MD_CTL_UNSUBSCRIBE = "md.ctl.unsubscribe"
+MD_CTL_HISTORY = "md.ctl.history"  # request/reply: bars and ticks of the past (tradebus.schemas.history)
 
 
 def parse_md_tick(subject: str) -> tuple[str, str, str]:

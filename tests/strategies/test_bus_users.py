@@ -4,71 +4,19 @@ and adding or removing one takes effect by a configuration reload, without resta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import nats
 import pytest
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from deploy.conftest import SecureNats
 from deploy.test_nats_permissions import violation
-from tradebus.bus_users import BusUserSync, conf_with_bus_users, permissions_for
-from tradebus.cli.bus_access import BusAccess
-from tradebus.natsd import NatsServer
-from tradebus.permissions import render_nats_conf
+from strategies.conftest import BOB_PW, BusWorld, connect_as, td_exec_double
+from tradebus.bus_users import conf_with_bus_users, permissions_for
 from tradebus.users import User, UserError, UserStore
-
-ALICE_PW = "alice-pass-1"
-BOB_PW = "bob-pass-12"
-
-
-@dataclass
-class BusWorld:
-    env: SecureNats
-    store: UserStore
-    sync: BusUserSync
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[BusWorld]:
-    access = BusAccess.generate()
-    store = UserStore(tmp_path / "users.json")
-    store.add("alice", ALICE_PW, ["ctp:000001", "futu:*"], bus=True)
-    store.add("edgeonly", "edge-pass-1", ["ctp:000002"])  # not a bus user: must not get NATS access
-    conf = tmp_path / "nats.conf"
-    server = NatsServer(store_dir=tmp_path / "js", config_file=conf, env=access.server_env(),
-                        log_file=tmp_path / "nats.log")
-    sync = BusUserSync(render_nats_conf(), store.path, conf, lambda: server.pid)
-    sync.write()
-    server.start()
-    try:
-        yield BusWorld(SecureNats(server.url, {**access.passwords, "alice": ALICE_PW, "bob": BOB_PW}, server),
-                       store, sync)
-    finally:
-        server.stop()
-
-
-async def _connect(world: BusWorld, user: str, **options: object) -> Client:
-    return await nats.connect(world.env.url, user=user, password=world.env.passwords[user],
-                              inbox_prefix=f"_INBOX.{user}", allow_reconnect=False, connect_timeout=2,
-                              **options)
-
-
-async def _td_exec_double(world: BusWorld) -> AsyncIterator[Client]:
-    """The td_exec user answering every td.cmd with an echo of its subject (the real one in test_client)."""
-    nc = await _connect(world, "td_exec")
-
-    async def answer(msg: Msg) -> None:
-        await msg.respond(msg.subject.encode())
-
-    await nc.subscribe("td.cmd.>", cb=answer)
-    await nc.flush()
-    return nc
 
 
 def test_permissions_follow_the_grants() -> None:
@@ -99,8 +47,8 @@ def test_bus_names_must_be_tokens_and_not_services(tmp_path: Path) -> None:
 
 
 async def test_bus_user_trades_its_own_accounts(world: BusWorld) -> None:
-    server_side = await _td_exec_double(world)
-    alice = await _connect(world, "alice")
+    server_side = await td_exec_double(world)
+    alice = await connect_as(world, "alice")
     try:
         reply = await alice.request("td.cmd.ctp.000001", b"{}", timeout=2)
         assert reply.data == b"td.cmd.ctp.000001"
@@ -112,7 +60,7 @@ async def test_bus_user_trades_its_own_accounts(world: BusWorld) -> None:
         assert (await events.next_msg(timeout=2)).subject == "td.evt.ctp.000001.O-1"
         ticks = await alice.subscribe("md.tick.>")
         await alice.flush()
-        md = await _connect(world, "md_ingest")
+        md = await connect_as(world, "md_ingest")
         await md.publish("md.tick.ctp.SHFE.rb2601", b"{}")
         await md.flush()
         assert (await ticks.next_msg(timeout=2)).subject == "md.tick.ctp.SHFE.rb2601"
@@ -164,10 +112,10 @@ async def test_bus_user_is_refused_outside_its_grants(world: BusWorld,
 
 
 async def test_refused_command_never_reaches_td_exec(world: BusWorld) -> None:
-    server_side = await _td_exec_double(world)
+    server_side = await td_exec_double(world)
     seen = await server_side.subscribe("td.cmd.ctp.000002")
     await server_side.flush()
-    alice = await _connect(world, "alice")
+    alice = await connect_as(world, "alice")
     try:
         with pytest.raises((NatsTimeoutError, NoRespondersError)):
             await alice.request("td.cmd.ctp.000002", b"{}", timeout=1)
@@ -184,7 +132,7 @@ async def test_an_edge_only_user_has_no_bus_access(world: BusWorld) -> None:
                            max_reconnect_attempts=0, connect_timeout=2)
 
 
-async def _can_connect(world: BusWorld, user: str, password: str) -> bool:
+async def _canconnect_as(world: BusWorld, user: str, password: str) -> bool:
     try:
         nc = await nats.connect(world.env.url, user=user, password=password, allow_reconnect=False,
                                 max_reconnect_attempts=0, connect_timeout=2)
@@ -206,19 +154,19 @@ async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: 
 
 async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld) -> None:
     pid = world.env.server.pid
-    assert not await _can_connect(world, "bob", BOB_PW)
+    assert not await _canconnect_as(world, "bob", BOB_PW)
     world.store.add("bob", BOB_PW, ["ctp:000003"], bus=True)
     assert world.sync.sync()
-    await _eventually(lambda: _can_connect(world, "bob", BOB_PW), "bob admitted after the reload")
+    await _eventually(lambda: _canconnect_as(world, "bob", BOB_PW), "bob admitted after the reload")
     closed = asyncio.Event()
 
     async def on_closed() -> None:
         closed.set()
 
-    await _connect(world, "bob", closed_cb=on_closed)
+    await connect_as(world, "bob", closed_cb=on_closed)
     world.store.remove("bob")
     assert world.sync.sync()
-    await _eventually(lambda: _negate(_can_connect(world, "bob", BOB_PW)), "bob refused after the reload")
+    await _eventually(lambda: _negate(_canconnect_as(world, "bob", BOB_PW)), "bob refused after the reload")
     # The server drops a removed user's open connection too.
     await asyncio.wait_for(closed.wait(), 10)
     assert world.env.server.pid == pid  # the same nats-server process throughout

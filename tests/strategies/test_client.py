@@ -20,6 +20,7 @@ from up_harness import UpRun, finish_opend_login, run_up, wait_for, wait_healthy
 
 from tradebus.client import (
     Client,
+    ClientError,
     CommandRefused,
     NotPermitted,
     OrderTimeout,
@@ -96,7 +97,7 @@ async def test_unknown_or_malformed_symbols_are_refused(client: Client) -> None:
 
 async def test_another_account_is_not_permitted_and_fails_fast(client: Client) -> None:
     started = time.monotonic()
-    with pytest.raises(NotPermitted, match=r"td\.evt\.ctp\.000002"):
+    with pytest.raises(NotPermitted, match=r"td\.(evt|cmd)\.ctp\.000002"):
         await client.account("ctp:000002")
     assert time.monotonic() - started < client.timeout  # refused by the bus, not a timeout
 
@@ -174,3 +175,16 @@ def test_sync_wrapper(live: Live) -> None:
         assert isinstance(account.funds(), list) and account.funds()
         with pytest.raises(NotPermitted):
             client.account("ctp:000009")
+
+
+async def test_futu_bars_come_from_the_venue_then_live(client: Client) -> None:
+    series = await client.bars("futu.HK.00700", "1m", 500)
+    assert len(series.bars) == 500 and "venue" in series.sources
+    starts = [bar.start_ns for bar in series.bars]
+    assert starts == sorted(set(starts))  # one bar per minute, oldest first
+    assert all(bar.end_ns - bar.start_ns == 60_000_000_000 for bar in series.bars)
+    assert series.bars[-1].end_ns <= time.time_ns()  # no bar still forming
+    days = await client.bars("futu.HK.00700", "1d", 30)
+    assert len(days.bars) == 30 and {bar.interval for bar in days.bars} == {"1d"}
+    with pytest.raises(ClientError, match="unsupported_period"):
+        await client.bars(RB, "1d", 10)  # CTP fronts have no K-lines of their own

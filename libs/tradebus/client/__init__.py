@@ -23,12 +23,14 @@ from tradebus.client.errors import (
     UnknownSymbol,
     VenueDown,
 )
+from tradebus.client.history import BarSeries
 from tradebus.client.quote import Quote
 from tradebus.client.sync import SyncClient
 from tradebus.client.target import Holding, Leg, TargetPosTask, plan
 
 __all__ = [
     "Account",
+    "BarSeries",
     "Client",
     "ClientError",
     "CommandRefused",

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import re
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,11 +22,14 @@ from nats.aio.client import Client as Nats
 from tradebus.bus import Bus
 from tradebus.bus.errors import RequestFailed, RequestTimeout
 from tradebus.client.errors import ClientError, NotPermitted, UnknownSymbol, VenueDown
+from tradebus.client.history import BarSeries, tick_stream
 from tradebus.client.quote import Quote
 from tradebus.client.symbols import Instrument, parse_account, parse_instrument
+from tradebus.client.target import TargetPosTask
 from tradebus.schemas import MARKET_CONTROL_DECODER
 from tradebus.schemas.base import BusMessage
-from tradebus.schemas.market import SubscribeRequest, SubscriptionReply, UnsubscribeRequest
+from tradebus.schemas.history import MAX_PAGE
+from tradebus.schemas.market import SubscribeRequest, SubscriptionReply, Tick, UnsubscribeRequest
 from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE
 
 T = TypeVar("T")
@@ -137,8 +141,8 @@ class Client:
         """A core subscription, confirmed by a round trip; :class:`NotPermitted` when the bus refuses it."""
         with self._watch(subject) as refused:
             sub = await self.nc.subscribe(subject, cb=cb)
-            # The server answers a refused SUB with -ERR before the PONG, and nats-py runs error_cb for it
-            # in its read loop before it handles the PONG: after the flush the verdict is in.
+            # nats-server usually answers a refused SUB with -ERR before the PONG of this flush, but not
+            # always; a refusal that comes later still fails the first request on the account's subjects.
             await self.nc.flush(timeout=self.timeout)
             if refused.done():
                 with contextlib.suppress(Exception):
@@ -164,6 +168,24 @@ class Client:
         await quote.start()
         self._quotes[instrument] = quote
         return quote
+
+    async def bars(self, name: str, period: str = "1m", count: int = 500) -> BarSeries:
+        """The last ``count`` bars of ``name`` (history from md_ingest), then kept current from live 1-minute
+        bars with no gap and no duplicate at the seam (:mod:`tradebus.client.history`)."""
+        instrument = parse_instrument(name)
+        if not 1 <= count <= MAX_PAGE:
+            raise ValueError(f"count must be 1-{MAX_PAGE}")
+        series = BarSeries(self, instrument, period, count)
+        await series.start()
+        return series
+
+    def ticks(self, name: str, since_ns: int) -> AsyncIterator[Tick]:
+        """Every tick of ``name`` from ``since_ns`` (stored ones first), then live: ``async for tick in ...``."""
+        return tick_stream(self, parse_instrument(name), since_ns)
+
+    def target_pos(self, account: Any, quote: Quote, **options: Any) -> TargetPosTask:
+        """A :class:`~tradebus.client.target.TargetPosTask` for ``quote``'s instrument in ``account``."""
+        return TargetPosTask(account, quote, **options)
 
     async def _release(self, instrument: Instrument) -> None:
         quote = self._quotes.pop(instrument, None)

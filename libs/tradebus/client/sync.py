@@ -16,10 +16,11 @@ from typing import Any
 
 from tradebus.client.account import Account
 from tradebus.client.client import DEFAULT_TIMEOUT_S, Client
+from tradebus.client.history import BarSeries
 from tradebus.client.quote import Quote
 from tradebus.client.target import TargetPosTask
 
-_WRAPPED = (Client, Quote, Account, TargetPosTask)
+_WRAPPED = (Client, Quote, Account, TargetPosTask, BarSeries)
 
 
 class _Loop:
@@ -57,10 +58,6 @@ class Sync:
     def _wrap(self, value: Any) -> Any:
         return Sync(self._runner, value) if isinstance(value, _WRAPPED) else value
 
-    def target_pos(self, account: Sync, quote: Sync, **options: Any) -> Sync:
-        """A :class:`TargetPosTask` for a synchronous account and quote."""
-        return Sync(self._runner, TargetPosTask(account._target, quote._target, **options))
-
     def __repr__(self) -> str:
         return f"Sync({self._target!r})"
 
@@ -75,6 +72,10 @@ class SyncClient(Sync):
             runner.stop()
             raise
         return cls(runner, client)
+
+    def target_pos(self, account: Sync, quote: Sync, **options: Any) -> Sync:
+        """A :class:`TargetPosTask` for a synchronous account and quote."""
+        return Sync(self._runner, TargetPosTask(account._target, quote._target, **options))
 
     def close(self) -> None:
         try:

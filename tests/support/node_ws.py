@@ -22,9 +22,17 @@ def node_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     given = os.environ.get("TRADEBUS_TEST_NODE_PATH")
     if given:
         return given
+    return npm_install(tmp_path_factory, "node_ws", "ws")
+
+
+def npm_install(tmp_path_factory: pytest.TempPathFactory, name: str, *packages: str) -> str:
+    """``npm install packages`` into a fresh temporary folder; its ``node_modules`` path (for NODE_PATH)."""
+    if shutil.which("node") is None:
+        pytest.skip("NODE IS NOT INSTALLED: the JavaScript tests cannot run here "
+                    "(CI must run: apt-get install -y nodejs npm)")
     npm = shutil.which("npm")
-    assert npm is not None, "node is installed but npm is not: install npm to fetch the ws package"
-    folder = tmp_path_factory.mktemp("node_ws")
-    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "ws"], cwd=folder, check=True,
-                   timeout=180, stdout=subprocess.DEVNULL)
+    assert npm is not None, f"node is installed but npm is not: install npm to fetch {', '.join(packages)}"
+    folder = tmp_path_factory.mktemp(name)
+    subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", *packages], cwd=folder, check=True,
+                   timeout=300, stdout=subprocess.DEVNULL)
     return str(folder / "node_modules")

@@ -7,17 +7,12 @@ Every answer the SDK gives is checked against what td_exec says on the bus direc
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
-import nats
 import pytest
-from up_harness import UpRun, finish_opend_login, run_up, wait_for, wait_healthy
 
+from strategies.conftest import CTP, PASSWORD, STRATEGY, Live
 from tradebus.client import (
     Client,
     ClientError,
@@ -31,45 +26,6 @@ from tradebus.client import (
 from tradebus.schemas.orders import OrderStatus
 
 RB = "ctp.SHFE.rb2601"
-CTP = "ctp:000001"
-STRATEGY, PASSWORD = "strat1", "strat1-password"
-
-
-@dataclass
-class Live:
-    run: UpRun
-
-
-def add_bus_user(run: UpRun, name: str, password: str, accounts: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tradebus", "user", "add", name, "--accounts", accounts, "--bus",
-                           "--password-stdin"], input=password + "\n", capture_output=True, text=True,
-                          env=run.env, timeout=30)
-
-
-def can_connect(url: str, user: str, password: str) -> bool:
-    async def attempt() -> bool:
-        try:
-            nc = await nats.connect(url, user=user, password=password, allow_reconnect=False,
-                                    max_reconnect_attempts=0, connect_timeout=2)
-        except (nats.errors.Error, OSError):
-            return False
-        await nc.close()
-        return True
-
-    return asyncio.run(attempt())
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with run_up(tmp_path_factory.mktemp("strategies")) as run:
-        finish_opend_login(run)
-        wait_healthy(run)
-        added = add_bus_user(run, STRATEGY, PASSWORD, CTP)
-        assert added.returncode == 0, added.stderr
-        assert "(bus user)" in added.stdout
-        # tradebus up notices the user file and has nats-server reload its configuration.
-        wait_for(lambda: can_connect(run.nats_url, STRATEGY, PASSWORD), 20, "the new bus user to be admitted")
-        yield Live(run)
 
 
 @pytest.fixture

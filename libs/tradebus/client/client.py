@@ -24,8 +24,9 @@ from tradebus.bus.errors import RequestFailed, RequestTimeout
 from tradebus.client.errors import ClientError, NotPermitted, UnknownSymbol, VenueDown
 from tradebus.client.history import BarSeries, tick_stream
 from tradebus.client.quote import Quote
-from tradebus.client.symbols import Instrument, parse_account, parse_instrument
+from tradebus.client.symbols import parse_account, parse_instrument
 from tradebus.client.target import TargetPosTask
+from tradebus.instrument import Instrument
 from tradebus.schemas import MARKET_CONTROL_DECODER
 from tradebus.schemas.base import BusMessage
 from tradebus.schemas.history import MAX_PAGE

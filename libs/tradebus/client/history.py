@@ -19,7 +19,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from tradebus.client.errors import ClientError, UnknownSymbol, VenueDown
-from tradebus.client.symbols import Instrument
+from tradebus.instrument import Instrument
 from tradebus.schemas import HISTORY_DECODER, MARKET_DATA_DECODER
 from tradebus.schemas.history import MAX_PAGE, BarsPage, BarsQuery, HistoryRefused, TicksPage, TicksQuery
 from tradebus.schemas.market import Bar, Tick

@@ -10,7 +10,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from tradebus.bus.replay import last_message
-from tradebus.client.symbols import Instrument
+from tradebus.instrument import Instrument
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.market import Tick
 from tradebus.subjects import md_tick

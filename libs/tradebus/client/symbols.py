@@ -1,33 +1,23 @@
-"""Instrument names as strategies write them: ``<venue>.<exchange>.<symbol>`` (``ctp.SHFE.rb2601``,
-``futu.HK.00700``, ``futu.US.BRK.B`` — the symbol is everything after the second dot), the same
-spelling as ``[md] subscriptions``."""
+"""Instrument and account names as strategies write them, checked before anything is sent:
+``ctp.SHFE.rb2601`` (:class:`tradebus.instrument.Instrument`) and ``ctp:000001`` (a user grant)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from tradebus.client.errors import UnknownSymbol
+from tradebus.instrument import Instrument
 from tradebus.subjects import VENUES, escape_token
 
 MAX_NAME = 200
 
 
-class Instrument(NamedTuple):
-    venue: str
-    exchange: str
-    symbol: str
-
-    def __str__(self) -> str:
-        return f"{self.venue}.{self.exchange}.{self.symbol}"
-
-
 def parse_instrument(name: str) -> Instrument:
     if not isinstance(name, str) or len(name) > MAX_NAME:
         raise UnknownSymbol(f"instrument names are text of at most {MAX_NAME} characters, got {name!r:.80}")
-    parts = name.split(".", 2)
-    if len(parts) != 3 or not all(parts):
-        raise UnknownSymbol(f"{name!r}: expected <venue>.<exchange>.<symbol>, e.g. ctp.SHFE.rb2601 or futu.HK.00700")
-    venue, exchange, symbol = parts
+    try:
+        venue, exchange, symbol = Instrument.parse(name)
+    except ValueError:
+        raise UnknownSymbol(f"{name!r}: expected <venue>.<exchange>.<symbol>, e.g. ctp.SHFE.rb2601 or "
+                            "futu.HK.00700") from None
     if venue not in VENUES:
         raise UnknownSymbol(f"{name!r}: unknown venue {venue!r} (expected one of {', '.join(VENUES)})")
     try:

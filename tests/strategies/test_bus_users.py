@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import bcrypt
 import nats
 import pytest
 from nats.aio.client import Client
@@ -175,3 +176,17 @@ async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld)
 
 async def _negate(check: Awaitable[bool]) -> bool:
     return not await check
+
+
+def test_password_changes_keep_the_bus_hash_in_step(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "u.json")
+    store.add("s1", "first-pass1", ["ctp:1"], bus=True)
+    store.reset_password("s1", "second-pass2")
+    user = store.get("s1")
+    assert user is not None and bcrypt.checkpw(b"second-pass2", user.bus_password.encode())
+    store.change_password("s1", "second-pass2", "third-pass3")
+    user = store.get("s1")
+    assert user is not None and bcrypt.checkpw(b"third-pass3", user.bus_password.encode())
+    store.add("edge", "edge-pass1", ["ctp:1"])
+    store.reset_password("edge", "edge-pass2")
+    assert store.get("edge").bus_password == ""  # type: ignore[union-attr]  # never becomes a bus user

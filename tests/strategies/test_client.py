@@ -23,7 +23,8 @@ from tradebus.client import (
     TargetPosTask,
     UnknownSymbol,
 )
-from tradebus.schemas.orders import OrderStatus
+from tradebus.schemas import TRADE_REPLY_DECODER
+from tradebus.schemas.orders import CommandDenied, OrderStatus, QueryOrders
 
 RB = "ctp.SHFE.rb2601"
 
@@ -144,3 +145,11 @@ async def test_futu_bars_come_from_the_venue_then_live(client: Client) -> None:
     assert len(days.bars) == 30 and {bar.interval for bar in days.bars} == {"1d"}
     with pytest.raises(ClientError, match="unsupported_period"):
         await client.bars(RB, "1d", 10)  # CTP fronts have no K-lines of their own
+
+
+async def test_td_exec_checks_the_user_named_in_every_command(client: Client) -> None:
+    # The bus lets this user send on its own account's subject; td_exec still checks who the command
+    # claims to come from against the user store.
+    reply = await client.request("td.cmd.ctp.000001", QueryOrders(venue="ctp", account="000001", user="nobody"),
+                                 TRADE_REPLY_DECODER)
+    assert isinstance(reply, CommandDenied) and reply.code == "not_allowed"

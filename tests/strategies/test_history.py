@@ -5,19 +5,22 @@ have no gap and no duplicate across the seam."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pytest
 
 from md_ingest.history import HistoryServer
 from strategies.conftest import ALICE_PW, BusWorld
 from tradebus.bus import Bus, connect, ensure_topology
-from tradebus.client import Client, ClientError, UnknownSymbol
+from tradebus.client import Client, ClientError, SyncClient, UnknownSymbol
 from tradebus.config import NatsConfig, Secret, StreamsConfig
 from tradebus.schemas.market import Bar, Tick
 from tradebus.subjects import MD_CTL_HISTORY, md_bar, md_tick
 
+T = TypeVar("T")
 NAME = "sim.SIMX.FOO"
 BASE_NS = 1_750_000_000_000_000_000
 MINUTE_NS = 60_000_000_000
@@ -75,13 +78,19 @@ class HistoryWorld:
     client: Client
 
 
-@pytest.fixture
-async def history(world: BusWorld) -> AsyncIterator[HistoryWorld]:
+async def md_with_history(world: BusWorld) -> Bus:
+    """md_ingest's user with stream MD and md_ingest's history server (no venue of its own: "sim")."""
     password = Secret(world.env.passwords["md_ingest"])
     md = await connect(NatsConfig(url=world.env.url, user="md_ingest", password=password, request_timeout_s=5),
                        "test-md_ingest")
     await ensure_topology(md.js, StreamsConfig(), "md_ingest")
     await md.serve(MD_CTL_HISTORY, HistoryServer(md, {"sim": None}).on_request)
+    return md
+
+
+@pytest.fixture
+async def history(world: BusWorld) -> AsyncIterator[HistoryWorld]:
+    md = await md_with_history(world)
     client = await Client.connect(world.env.url, "alice", ALICE_PW)
     try:
         yield HistoryWorld(md, client)
@@ -138,3 +147,37 @@ async def test_history_pages_are_bounded_and_refusals_are_clear(history: History
         await history.client.bars(NAME, "1d", 10)  # this venue has no K-lines of its own
     with pytest.raises(UnknownSymbol, match="unknown_venue"):
         await history.client.bars("ctp.SHFE.rb2601", "1m", 10)  # not served by this md_ingest
+
+
+
+def test_sync_ticks_read_history_then_live(world: BusWorld) -> None:
+    loop = asyncio.new_event_loop()  # md_ingest's side, while the test thread is the synchronous strategy
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def on_loop(coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(10)
+
+    md = on_loop(md_with_history(world))
+    feed = Feed(md, "tick")
+
+    async def publish(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            await md.publish(*feed.message(n))
+        await md.nc.flush()
+
+    try:
+        on_loop(publish(1, 5))
+        seen: list[int] = []
+        with SyncClient.connect(world.env.url, "alice", ALICE_PW) as client:
+            for tick in client.ticks(NAME, since_ns=BASE_NS):
+                seen.append(tick.seq)
+                if tick.seq == 5:  # the stored ones are read: what follows can only come live
+                    on_loop(publish(6, 3))
+                if tick.seq == 8:
+                    break
+        assert seen == [1, 2, 3, 4, 5, 6, 7, 8]
+    finally:
+        on_loop(md.close())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from tradebus.client.account import Account
@@ -19,6 +19,7 @@ from tradebus.client.client import DEFAULT_TIMEOUT_S, Client
 from tradebus.client.history import BarSeries
 from tradebus.client.quote import Quote
 from tradebus.client.target import TargetPosTask
+from tradebus.schemas.market import Tick
 
 _WRAPPED = (Client, Quote, Account, TargetPosTask, BarSeries)
 
@@ -76,6 +77,18 @@ class SyncClient(Sync):
     def target_pos(self, account: Sync, quote: Sync, **options: Any) -> Sync:
         """A :class:`TargetPosTask` for a synchronous account and quote."""
         return Sync(self._runner, TargetPosTask(account._target, quote._target, **options))
+
+    def ticks(self, name: str, since_ns: int) -> Iterator[Tick]:
+        """``for tick in client.ticks(...)``: the asynchronous tick stream, one tick per step."""
+        stream = self._target.ticks(name, since_ns)
+        try:
+            while True:
+                try:
+                    yield self._runner.run(anext(stream))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._runner.run(stream.aclose())
 
     def close(self) -> None:
         try:

@@ -26,6 +26,7 @@ EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 
 _encoder = msgspec.json.Encoder()
 log = get_logger("tradebus.bus")
+INBOX_ROOT = "_INBOX."  # every requester's replies: nats-py's default prefix, or _INBOX.<user>
 
 
 class Bus:
@@ -99,6 +100,12 @@ class Bus:
         """
 
         async def guarded(msg: Msg) -> None:
+            if msg.reply and not msg.reply.startswith(INBOX_ROOT):
+                # Our answer would be published on a subject of the requester's choosing (responders
+                # may answer anywhere): e.g. into td.evt.…, where TD_EVT would store it. Refuse.
+                log.warning("request with a non-inbox reply subject dropped", subject=ascii(msg.subject),
+                            reply=ascii(msg.reply[:200]))
+                return
             try:
                 await handler(msg)
             except Exception:

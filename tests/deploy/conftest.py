@@ -12,8 +12,8 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client
-
 from polling import until
+
 from tradebus.bus import Bus, connect
 from tradebus.config import NatsConfig, Secret
 from tradebus.natsd import NatsServer

@@ -210,3 +210,21 @@ def render_nats_conf() -> str:
         lines.append("    }}")
     lines += ["  ]", "}", ""]
     return "\n".join(lines)
+
+
+def _cell(items: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f"`{item}`" for item in items) or "—"
+
+
+def render_permission_table() -> str:
+    """The permission table of docs/security.md (a test keeps the document equal to this)."""
+    rows = ["| user | publishes | owns (creates) | reads (info, direct get, consumers) | subscribes | answers |",
+            "|---|---|---|---|---|---|"]
+    for perm in service_permissions():
+        families = [f.grant for f in FAMILIES if perm.user in f.publishers]
+        owns = [s if s in HEARTBEAT_STREAMS else f"{s} (+update)" for s in perm.owns]
+        subscribes = [s for s in perm.subscribe if s != inbox(perm.user)]
+        answers = "requests, on `_INBOX.` replies only" if perm.serves_requests else "no"
+        rows.append(f"| {perm.user} | {_cell(families)} | {_cell(owns)} | {_cell(perm.reads)} | "
+                    f"{_cell(subscribes)} + own inbox | {answers} |")
+    return "\n".join(rows) + "\n"

@@ -137,3 +137,12 @@ def test_generated_passwords_are_plain_strings_to_nats() -> None:
     for _ in range(200):
         for password in BusAccess.generate().passwords.values():
             assert password[0].isalpha() and password.isalnum()
+
+
+def test_security_doc_has_the_generated_permission_table() -> None:
+    from tradebus.permissions import render_permission_table
+
+    doc = (REPO / "docs" / "security.md").read_text()
+    begin, end = "<!-- permission-table:begin -->\n", "<!-- permission-table:end -->"
+    assert doc[doc.index(begin) + len(begin):doc.index(end)] == render_permission_table(), \
+        "paste tradebus.permissions.render_permission_table() into docs/security.md"

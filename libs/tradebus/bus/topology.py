@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
 from tradebus.logs import get_logger
@@ -190,5 +190,12 @@ async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig, owner: str |
     service = heartbeat_of or owner
     if service:
         want = heartbeat_stream_config(service, cfg)
-        outcome[str(want.name)] = await ensure_stream(js, want, update=owner is None)
+        try:
+            outcome[str(want.name)] = await ensure_stream(js, want, update=owner is None)
+        except APIError as exc:
+            # e.g. the shared SYS stream of earlier versions still holds sys.health.> (subjects overlap).
+            # It was a memory stream: restarting nats-server removes it. Heartbeats still go out live.
+            log.error("heartbeat stream not created; restart nats-server once if an old SYS stream holds "
+                      "sys.health.>", stream=want.name, error=exc.description or str(exc))
+            outcome[str(want.name)] = "failed"
     return outcome

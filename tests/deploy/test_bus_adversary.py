@@ -183,6 +183,36 @@ async def test_exploit_b_ws_edge_push_consumer_into_td_evt_stores_nothing(topolo
         assert (await td.js.stream_info("TD_EVT")).state.last_seq == before
 
 
+@pytest.mark.parametrize("user", sorted(USERS))
+async def test_no_user_can_aim_a_push_consumer_into_td_evt(topology: SecureNats, user: str) -> None:
+    """The same attack for every user, from a heartbeat stream it may read: the consumer is accepted,
+    would deliver to a listener (control), but cannot get one on ``td.evt`` and stores nothing there."""
+    source = sys_health_stream(user if user in HEARTBEAT_SERVICES else "ws_edge")
+    publisher = user if user in HEARTBEAT_SERVICES else "ws_edge"
+    async with as_user(topology, publisher) as bus:
+        await bus.nc.publish(sys_health(publisher), b"{}")
+        await bus.nc.flush()
+    async with as_user(topology, "td_exec") as td:
+        before = (await td.js.stream_info("TD_EVT")).state.last_seq
+    target = next(f.sample for f in FAMILIES if f.grant == "td.evt.>")
+    reports: list[str] = []
+    async with raw_client(topology, user, reports) as nc:
+        js = nc.jetstream()
+        control = await nc.subscribe(f"_INBOX.{user}.control")
+        await js.add_consumer(source, ConsumerConfig(deliver_subject=f"_INBOX.{user}.control",
+                                                     deliver_policy=DeliverPolicy.LAST))
+        await control.next_msg(timeout=5)
+        attack = await js.add_consumer(source, ConsumerConfig(deliver_subject=target,
+                                                              deliver_policy=DeliverPolicy.LAST))
+        await nc.subscribe(target)
+        await nc.flush()
+        await until(lambda: any("subscription" in r and target.lower() in r for r in reports), 5,
+                    f"{user}'s subscription to {target} refused")
+        assert (await js.consumer_info(source, attack.name)).delivered.consumer_seq == 0
+    async with as_user(topology, "td_exec") as td:
+        assert (await td.js.stream_info("TD_EVT")).state.last_seq == before
+
+
 async def test_no_user_may_delete_or_purge_any_stream(topology: SecureNats) -> None:
     for perm in USERS.values():
         for stream in STREAM_OWNERS:

@@ -30,15 +30,6 @@ class TdProcess:
         return self.output.decode(errors="replace")[-2000:]
 
 
-async def http_get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
-
-
 async def submit_when_ready(bus: Bus, cmd: SubmitOrder, timeout: float = 20.0) -> object:
     """Retry while the service is starting (no responders) or reconciling; anything else is the answer."""
     deadline = time.monotonic() + timeout

@@ -7,7 +7,8 @@ import json
 import signal
 from pathlib import Path
 
-from td_process import http_get, submit_when_ready, td_exec_process
+from local_http import http_get
+from td_process import submit_when_ready, td_exec_process
 
 from tradebus.bus import Bus
 from tradebus.schemas import TRADE_REPLY_DECODER

@@ -120,10 +120,10 @@ async def test_every_service_heartbeats_into_its_own_stream_and_the_operator_rea
                              ts_event=2, interval_s=5.0)
             await bus.publish(sys_health(service), beat)
     async with as_user(topology, "operator") as bus:
-        beats = await last_heartbeats(bus.js)
+        beats = await last_heartbeats(bus)
     assert sorted(beats) == sorted(HEARTBEAT_SERVICES)
     async with as_user(topology, "ws_edge") as bus:  # the console reads them too
-        assert sorted(await last_heartbeats(bus.js)) == sorted(HEARTBEAT_SERVICES)
+        assert sorted(await last_heartbeats(bus)) == sorted(HEARTBEAT_SERVICES)
 
 
 async def test_exploit_a_fmz_edge_cannot_widen_a_stream_to_capture_commands(topology: SecureNats) -> None:

@@ -72,6 +72,22 @@ async def test_an_old_shared_sys_stream_does_not_stop_a_service_from_starting(bu
     assert outcome["SYS_td_exec"] == "failed" and outcome["TD_EVT"] == "created"
 
 
+async def test_serve_never_answers_onto_a_subject_that_is_not_an_inbox(bus: Bus) -> None:
+    """A requester chooses the reply subject; pointed into td.evt.… our answer would be stored in TD_EVT."""
+    await ensure_topology(bus.js, StreamsConfig())
+    handled: list[str] = []
+
+    async def handler(msg) -> None:  # type: ignore[no-untyped-def]
+        handled.append(msg.reply)
+        await msg.respond(b"answer")
+
+    await bus.serve("svc.ask", handler)
+    await bus.nc.publish("svc.ask", b"{}", reply=subjects.td_evt("ctp", "000001", "O-1"))
+    assert (await bus.nc.request("svc.ask", b"{}", timeout=2)).data == b"answer"  # after the forged one
+    assert len(handled) == 1 and handled[0].startswith("_INBOX.")
+    assert (await bus.js.stream_info("TD_EVT")).state.messages == 0
+
+
 async def test_publish_event_with_same_msg_id_is_stored_once(bus: Bus) -> None:
     await ensure_topology(bus.js, StreamsConfig())
     subject = subjects.td_evt("ctp", "000001", "O-7")

@@ -54,7 +54,7 @@ def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
 async def read_heartbeats(config: Config, timeout: float) -> dict[str, Heartbeat]:
     bus = await asyncio.wait_for(connect(config.nats, "tradebus-status"), timeout)
     try:
-        return await asyncio.wait_for(last_heartbeats(bus.js), timeout)
+        return await asyncio.wait_for(last_heartbeats(bus), timeout)
     finally:
         await bus.close()
 

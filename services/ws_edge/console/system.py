@@ -89,7 +89,7 @@ class SystemWatch:
             # Live first, then the stored beats: a beat arriving in between is kept if it is newer.
             self._subs.append(await self.bus.nc.subscribe(SYS_HEALTH_ALL, cb=self._on_beat))
             try:
-                stored = await last_heartbeats(self.bus.js)
+                stored = await last_heartbeats(self.bus)
             except Exception as exc:  # the live beats still arrive within one interval
                 log.warning("stored heartbeats unreadable", error=str(exc) or type(exc).__name__)
                 stored = {}

@@ -85,6 +85,11 @@ async def test_serve_never_answers_onto_a_subject_that_is_not_an_inbox(bus: Bus)
     await bus.nc.publish("svc.ask", b"{}", reply=subjects.td_evt("ctp", "000001", "O-1"))
     assert (await bus.nc.request("svc.ask", b"{}", timeout=2)).data == b"answer"  # after the forged one
     assert len(handled) == 1 and handled[0].startswith("_INBOX.")
+    # Handlers that answer with Bus.reply (td_exec's command endpoint) are held to the same rule.
+    forged = await bus.nc.subscribe("svc.ask2")
+    await bus.nc.publish("svc.ask2", b"{}", reply=subjects.td_evt("ctp", "000001", "O-2"))
+    await bus.reply(await forged.next_msg(timeout=2), s.CommandDenied(code="x", reason="y"))
+    await bus.nc.flush()
     assert (await bus.js.stream_info("TD_EVT")).state.messages == 0
 
 

@@ -29,6 +29,16 @@ log = get_logger("tradebus.bus")
 INBOX_ROOT = "_INBOX."  # every requester's replies: nats-py's default prefix, or _INBOX.<user>
 
 
+def _answerable(msg: Msg) -> bool:
+    """Whether ``msg``'s reply subject is an inbox. The requester chooses it and a responder may answer
+    anywhere (``allow_responses``): pointed into ``td.evt.…`` our answer would be stored in TD_EVT."""
+    if msg.reply.startswith(INBOX_ROOT):
+        return True
+    log.warning("request with a non-inbox reply subject not answered", subject=ascii(msg.subject),
+                reply=ascii(msg.reply[:200]))
+    return False
+
+
 class Bus:
     """Thin wrapper over one NATS connection. Holds no global state: pass it where it is needed."""
 
@@ -88,7 +98,7 @@ class Bus:
             raise RequestFailed(subject, f"undecodable reply: {exc}") from exc
 
     async def reply(self, msg: Msg, message: BusMessage) -> None:
-        if msg.reply:
+        if msg.reply and _answerable(msg):
             await self.nc.publish(msg.reply, _encoder.encode(message))
 
     async def serve(self, subject: str, handler: Callable[[Msg], Awaitable[None]], *, queue: str = "") -> Any:
@@ -100,11 +110,7 @@ class Bus:
         """
 
         async def guarded(msg: Msg) -> None:
-            if msg.reply and not msg.reply.startswith(INBOX_ROOT):
-                # Our answer would be published on a subject of the requester's choosing (responders
-                # may answer anywhere): e.g. into td.evt.…, where TD_EVT would store it. Refuse.
-                log.warning("request with a non-inbox reply subject dropped", subject=ascii(msg.subject),
-                            reply=ascii(msg.reply[:200]))
+            if msg.reply and not _answerable(msg):
                 return
             try:
                 await handler(msg)

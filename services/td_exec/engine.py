@@ -638,24 +638,3 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
     finally:
         await sub.unsubscribe()
     return ledger
-    done = asyncio.Event()
-    decode = ORDER_EVENT_DECODER.decode
-
-    async def on_msg(msg: Msg) -> None:
-        fold(ledger, decode(msg.data))
-        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-        if msg.reply and int(msg.reply.split(".")[5]) >= last:
-            done.set()
-
-    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
-                                 pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
-    try:
-        while not done.is_set():
-            seen = ledger.events
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), idle_timeout)
-            if not done.is_set() and ledger.events == seen:
-                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
-    finally:
-        await sub.unsubscribe()
-    return ledger

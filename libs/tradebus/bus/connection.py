@@ -29,9 +29,10 @@ log = get_logger("tradebus.bus")
 INBOX_ROOT = "_INBOX."  # every requester's replies: nats-py's default prefix, or _INBOX.<user>
 
 
-def _answerable(msg: Msg) -> bool:
-    """Whether ``msg``'s reply subject is an inbox. The requester chooses it and a responder may answer
-    anywhere (``allow_responses``): pointed into ``td.evt.…`` our answer would be stored in TD_EVT."""
+def answerable(msg: Msg) -> bool:
+    """Whether ``msg`` is a request we may answer: its reply subject is an inbox. The requester chooses
+    it and a responder may answer anywhere (``allow_responses``): pointed into ``td.evt.…`` our answer
+    would be stored in TD_EVT. A message a JetStream consumer pushed (reply ``$JS.ACK…``) is no request."""
     if msg.reply.startswith(INBOX_ROOT):
         return True
     log.warning("request with a non-inbox reply subject not answered", subject=ascii(msg.subject),
@@ -98,7 +99,7 @@ class Bus:
             raise RequestFailed(subject, f"undecodable reply: {exc}") from exc
 
     async def reply(self, msg: Msg, message: BusMessage) -> None:
-        if msg.reply and _answerable(msg):
+        if msg.reply and answerable(msg):
             await self.nc.publish(msg.reply, _encoder.encode(message))
 
     async def serve(self, subject: str, handler: Callable[[Msg], Awaitable[None]], *, queue: str = "") -> Any:
@@ -110,7 +111,7 @@ class Bus:
         """
 
         async def guarded(msg: Msg) -> None:
-            if msg.reply and not _answerable(msg):
+            if msg.reply and not answerable(msg):
                 return
             try:
                 await handler(msg)

@@ -27,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
@@ -54,7 +55,7 @@ from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
-from tradebus.runtime.metrics import Registry
+from tradebus.runtime.metrics import Counter, Registry
 from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
 from tradebus.schemas.base import BusMessage, now_ns
@@ -168,6 +169,8 @@ class Engine:
         self._foreign = metrics.counter("td_reports_foreign_total",
                                         "venue reports that name no order (a fill before its external order)")
         self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
+        self._skipped = metrics.counter("td_rebuild_skipped_total",
+                                        "TD_EVT messages the rebuild passed over: undecodable or not td_exec's")
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Engine:
         if not self.store.spool.empty:  # events of a previous run that never reached JetStream
             await self.store.flush()
         started = time.perf_counter()
-        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s)
+        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s, self._skipped)
         self.rebuild_seconds = time.perf_counter() - started
         log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
                  orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
@@ -648,13 +651,29 @@ class Engine:
         return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
 
 
-async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
+# Headers a direct get adds to the copy it returns: a message carrying them in TD_EVT was relayed
+# there by someone's request with td.evt.… as its reply subject, not appended by td_exec.
+RELAYED_COPY_HEADER = "Nats-Stream"
+
+
+def foreign_reason(msg: Msg) -> str | None:
+    """Why a TD_EVT message cannot be one of td_exec's own appends (None: it may be)."""
+    if msg.headers and RELAYED_COPY_HEADER in msg.headers:
+        return f"a copy relayed from stream {msg.headers[RELAYED_COPY_HEADER]}"
+    return None
+
+
+async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None = None) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
 
     The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
     at the messages that existed when it started), but with a callback instead of ``next_msg`` and
     the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
     millions of events and those two costs were most of it.
+
+    The replay ends by stream sequence, not by a count of events: a message that is not one of ours
+    (undecodable, or a relayed copy; see ``docs/security.md``) is logged once with its sequence,
+    counted in ``skipped`` and passed over, so one foreign message cannot stop td_exec from starting.
     """
     ledger = Ledger()
     info = await bus.js.stream_info(EVENT_STREAM)
@@ -663,22 +682,39 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
         return ledger
     done = asyncio.Event()
     decode = ORDER_EVENT_DECODER.decode
+    reached = 0  # stream sequence of the last message seen, ours or not
+
+    def skip(seq: int, msg: Msg, reason: str) -> None:
+        if skipped is not None:
+            skipped.inc()
+        log.error("foreign message in TD_EVT skipped", seq=seq, subject=ascii(msg.subject), reason=ascii(reason),
+                  size=len(msg.data), head=ascii(msg.data[:80]))
 
     async def on_msg(msg: Msg) -> None:
-        fold(ledger, decode(msg.data))
+        nonlocal reached
         # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-        if msg.reply and int(msg.reply.split(".")[5]) >= last:
+        seq = int(msg.reply.split(".")[5]) if msg.reply else reached
+        reached = max(reached, seq)
+        reason = foreign_reason(msg)
+        if reason is None:
+            try:
+                fold(ledger, decode(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                reason = f"undecodable: {exc}"
+        if reason is not None:
+            skip(seq, msg, reason)
+        if reached >= last:
             done.set()
 
     sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
                                  pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
     try:
         while not done.is_set():
-            seen = ledger.events
+            seen = reached
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), idle_timeout)
-            if not done.is_set() and ledger.events == seen:
-                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
+            if not done.is_set() and reached == seen:
+                raise TimeoutError(f"TD_EVT replay stalled at sequence {seen} (expected up to sequence {last})")
     finally:
         await sub.unsubscribe()
     return ledger

@@ -1,6 +1,6 @@
 """``tradebus status``: the health of every service, read over the bus.
 
-Reads the last heartbeat of every service from the ``SYS`` stream (one per subject), so the answer is
+Reads the last heartbeat of every service from its heartbeat stream (``SYS_<service>``), so the answer is
 immediate, and includes the processes ``tradebus up`` supervises (from the supervisor's heartbeat),
 which covers the venue simulators that are not on the bus themselves.
 """
@@ -14,12 +14,12 @@ import time
 
 import msgspec
 
-from tradebus.bus import connect, fold_stream
+from tradebus.bus import connect
+from tradebus.bus.heartbeats import last_heartbeats
 from tradebus.cli.bus_access import with_operator_credentials
 from tradebus.cli.render import age, table
 from tradebus.config import Config, load_or_exit
-from tradebus.schemas import SYSTEM_DECODER, HealthState, Heartbeat
-from tradebus.subjects import SYS_HEALTH_ALL
+from tradebus.schemas import HealthState, Heartbeat
 
 STALE_AFTER_INTERVALS = 3
 
@@ -54,11 +54,7 @@ def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
 async def read_heartbeats(config: Config, timeout: float) -> dict[str, Heartbeat]:
     bus = await asyncio.wait_for(connect(config.nats, "tradebus-status"), timeout)
     try:
-        def keep(state: dict[str, Heartbeat], beat: Heartbeat, _subject: str, _seq: int) -> dict[str, Heartbeat]:
-            state[beat.service] = beat
-            return state
-
-        return await asyncio.wait_for(fold_stream(bus.js, SYS_HEALTH_ALL, SYSTEM_DECODER, keep, {}), timeout)
+        return await asyncio.wait_for(last_heartbeats(bus), timeout)
     finally:
         await bus.close()
 

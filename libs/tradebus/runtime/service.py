@@ -176,7 +176,7 @@ class Runtime:
             # Under per-service bus users only a stream's owner may create it; unrestricted (a
             # development bus), any service sets up the whole topology so start order never matters.
             owner = self.service.name if self.config.nats.user else None
-            await ensure_topology(self.bus.js, self.config.streams, owner)
+            await ensure_topology(self.bus.js, self.config.streams, owner, heartbeat_of=self.service.name)
             await self.service.start()
             self.state = HealthState.OK
             log.info("service started", version=__version__, health_port=self.health_port or None)

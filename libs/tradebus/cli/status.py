@@ -20,6 +20,7 @@ from tradebus.bus import connect, fold_stream
 from tradebus.cli.bus_access import with_operator_credentials
 from tradebus.cli.render import age, table
 from tradebus.config import Config, load_or_exit
+from tradebus.logs import configure_logging
 from tradebus.schemas import SYSTEM_DECODER, HealthState, Heartbeat
 from tradebus.schemas.health import ChildProcess
 from tradebus.subjects import SYS_HEALTH_ALL
@@ -98,6 +99,8 @@ def status_main(argv: list[str], config_path: str | None) -> int:
         config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=args.nats_url,
                                                                                max_reconnect_attempts=0))
     config = with_operator_credentials(config)
+    # The client's own reconnect chatter goes to stderr, errors only: stdout is the answer (--json).
+    configure_logging("tradebus-status", level="error", secrets=config.secrets())
     try:
         beats = asyncio.run(read_heartbeats(config, args.timeout))
     except Exception as exc:  # any failure to reach the bus is reported the same way

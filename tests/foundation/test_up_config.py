@@ -8,6 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import msgspec
 from up_harness import (
     SERVICES,
     clean_env,
@@ -20,7 +21,7 @@ from up_harness import (
 
 from tradebus.cli.registry import process_specs
 from tradebus.cli.up import ports_needed
-from tradebus.config import load_config
+from tradebus.config import ConfigError, load_config
 
 
 def _listening(port: int) -> bool:
@@ -74,3 +75,29 @@ def test_a_busy_configured_port_is_named_with_its_key(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [f"tradebus up: port {ports['ws_md']} (ws_edge WebSocket (webctp /md/ and /td/)) is already "
                      f"in use; choose another with TRADEBUS_WS_MD_PORT or [ws] md_port"], result.stderr
+
+
+def test_readme_config_for_a_real_opend_and_ctp_fronts_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    text = readme.split("# tradebus.toml\n", 1)[1].split("```", 1)[0]
+    for name in ("futu_trade_pwd_md5", "ctp_password", "ctp_auth_code"):
+        (tmp_path / name).write_text("0" * 32)
+    path = tmp_path / "tradebus.toml"
+    path.write_text(text.replace("/run/secrets/", f"{tmp_path}/"))
+    config = load_config(path, env={})
+    assert config.ctp.md_front.startswith("tcp://") and config.futu.host != "127.0.0.1"
+    no_sims = msgspec.structs.replace(config, up=msgspec.structs.replace(config.up, simulators=False))
+    specs = {spec.name: spec for spec in process_specs(no_sims)}
+    assert "ctp_sim" not in specs
+    assert specs["auth_broker"].env == {"TRADEBUS_AUTH_OPEND": "external"}  # nothing spawns FutuOpenD
+    assert "TRADEBUS_FUTU_PORT" not in specs["md_ingest"].env  # [futu] host/port, as configured
+    assert not any(use.what.startswith("OpenD") for use in ports_needed(no_sims, list(specs.values())))
+
+
+def test_an_unknown_opend_mode_is_refused_naming_the_key() -> None:
+    try:
+        load_config(env={"TRADEBUS_AUTH_OPEND": "remote"})
+    except ConfigError as exc:
+        assert str(exc) == "auth.opend: expected one of auto, supervised, external, got 'remote'"
+    else:
+        raise AssertionError("auth.opend = remote was accepted")

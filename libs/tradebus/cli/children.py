@@ -56,19 +56,44 @@ def child_view(name: str, state: str, pid: int | None, restarts: int, healthy: b
     return ChildProcess(name=name, state=state, pid=pid, restarts=restarts, healthy=healthy, detail=detail)
 
 
-class Child:
+class Supervised:
+    """What every supervised process reports: its state (changes announced), restarts and health."""
+
+    def __init__(self, name: str, state: str, on_change: Callable[[], None],
+                 on_restart: Callable[[str], None]) -> None:
+        self.name = name
+        self.state = state
+        self.detail = ""
+        self.restarts = 0
+        self.healthy = False
+        self.on_change = on_change
+        self.on_restart = on_restart
+
+    @property
+    def pid(self) -> int | None:
+        raise NotImplementedError
+
+    def view(self) -> ChildProcess:
+        return child_view(self.name, self.state, self.pid, self.restarts, self.healthy, self.detail)
+
+    def _set(self, state: str, detail: str = "") -> None:
+        if (state, detail) != (self.state, self.detail):
+            self.state, self.detail = state, detail
+            self.on_change()
+
+    def _restarted(self) -> None:
+        self.restarts += 1
+        self.on_restart(self.name)
+
+
+class Child(Supervised):
     def __init__(self, spec: ProcessSpec, env: dict[str, str], on_line: Callable[[str, str], None],
                  on_change: Callable[[], None], on_restart: Callable[[str], None] = lambda _name: None) -> None:
+        super().__init__(spec.name, "starting", on_change, on_restart)
         self.spec = spec
         self.env = env
         self.on_line = on_line
-        self.on_change = on_change
-        self.on_restart = on_restart
         self.process: asyncio.subprocess.Process | None = None
-        self.state = "starting"
-        self.restarts = 0
-        self.healthy = False
-        self.detail = ""
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff()
@@ -77,16 +102,8 @@ class Child:
     def pid(self) -> int | None:
         return self.process.pid if self.process and self.process.returncode is None else None
 
-    def view(self) -> ChildProcess:
-        return child_view(self.spec.name, self.state, self.pid, self.restarts, self.healthy, self.detail)
-
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name=f"child:{self.spec.name}")
-
-    def _set(self, state: str, detail: str = "") -> None:
-        if (state, detail) != (self.state, self.detail):
-            self.state, self.detail = state, detail
-            self.on_change()
 
     async def _supervise(self) -> None:
         while not self.stopping:
@@ -112,8 +129,7 @@ class Child:
             log.warning("process exited; restarting", process=self.spec.name, exit_code=code, restart_in_s=delay)
             self._set("backoff", f"exit {code}, restart in {delay:g}s")
             await asyncio.sleep(delay)  # the restart backoff itself, not a race workaround
-            self.restarts += 1
-            self.on_restart(self.spec.name)
+            self._restarted()
 
     async def _run_until_exit(self, process: asyncio.subprocess.Process) -> int:
         """Relay the output until the process exits; its exit, not the end of its output, decides.

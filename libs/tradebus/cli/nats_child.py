@@ -12,10 +12,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from tradebus.cli.children import Backoff, child_view
+from tradebus.cli.children import Backoff, Supervised
 from tradebus.logs import get_logger
 from tradebus.natsd import NatsServer, NatsServerError
-from tradebus.schemas.health import ChildProcess
 
 log = get_logger("tradebus.up")
 
@@ -23,39 +22,20 @@ NAME = "nats"
 WATCH_EVERY_S = 0.5  # how often the server's pid is checked; a restart is at most this late
 
 
-class NatsChild:
+class NatsChild(Supervised):
     def __init__(self, server: NatsServer, on_change: Callable[[], None],
                  on_restart: Callable[[str], None]) -> None:
+        super().__init__(NAME, "running", on_change, on_restart)
         self.server = server
-        self.on_change = on_change
-        self.on_restart = on_restart
-        self.restarts = 0
-        self.state = "running"
-        self.detail = ""
+        self.healthy = True  # started and answering before the supervisor exists
         self.stopping = False
         self._backoff = Backoff()
         self._started = time.monotonic()
 
     @property
-    def name(self) -> str:
-        return NAME
-
-    @property
     def pid(self) -> int | None:
         process = self.server.process
         return process.pid if process is not None and process.poll() is None else None
-
-    @property
-    def healthy(self) -> bool:
-        return self.pid is not None
-
-    def view(self) -> ChildProcess:
-        return child_view(NAME, self.state, self.pid, self.restarts, self.healthy, self.detail)
-
-    def _set(self, state: str, detail: str = "") -> None:
-        if (state, detail) != (self.state, self.detail):
-            self.state, self.detail = state, detail
-            self.on_change()
 
     async def watch(self) -> None:
         """Restart the server whenever it exits, until ``stop``."""
@@ -65,6 +45,7 @@ class NatsChild:
             if code is None:
                 await asyncio.sleep(WATCH_EVERY_S)  # polling a child's exit status
                 continue
+            self.healthy = False
             delay = self._backoff.after_exit(time.monotonic() - self._started)
             log.warning("nats-server exited; restarting", exit_code=code, restart_in_s=delay)
             self._set("backoff", f"exit {code}, restart in {delay:g}s")
@@ -82,12 +63,7 @@ class NatsChild:
             log.error("nats-server did not come back", problem=str(exc))
             self._set("backoff", str(exc))
             return
-        self.restarts += 1
-        self.on_restart(NAME)
+        self.healthy = True
+        self._restarted()
         log.info("process started", process=NAME, pid=self.pid)
         self._set("running")
-
-    async def stop(self, timeout: float) -> None:
-        self.stopping = True
-        await asyncio.to_thread(self.server.stop, timeout)
-        self._set("stopped")

@@ -2,8 +2,8 @@
 
 The OpenD is opend_sim started by the test, as an operator's OpenD on another host would be: tradebus
 must follow its login through its API only, never try to start FutuOpenD, and md_ingest / td_exec must
-use ``[futu] host/port``. An OpenD that answers only the protocol's core calls is not used here: that
-minimal implementation is being written on another branch.
+use ``[futu] host/port``. The same runs against ``core_opend`` (tests/support), an independent OpenD
+that answers only the protocol's core calls, when that module is present.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _status(run: object) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-async def _tick_then_order(url: str, account: str) -> tuple[dict, list[dict]]:
+async def _tick_then_order(url: str, account: str, cid: str = "ext-opend-1") -> tuple[dict, list[dict]]:
     nc = await nats.connect(url, allow_reconnect=False)
     try:
         ticks = await nc.subscribe("md.tick.futu.>")
@@ -88,7 +88,7 @@ async def _tick_then_order(url: str, account: str) -> tuple[dict, list[dict]]:
         tick = msgspec.to_builtins(MARKET_DATA_DECODER.decode(msg.data))
         events = await nc.subscribe(f"td.evt.futu.{account}.>")
         order = SubmitOrder(venue="futu", account=account, exchange="HK", symbol="00700", side=Side.BUY, qty=100,
-                            price=tick["last"], client_order_id="ext-opend-1")
+                            price=tick["last"], client_order_id=cid)
         reply = TRADE_REPLY_DECODER.decode((await nc.request(td_cmd("futu", account), encode(order),
                                                              timeout=30)).data)
         assert isinstance(reply, CommandAccepted), reply
@@ -141,3 +141,21 @@ def test_no_sims_uses_an_opend_run_elsewhere_through_its_api(tmp_path: Path, ctp
             if opend is not None:
                 opend.kill()
                 opend.wait()
+
+
+def test_no_sims_with_an_opend_that_answers_only_the_core_calls(tmp_path: Path, ctp: CtpFront) -> None:
+    core_opend = pytest.importorskip("core_opend")
+    opend = core_opend.CoreOpenDThread()
+    opend_port = opend.start()
+    try:
+        ports = up_ports()
+        config = _config(tmp_path, ports, opend_port, ctp)
+        with run_up_with_config(tmp_path, config, ports, "--no-sims", "--open-bus") as run:
+            row = _opend_row(wait_healthy(run, timeout=WAIT))
+            assert row is not None and row["state"] == "external, connected", row
+            account = str(next(iter(opend.call(lambda: dict(opend.opend.accounts)))))
+            tick, events = asyncio.run(_tick_then_order(run.nats_url, account, "ext-core-1"))
+            assert tick["symbol"] == "00700" and tick["last"]
+            assert any(e.get("venue_order_id") for e in events), events
+    finally:
+        opend.stop()

@@ -16,6 +16,10 @@ from tradebus.config_sections.base import Secret, Section
 
 class AuthConfig(Section, frozen=True, kw_only=True):
     instance: str = "default"  # auth.opend.<instance>.*
+    # Who runs OpenD: "supervised" (the broker runs opend_cmd below), "external" (an OpenD run
+    # elsewhere, at [futu] host/port: the broker only reports its login state, read from OpenD's API),
+    # or "auto": supervised, except under `tradebus up --no-sims`, where it means external.
+    opend: str = "auto"
     # --- the OpenD process ---------------------------------------------------------------------
     opend_cmd: str = "FutuOpenD"  # the binary (and leading arguments), e.g. "python -m opend_sim"
     opend_args: str = ""  # extra arguments appended after the standard OpenD flags

@@ -80,7 +80,7 @@ def _status(run: object) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-async def _tick_then_order(url: str, account: str, cid: str = "ext-opend-1") -> tuple[dict, list[dict]]:
+async def _tick_then_order(url: str, account: str, cid: str = "remote-opend-1") -> tuple[dict, list[dict]]:
     nc = await nats.connect(url, allow_reconnect=False)
     try:
         ticks = await nc.subscribe("md.tick.futu.>")
@@ -154,7 +154,7 @@ def test_no_sims_with_an_opend_that_answers_only_the_core_calls(tmp_path: Path, 
             row = _opend_row(wait_healthy(run, timeout=WAIT))
             assert row is not None and row["state"] == "external, connected", row
             account = str(next(iter(opend.call(lambda: dict(opend.opend.accounts)))))
-            tick, events = asyncio.run(_tick_then_order(run.nats_url, account, "ext-core-1"))
+            tick, events = asyncio.run(_tick_then_order(run.nats_url, account, "remote-core-1"))
             assert tick["symbol"] == "00700" and tick["last"]
             assert any(e.get("venue_order_id") for e in events), events
     finally:

@@ -17,8 +17,6 @@ import contextlib
 import hmac
 import itertools
 import json
-import time
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -29,6 +27,7 @@ from websockets.http11 import Request, Response
 
 from tradebus.config_sections.auth import AuthConfig
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 
 log = get_logger("auth_broker.ws")
 
@@ -71,26 +70,6 @@ def parse_frame(data: str | bytes) -> dict[str, object]:
     if not isinstance(kind, str):
         raise BadFrame("no string 'type'")
     return message
-
-
-@dataclass
-class TokenBucket:
-    rate: float
-    burst: float
-    tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.tokens = self.burst
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class OstaiServer:

@@ -20,6 +20,7 @@ import msgspec
 
 from tradebus.bus import BusError
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 from tradebus.schemas import AUTH_DECODER
 from tradebus.schemas.auth import AuthCommand, AuthReply
 from tradebus.schemas.market import Tick
@@ -30,7 +31,6 @@ from ws_edge.console import protocol as p
 from ws_edge.console.sessions import ConsoleLogin
 from ws_edge.console.trading import INSTRUMENT_HINT, Refused, Trader
 from ws_edge.instruments import BusInstrument
-from ws_edge.throttle import TokenBucket
 
 if TYPE_CHECKING:
     from ws_edge.console import Console

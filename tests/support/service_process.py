@@ -1,0 +1,91 @@
+"""One tradebus service as a real child process (``python -m <service>``), its JSON log captured.
+
+Used by the edge security tests: they attack the service over its real socket, then read what the
+service itself printed. Every line must be one of the service's own JSON log records — a line that
+does not parse, or parses as a record of another service, is a forged line. Stopped by pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tradebus.natsd import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    health_port: int
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every line the process printed, each parsed as its JSON log record (asserts that it is one)."""
+        records = []
+        for number, line in enumerate(self.output().splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise AssertionError(f"{self.name} log line {number} is not a JSON record: {line!r}") from None
+            assert isinstance(record, dict) and record.get("service") == self.name and "event" in record, \
+                f"{self.name} log line {number} is not one of its records: {line!r}"
+            records.append(record)
+        return records
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    async def stop(self) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.process.wait(), 15)
+        except TimeoutError:
+            self.process.kill()
+            return await self.process.wait()
+
+
+def service_env(nats_url: str, data_dir: Path, **settings: str) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TRADEBUS_")}
+    return {**inherited, "PYTHONPATH": os.pathsep.join([str(ROOT / "services"), str(ROOT / "libs")]),
+            "TRADEBUS_NATS_URL": nats_url, "TRADEBUS_DATA_DIR": str(data_dir), "TRADEBUS_LOG_FORMAT": "json",
+            **settings}
+
+
+async def start_service(name: str, env: dict[str, str], work_dir: Path,
+                        ready: Callable[[], Awaitable[bool]], timeout: float = 30) -> ServiceProcess:
+    """Start ``python -m <name>`` and poll ``ready`` (with a deadline) until it serves."""
+    health_port = free_port()
+    log_path = work_dir / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", name, "--health-port", str(health_port), env=env, cwd=work_dir,
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    service = ServiceProcess(name, process, log_path, health_port)
+    deadline = time.monotonic() + timeout
+    while not await ready():  # polling another process's start-up, bounded by the deadline
+        if process.returncode is not None or time.monotonic() > deadline:
+            await service.stop()
+            raise AssertionError(f"{name} did not start:\n{service.output()[-3000:]}")
+        await asyncio.sleep(0.1)
+    return service

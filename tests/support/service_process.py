@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tradebus.natsd import free_port
 
@@ -72,15 +72,22 @@ def service_env(nats_url: str, data_dir: Path, **settings: str) -> dict[str, str
             **settings}
 
 
+def _create(path: Path) -> BinaryIO:
+    return path.open("wb")
+
+
 async def start_service(name: str, env: dict[str, str], work_dir: Path,
                         ready: Callable[[], Awaitable[bool]], timeout: float = 30) -> ServiceProcess:
     """Start ``python -m <name>`` and poll ``ready`` (with a deadline) until it serves."""
     health_port = free_port()
     log_path = work_dir / f"{name}.log"
-    with open(log_path, "wb") as log_file:
+    log_file = _create(log_path)
+    try:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", name, "--health-port", str(health_port), env=env, cwd=work_dir,
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    finally:
+        log_file.close()  # the child holds its own descriptor
     service = ServiceProcess(name, process, log_path, health_port)
     deadline = time.monotonic() + timeout
     while not await ready():  # polling another process's start-up, bounded by the deadline

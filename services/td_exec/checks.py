@@ -1,18 +1,23 @@
 """Pre-trade checks: pure functions, one denial code per rule, evaluated before anything is stored.
 
 Order of evaluation (the first failing rule is reported): numbers are finite → quantity positive →
-instrument known → order type / time in force / offset supported by the venue → lot multiple → a limit
+quantity within bounds (``[td] max_order_qty``, and never beyond a venue's integer field) → instrument
+known → order type / time in force / offset supported by the venue → lot multiple → a limit
 price present → price on the tick → price inside the day's limits. The caller checks the caller's
 permission and the account before this (``not_allowed``, ``unknown_account``).
 
 Tick rule: :class:`InstrumentInfo` carries one ``price_tick``. Hong Kong stocks use the HKEX spread
 table instead, whose tick depends on the price band, so for exchange ``HK`` the table decides.
+A price within one millionth of a tick of the grid (float noise, or a client's rounding) passes and
+is *snapped* onto the grid (:func:`snap_price`) before anything is stored or sent; anything further
+off is denied (``price_off_tick``). No price leaves td_exec unrounded.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 from td_exec.venue import Capabilities
 from tradebus.schemas.account import InstrumentInfo
@@ -21,6 +26,9 @@ from tradebus.sim.instruments import hk_tick_size
 
 _EPS = 1e-6
 MAX_CLIENT_ORDER_ID = 64  # Futu's remark carries it: at most 64 UTF-8 bytes
+# The narrowest quantity field of any venue: CTP's VolumeTotalOriginal is a C int (int32). A larger
+# number would overflow inside the adapter after the order was stored; it is denied here instead.
+VENUE_QTY_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +42,22 @@ def tick_at(info: InstrumentInfo, price: float) -> float:
 
 
 def on_tick(info: InstrumentInfo, price: float) -> bool:
+    """On the grid, or within ``_EPS`` of a tick of it (then :func:`snap_price` puts it on)."""
     tick = tick_at(info, price)
     if tick <= 0:
         return True
     units = price / tick
     return abs(units - round(units)) < _EPS
+
+
+def snap_price(info: InstrumentInfo, price: float) -> float:
+    """``price`` moved onto the tick grid, written with the tick's decimals (3120.0000001 → 3120.0)."""
+    tick = tick_at(info, price)
+    if tick <= 0:
+        return price
+    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    return round(round(price / tick) * tick, decimals)
 
 
 def check_client_order_id(client_order_id: str) -> Denial | None:
@@ -49,11 +68,15 @@ def check_client_order_id(client_order_id: str) -> Denial | None:
     return None
 
 
-def check_numbers(qty: int | None, price: float | None) -> Denial | None:
+def check_numbers(qty: int | None, price: float | None, max_qty: int) -> Denial | None:
     if price is not None and not math.isfinite(price):
         return Denial("not_finite", f"price {price} is not a finite number")
     if qty is not None and qty <= 0:
         return Denial("bad_qty", f"quantity must be positive, got {qty}")
+    if qty is not None and qty > VENUE_QTY_MAX:
+        return Denial("qty_too_large", f"quantity {qty} is beyond the venues' integer range (at most {VENUE_QTY_MAX})")
+    if qty is not None and qty > max_qty:
+        return Denial("qty_too_large", f"quantity {qty} is above the largest order size {max_qty} ([td] max_order_qty)")
     return None
 
 
@@ -86,9 +109,9 @@ def check_price(info: InstrumentInfo, price: float) -> Denial | None:
     return None
 
 
-def check_submit(cmd: SubmitOrder, info: InstrumentInfo | None, caps: Capabilities) -> Denial | None:
+def check_submit(cmd: SubmitOrder, info: InstrumentInfo | None, caps: Capabilities, max_qty: int) -> Denial | None:
     """Every rule that needs no venue round trip beyond the instrument's reference data."""
-    denial = check_numbers(cmd.qty, cmd.price)
+    denial = check_numbers(cmd.qty, cmd.price, max_qty)
     if denial:
         return denial
     if info is None:
@@ -103,8 +126,9 @@ def check_submit(cmd: SubmitOrder, info: InstrumentInfo | None, caps: Capabiliti
     return None
 
 
-def check_modify(info: InstrumentInfo | None, qty: int | None, price: float | None, filled_qty: int) -> Denial | None:
-    denial = check_numbers(qty, price)
+def check_modify(info: InstrumentInfo | None, qty: int | None, price: float | None, filled_qty: int,
+                 max_qty: int) -> Denial | None:
+    denial = check_numbers(qty, price, max_qty)
     if denial:
         return denial
     if qty is None and price is None:

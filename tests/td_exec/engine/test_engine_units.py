@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from td_exec.checks import check_modify, check_submit, on_tick
+from td_exec.checks import check_modify, check_submit, on_tick, snap_price
 from td_exec.spool import Spool, SpoolFull
 from td_exec.venue import Capabilities
 from tradebus.ids import order_event_id
@@ -147,17 +147,28 @@ def _cmd(**kw: object) -> SubmitOrder:
     ({"price": 3000.5}, "price_off_tick"),
     ({"price": 2899.0}, "price_out_of_limits"),
     ({"price": 3301.0}, "price_out_of_limits"),
+    ({"qty": 2**31}, "qty_too_large"),
+    ({"qty": 1001}, "qty_too_large"),
+    ({"price": 3000.00001}, "price_off_tick"),
 ])
 def test_check_submit_with_bad_field_returns_its_code(kw: dict[str, object], code: str) -> None:
-    denial = check_submit(_cmd(**kw), FUT, LIMIT_ONLY)
+    denial = check_submit(_cmd(**kw), FUT, LIMIT_ONLY, max_qty=1000)
     assert denial is not None and denial.code == code
 
 
 def test_check_submit_with_good_order_returns_none_and_hk_uses_the_spread_table() -> None:
-    assert check_submit(_cmd(), FUT, LIMIT_ONLY) is None
+    assert check_submit(_cmd(), FUT, LIMIT_ONLY, max_qty=1000) is None
+    assert check_submit(_cmd(qty=1000, price=3000.0000001), FUT, LIMIT_ONLY, max_qty=1000) is None  # snapped later
     assert on_tick(HK, 602.5) and on_tick(HK, 19.98) and not on_tick(HK, 602.3)
-    assert check_modify(FUT, 5, 3001.0, filled_qty=5).code == "bad_qty"  # type: ignore[union-attr]
-    assert check_modify(FUT, None, None, filled_qty=0).code == "nothing_to_modify"  # type: ignore[union-attr]
+    assert check_modify(FUT, 5, 3001.0, filled_qty=5, max_qty=1000).code == "bad_qty"  # type: ignore[union-attr]
+    assert check_modify(FUT, None, None, filled_qty=0, max_qty=1000).code == "nothing_to_modify"  # type: ignore[union-attr]
+    assert check_modify(FUT, 2**31, None, filled_qty=0, max_qty=2**40).code == "qty_too_large"  # type: ignore[union-attr]
+
+
+def test_snap_price_puts_near_tick_prices_on_the_grid_with_the_tick_decimals() -> None:
+    assert snap_price(FUT, 3000.0000001) == 3000.0 and snap_price(FUT, 2999.9999999) == 3000.0
+    assert snap_price(HK, 19.980000001) == 19.98 and repr(snap_price(HK, 602.49999999)) == "602.5"
+    assert snap_price(HK, 0.1 + 0.2 + 0.01 * 3) == 0.33  # float noise leaves with the tick's decimals
 
 
 def test_spool_keeps_order_drops_flushed_head_and_refuses_when_full(tmp_path: Path) -> None:

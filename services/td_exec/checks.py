@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from td_exec.venue import Capabilities
+from tradebus.orders.bounds import VENUE_QTY_MAX
 from tradebus.schemas.account import InstrumentInfo
 from tradebus.schemas.orders import OrderType, SubmitOrder
 from tradebus.sim.instruments import hk_tick_size
 
 _EPS = 1e-6
 MAX_CLIENT_ORDER_ID = 64  # Futu's remark carries it: at most 64 UTF-8 bytes
-# The narrowest quantity field of any venue: CTP's VolumeTotalOriginal is a C int (int32). A larger
-# number would overflow inside the adapter after the order was stored; it is denied here instead.
-VENUE_QTY_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,8 @@ def _create(path: Path) -> BinaryIO:
 
 
 async def start_service(name: str, env: dict[str, str], work_dir: Path,
-                        ready: Callable[[], Awaitable[bool]], timeout: float = 30) -> ServiceProcess:
-    """Start ``python -m <name>`` and poll ``ready`` (with a deadline) until it serves."""
+                        ready: Callable[[], Awaitable[bool]] | None = None, timeout: float = 30) -> ServiceProcess:
+    """Start ``python -m <name>`` and poll ``ready`` (default: its /healthz) with a deadline until it serves."""
     health_port = free_port()
     log_path = work_dir / f"{name}.log"
     log_file = _create(log_path)
@@ -90,6 +90,8 @@ async def start_service(name: str, env: dict[str, str], work_dir: Path,
         log_file.close()  # the child holds its own descriptor
     service = ServiceProcess(name, process, log_path, health_port)
     deadline = time.monotonic() + timeout
+    if ready is None:
+        ready = lambda: asyncio.to_thread(service.healthy)  # noqa: E731
     while not await ready():  # polling another process's start-up, bounded by the deadline
         if process.returncode is not None or time.monotonic() > deadline:
             await service.stop()

@@ -123,6 +123,8 @@ class ConsoleSession:
             message = p.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise Refused(f"bad message: {exc}") from None
+        except RecursionError:  # found by the fuzz test: "[[[[…" deeper than the decoder's limit
+            raise Refused("bad message: nested too deeply") from None
         if self.user is None and not isinstance(message, p.BEFORE_LOGIN):
             raise Refused("log in first")
         await self._dispatch(message)

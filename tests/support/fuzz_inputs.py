@@ -88,9 +88,9 @@ def garbage(rng: random.Random) -> str | bytes:
     return '{"MsgType":"' + hostile_text(rng) + '","type":"' + hostile_text(rng) + '"}'
 
 
-def frames(seed: int, count: int, templates: list[dict[str, Any]]) -> Iterator[str | bytes]:
-    """``count`` inputs: a quarter garbage, a quarter heavily mutated templates, a quarter templates with
-    one field nudged, a quarter templates as they are (JSON text, sometimes sent as bytes)."""
+def messages(seed: int, count: int, templates: list[dict[str, Any]]) -> Iterator[dict[str, Any] | str | bytes]:
+    """``count`` inputs: a quarter garbage (text or bytes), a quarter heavily mutated templates, a quarter
+    templates with one field nudged, a quarter templates as they are (those three as dicts)."""
     rng = random.Random(seed)
     for _ in range(count):
         roll = rng.random()
@@ -98,6 +98,15 @@ def frames(seed: int, count: int, templates: list[dict[str, Any]]) -> Iterator[s
             yield garbage(rng)
             continue
         template = rng.choice(templates)
-        message = mutate(rng, template) if roll < 0.5 else nudge(rng, template) if roll < 0.75 else template
+        yield mutate(rng, template) if roll < 0.5 else nudge(rng, template) if roll < 0.75 else dict(template)
+
+
+def frames(seed: int, count: int, templates: list[dict[str, Any]]) -> Iterator[str | bytes]:
+    """:func:`messages` as WebSocket frames: dicts as JSON text (sometimes sent as bytes)."""
+    rng = random.Random(seed + 1)
+    for message in messages(seed, count, templates):
+        if not isinstance(message, dict):
+            yield message
+            continue
         text = json.dumps(message, ensure_ascii=rng.random() < 0.5)
         yield text.encode() if rng.random() < 0.1 else text

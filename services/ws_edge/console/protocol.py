@@ -56,8 +56,8 @@ class Place(_In, tag="place"):
     account: Text
     instrument: Instrument
     side: Literal["buy", "sell"]
-    price: Annotated[float, msgspec.Meta(gt=0)]
-    qty: Annotated[int, msgspec.Meta(gt=0, le=VENUE_QTY_MAX)]
+    price: float  # positivity and the tick are td_exec's to check (its reason reaches the ticket)
+    qty: Annotated[int, msgspec.Meta(le=VENUE_QTY_MAX)]  # beyond any venue's integer field
     offset: Literal["", "open", "close", "close_today"] = ""  # futures only; stocks leave it empty
 
 

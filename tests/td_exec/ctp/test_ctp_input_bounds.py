@@ -31,12 +31,14 @@ async def test_quantity_beyond_int32_is_denied_and_nothing_is_sent(nats_server: 
     venue, _ = observer
     rb = await venue.instrument("SHFE", "rb2601")
     assert rb is not None and rb.lower_limit is not None
-    svc = await TdExec(nats_server.url, front, tmp_path / "td").start()
+    svc = TdExec(nats_server.url, front, tmp_path / "td")
+    svc.env["TRADEBUS_TD_MAX_ORDER_QTY"] = "1000"
+    await svc.start()
     try:
         denied = await submit_when_ready(bus, order("huge-1", rb.lower_limit, qty=2**31), svc)
         assert isinstance(denied, CommandDenied) and denied.code == "qty_too_large", denied
         assert "2147483647" in denied.reason
-        limit = await request(bus, order("huge-2", rb.lower_limit, qty=10_000_001))  # [td] max_order_qty
+        limit = await request(bus, order("huge-2", rb.lower_limit, qty=1001))  # [td] max_order_qty
         assert isinstance(limit, CommandDenied) and limit.code == "qty_too_large" and "max_order_qty" in limit.reason
         assert [type(e) for e in await events(bus, "huge-1")] == [OrderDenied]
         # An ordinary order after them goes through: nothing is stuck, and it is the front's only order.

@@ -18,7 +18,7 @@ from typing import Any
 from fmz_harness import post_bytes, read_response
 from fuzz_inputs import hostile_text, messages
 from order_consistency import orders_match_the_event_store
-from service_process import service_env, start_service
+from service_process import service_env, start_service, start_sim_td_exec, stop_and_check_logs
 
 from tradebus.bus import Bus
 from tradebus.natsd import free_port
@@ -88,9 +88,7 @@ async def test_fuzzing_fmz_edge_leaves_it_up_consistent_and_its_logs_its_own(nat
     store = UserStore(tmp_path / "users.json")
     store.add("alice", "alice-password", ["sim:SIM-FUT"])
     access, secret = store.issue_fmz_key("alice")
-    td = await start_service("td_exec", service_env(nats_server.url, tmp_path, TRADEBUS_TD_SIM="1",
-                                                    TRADEBUS_TD_FUTU="0", TRADEBUS_TD_CTP="0",
-                                                    TRADEBUS_TD_SIM_TICK_S="0"), tmp_path)
+    td = await start_sim_td_exec(nats_server.url, tmp_path)
     port = free_port()
     fmz = await start_service("fmz_edge", service_env(
         nats_server.url, tmp_path, TRADEBUS_FMZ_PORT=str(port), TRADEBUS_FMZ_KEY_FAIL_BASE_DELAY_S="0",
@@ -120,8 +118,4 @@ async def test_fuzzing_fmz_edge_leaves_it_up_consistent_and_its_logs_its_own(nat
         count = await orders_match_the_event_store(bus, "sim", "SIM-FUT")
         assert count > 0, "no fuzzed order reached td_exec"
     finally:
-        codes = [await service.stop() for service in reversed(services)]
-    assert codes == [0, 0]
-    for service in services:
-        assert service.records()  # asserts every line is one of the service's own JSON records
-    assert not [r for r in fmz.records() if r["level"] == "error"], "a fuzzed request raised inside fmz_edge"
+        await stop_and_check_logs(services)

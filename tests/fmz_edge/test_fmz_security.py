@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fmz_harness import post_bytes, read_response
-from service_process import ServiceProcess, service_env, start_service
+from service_process import ServiceProcess, port_open, service_env, start_service
 
 from tradebus.natsd import free_port
 from tradebus.users import UserStore
@@ -36,16 +36,7 @@ async def call(port: int, access_key: str, secret_key: str, path: str = "/ctp", 
 
 async def start_fmz(nats_url: str, tmp_path: Path, port: int, **settings: str) -> ServiceProcess:
     env = service_env(nats_url, tmp_path, TRADEBUS_FMZ_PORT=str(port), **settings)
-
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
-
-    return await start_service("fmz_edge", env, tmp_path, listening)
+    return await start_service("fmz_edge", env, tmp_path, lambda: port_open(port))
 
 
 async def test_300_wrong_key_pairs_are_slowed_and_refused(nats_server: Any, tmp_path: Path) -> None:

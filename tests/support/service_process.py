@@ -98,3 +98,30 @@ async def start_service(name: str, env: dict[str, str], work_dir: Path,
             raise AssertionError(f"{name} did not start:\n{service.output()[-3000:]}")
         await asyncio.sleep(0.1)
     return service
+
+
+async def port_open(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:``port`` (a readiness probe for ``start_service``)."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
+async def start_sim_td_exec(nats_url: str, data_dir: Path) -> ServiceProcess:
+    """``python -m td_exec`` with only its in-process ``sim`` venue (accounts SIM-FUT, SIM-HK, SIM-US)."""
+    env = service_env(nats_url, data_dir, TRADEBUS_TD_SIM="1", TRADEBUS_TD_FUTU="0", TRADEBUS_TD_CTP="0",
+                      TRADEBUS_TD_SIM_TICK_S="0")
+    return await start_service("td_exec", env, data_dir)
+
+
+async def stop_and_check_logs(services: list[ServiceProcess]) -> None:
+    """Stop in reverse order; each exits 0, and every line each printed is one of its own records
+    with no error among them (a fuzzed input that raised inside a service logs an error)."""
+    codes = [await service.stop() for service in reversed(services)]
+    assert codes == [0] * len(services), codes
+    for service in services:
+        errors = [r for r in service.records() if r["level"] == "error"]
+        assert not errors, f"{service.name} logged errors: {errors[:3]}"

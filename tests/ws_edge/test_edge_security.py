@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from service_process import service_env, start_service
+from service_process import port_open, service_env, start_service
 from websockets.asyncio.client import connect
 from ws_harness import PASSWORDS, build_stack, close_stack, ws_config
 
@@ -38,16 +38,7 @@ async def test_a_forged_login_name_forges_no_log_line(nats_server: Any, tmp_path
     port = free_port()
     env = service_env(nats_server.url, tmp_path, TRADEBUS_WS_MD_PORT=str(port), TRADEBUS_WS_TD_PORT="0",
                       TRADEBUS_WS_LOGIN_FAIL_BASE_DELAY_S="0.01", TRADEBUS_WS_FUTURES_VENUE="sim")
-
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
-
-    edge = await start_service("ws_edge", env, tmp_path, listening)
+    edge = await start_service("ws_edge", env, tmp_path, lambda: port_open(port))
     try:
         base = f"ws://127.0.0.1:{port}"
         login = {"MsgType": "ReqUserLogin", "RequestID": 1, "ReqUserLogin": {"UserID": FORGED, "Password": "x"}}

@@ -55,9 +55,8 @@ async def test_a_forged_login_name_forges_no_log_line(nats_server: Any, tmp_path
     records = edge.records()  # asserts every line is one of ws_edge's own JSON records
     failed = [r for r in records if r["event"] == "login failed"]
     assert len(failed) >= 3 and all("FORGEDADMIN" in r["user"] for r in failed)
-    for record in records:
-        assert not any(ch in json.dumps(record, ensure_ascii=False) for ch in CONTROL[1:]), record
-        assert not any("\n" in str(value) for value in record.values()), record
+    for record in records:  # the values themselves, not only their JSON encoding, carry no control character
+        assert not any(ch in str(value) for value in record.values() for ch in CONTROL), record
     printer = LinePrinter(colour=False)
     for line in edge.output().splitlines():
         shown = printer.format("ws_edge", line)

@@ -22,6 +22,7 @@ from tradebus.logs import get_logger
 from tradebus.ratelimit import LoginGuard, Throttled
 from tradebus.runtime import Service
 from tradebus.users import User, UserError, UserStore
+from tradebus.venue_directory import VenueDirectory
 
 log = get_logger("fmz_edge")
 
@@ -40,11 +41,13 @@ class FmzEdge(Service):
         self.http = HttpServer(self.handle, error, max_body=self.cfg.max_body_bytes,
                                max_header=self.cfg.max_header_bytes, idle_timeout=self.cfg.idle_timeout_s)
         self.md: MarketData | None = None
+        self.directory: VenueDirectory | None = None
         self.port = 0
         self._requests = self.metrics.counter("fmz_requests_total", "FMZ requests answered", ("method", "outcome"))
 
     async def start(self) -> None:
         self.md = MarketData(self.bus, request_timeout=self.cfg.request_timeout_s, wait_first_tick=self.cfg.md_wait_s)
+        self.directory = VenueDirectory(self.bus, timeout=self.cfg.request_timeout_s)
         self.port = await self.http.start(self.cfg.host, self.cfg.port)
         log.info("fmz plug-in listening", host=self.cfg.host, port=self.port)
 
@@ -67,8 +70,8 @@ class FmzEdge(Service):
             user = await self._verify_key(envelope.access_key, envelope.secret_key, request.peer)
             who = user.name
             self.nonces.check(envelope.access_key, envelope.nonce)
-            venue, account = resolve_account(user, request.path)
-            assert self.md is not None
+            assert self.md is not None and self.directory is not None
+            venue, account = resolve_account(user, request.path, await self.directory.accounts(user))
             call = Call(venue=venue, account=account, user=user.name, params=envelope.params,
                         http_method=request.headers.get("http-method", ""),
                         trading=Trading(self.bus, venue, account, user.name, timeout=self.cfg.request_timeout_s),

@@ -124,6 +124,30 @@ def check_submit(cmd: SubmitOrder, info: InstrumentInfo | None, caps: Capabiliti
     return None
 
 
+def exchange_grid(venue: str, exchange: str, symbol: str) -> InstrumentInfo | None:
+    """The tick grid an exchange publishes, for an order whose facts the venue did not give: HKEX's
+    spread table is a rule of the exchange, so HK prices are still checked and snapped without facts.
+    Elsewhere the grid is the venue's fact (None): the price goes as given and the venue decides."""
+    return InstrumentInfo(venue=venue, exchange=exchange, symbol=symbol) if exchange == "HK" else None
+
+
+def check_submit_without_facts(cmd: SubmitOrder, caps: Capabilities, max_qty: int) -> Denial | None:
+    """The rules that need no instrument facts, for an order whose facts the venue did not give
+    (an OpenD without static information, a lookup that timed out): the venue decides the rest."""
+    denial = check_numbers(cmd.qty, cmd.price, max_qty) or check_capabilities(cmd, caps)
+    if denial:
+        return denial
+    if cmd.order_type is OrderType.LIMIT and cmd.price is None:
+        return Denial("price_required", "a limit order needs a price")
+    if cmd.price is not None and cmd.price <= 0:
+        return Denial("bad_price", f"price must be positive, got {cmd.price}")
+    grid = exchange_grid(cmd.venue, cmd.exchange, cmd.symbol)
+    if grid is not None and cmd.price is not None and not on_tick(grid, cmd.price):
+        return Denial("price_off_tick",
+                      f"price {cmd.price} is not a multiple of the tick {tick_at(grid, cmd.price)} of {cmd.symbol}")
+    return None
+
+
 def check_modify(info: InstrumentInfo | None, qty: int | None, price: float | None, filled_qty: int,
                  max_qty: int) -> Denial | None:
     denial = check_numbers(qty, price, max_qty)

@@ -147,6 +147,7 @@ class Labels:
 
     broker_id: str
     instrument_id: str  # webctp InstrumentID (HK.00700 / rb2601)
+    trading_day: str  # the order's TradingDay (ws_edge.trading_day), shared by its trades
 
 
 def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
         "TimeCondition": time_cond, "VolumeCondition": volume_cond, "MinVolume": 1 if volume_cond == "3" else 0,
         "ContingentCondition": "1", "ForceCloseReason": "0", "OrderLocalID": sys_id,
         "ExchangeID": order.exchange, "ClientID": order.account, "InstallID": 1,
-        "OrderSubmitStatus": submit_status, "TradingDay": created.strftime("%Y%m%d"), "SettlementID": 1,
+        "OrderSubmitStatus": submit_status, "TradingDay": labels.trading_day, "SettlementID": 1,
         "OrderSysID": sys_id if order.accepted or order.filled_qty else "", "OrderSource": "0",
         "OrderStatus": status, "OrderType": "0", "VolumeTraded": order.filled_qty,
         "VolumeTotal": 0 if status in ("0", "5") else max(order.qty - order.filled_qty, 0),
@@ -197,7 +198,7 @@ def trade_body(order: OrderState, fill_: TradeView, labels: Labels, *, query: bo
         "Volume": fill_.qty, "TradeDate": when.strftime("%Y%m%d"), "TradeTime": when.strftime("%H:%M:%S"),
         "OrderLocalID": order_sys_id(order.venue_order_id),
         "SequenceNo": order.fill_sequences.get(fill_.trade_id, order.sequence),
-        "TradingDay": when.strftime("%Y%m%d"), "SettlementID": 1, "BrokerOrderSeq": order.sequence,
+        "TradingDay": labels.trading_day, "SettlementID": 1, "BrokerOrderSeq": order.sequence,
         "TradeSource": "0", "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
     })
 

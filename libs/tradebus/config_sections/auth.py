@@ -20,6 +20,10 @@ MIN_TOKEN_CHARS = 16  # a token guarding a non-loopback WebSocket must not be gu
 
 class AuthConfig(Section, frozen=True, kw_only=True):
     instance: str = "default"  # auth.opend.<instance>.*
+    # Who runs OpenD: "supervised" (the broker runs opend_cmd below), "external" (an OpenD run
+    # elsewhere, at [futu] host/port: the broker only reports its login state, read from OpenD's API),
+    # or "auto": supervised, except under `tradebus up --no-sims`, where it means external.
+    opend: str = "auto"
     # --- the OpenD process ---------------------------------------------------------------------
     opend_cmd: str = "FutuOpenD"  # the binary (and leading arguments), e.g. "python -m opend_sim"
     opend_args: str = ""  # extra arguments appended after the standard OpenD flags
@@ -37,12 +41,13 @@ class AuthConfig(Section, frozen=True, kw_only=True):
     # --- supervision ---------------------------------------------------------------------------
     init_on_start: bool = True  # FUTU_INIT_ON_START
     supervise: bool = True  # FUTU_SUPERVISE_PROCESS: restart OpenD when it exits
-    backoff_initial_s: float = 5.0
+    instant_restarts: int = 2  # this many quick exits in a row restart at once (as ostai); then the backoff
+    backoff_initial_s: float = 5.0  # the delay after the instant restarts, doubling to backoff_max_s
     backoff_max_s: float = 600.0
     backoff_reset_after_s: float = 300.0  # CONNECTED this long: the next restart starts from the initial delay
-    min_spawn_gap_s: float = 5.0  # even an INIT never respawns faster than this (Futu rate-limits logins)
+    min_spawn_gap_s: float = 5.0  # an INIT (or a backed-off restart) never respawns faster than this
     max_quick_exits: int = 5  # this many exits in a row without a login: a crash loop, stop until INIT
-    quick_exit_s: float = 60.0  # an exit sooner than this after the spawn, without a login, is "quick"
+    quick_exit_s: float = 60.0  # an exit sooner than this after the spawn is "quick" (a crash, not an outage)
     start_timeout_s: float = 120.0  # no login result nor prompt by then: restart OpenD
     verify_timeout_s: float = 60.0  # no answer to a code by then: ask for a code again
     stop_grace_s: float = 4.0  # after "exit", wait this long before SIGTERM / SIGKILL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from tradebus.config_sections.base import Secret, Section
 
 
@@ -14,6 +16,10 @@ class WsConfig(Section, frozen=True, kw_only=True):
     combined: bool = True
     instance_id: str = ""  # md.ctl requester "ws_edge:<id>"; default: random per process
     token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
+    # A /md/ ReqUserLogin with empty UserID and Password (webctp's market-data login needs none) is taken from
+    # loopback clients only ("loopback"), from anyone ("all") or from nobody ("none"). Exchange data can
+    # carry licence terms that forbid passing it on: widen this only where you may. /td/ always needs a user.
+    anonymous_md: Literal["loopback", "all", "none"] = "loopback"
     # Frames: larger than max_frame_bytes get a -400 reply; larger than hard_max_frame_bytes close the
     # socket (1009) before they are read into memory.
     max_frame_bytes: int = 65_536

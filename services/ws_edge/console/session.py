@@ -176,7 +176,7 @@ class ConsoleSession:
 
     async def _start(self, user: User, login: ConsoleLogin, token: str) -> None:
         self.user, self.login, self.token = user, login, token
-        self.trader = Trader(self.edge, user, self.session_id)
+        self.trader = Trader(self.edge, user, self.session_id, await self.edge.accounts_of(user))
         futures = self.edge.config.futures_venue
         accounts = [{"venue": v, "account": a, "kind": "futures" if v == futures else "stocks"}
                     for v, a in self.trader.accounts()]

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from td_exec.checks import check_modify, check_submit, on_tick, snap_price
+from td_exec.checks import (
+    check_modify,
+    check_submit,
+    check_submit_without_facts,
+    exchange_grid,
+    on_tick,
+    snap_price,
+)
 from td_exec.spool import Spool, SpoolFull
 from td_exec.venue import Capabilities
 from tradebus.ids import order_event_id
@@ -188,3 +195,22 @@ def test_spool_keeps_order_drops_flushed_head_and_refuses_when_full(tmp_path: Pa
     reopened.append("td.evt.d", "id4", b"w")
     assert [r.msg_id for r in reopened.records()] == ["id2", "id4"]
     reopened.close()
+
+
+STOCKS = Capabilities(order_types=frozenset({OrderType.LIMIT}), time_in_force=frozenset({TimeInForce.DAY}),
+                      offsets=frozenset({Offset.NONE}), modify=True)
+
+
+def test_orders_without_venue_facts_keep_the_exchange_grid_where_the_exchange_publishes_one() -> None:
+    hk = {"venue": "futu", "exchange": "HK", "symbol": "00700", "offset": Offset.NONE}
+    off_tick = check_submit_without_facts(_cmd(**hk, price=602.3), STOCKS, max_qty=1000)
+    assert off_tick is not None and off_tick.code == "price_off_tick"  # HKEX's spread table: 0.5 above 500
+    assert check_submit_without_facts(_cmd(**hk, price=602.5000000001), STOCKS, max_qty=1000) is None
+    grid = exchange_grid("futu", "HK", "00700")
+    assert grid is not None and snap_price(grid, 602.5000000001) == 602.5
+    # elsewhere the grid is the venue's fact: without it the price goes as given and the venue decides
+    assert exchange_grid("futu", "US", "AAPL") is None
+    assert check_submit_without_facts(_cmd(venue="futu", exchange="US", symbol="AAPL", offset=Offset.NONE,
+                                           price=187.123), STOCKS, max_qty=1000) is None
+    too_big = check_submit_without_facts(_cmd(**hk, qty=2**31, price=602.5), STOCKS, max_qty=2**40)
+    assert too_big is not None and too_big.code == "qty_too_large"

@@ -10,8 +10,10 @@ The rule for every event: compute it from the current fold → store it (JetStre
 spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
 still has the truth and reconciliation produces the event again.
 
-Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
-→ pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
+Submit, in order: permission → account ready → duplicate? (the same order resent: returns the existing
+order, nothing sent; another order reusing its id: denied ``duplicate_mismatch``, reply-only — a denial
+never writes onto an existing order's subject) → pre-trade checks (``OrderDenied``; a price within a
+millionth of a tick is snapped onto the tick) → ``OrderSubmitted`` acknowledged by JetStream → venue call
 (timeout ⇒ ``OrderStatusUnknown``; definite refusal ⇒ ``OrderRejected``) → reply with the order as it
 stands once the reports already received are applied.
 """
@@ -138,6 +140,17 @@ class _Sink:
 
     def on_connection(self, connected: bool, reason: str) -> None:
         self.engine.on_connection(self.link, connected, reason)
+
+
+def _same_submit(order: Order, cmd: SubmitOrder) -> bool:
+    """A resent submit (a retry after a lost reply) rather than another order reusing the id."""
+    if order.price is None or cmd.price is None:
+        same_price = order.price is None and cmd.price is None
+    else:
+        same_price = abs(order.price - cmd.price) < 1e-6 * max(1.0, abs(cmd.price))
+    return (order.user == cmd.user and order.exchange == cmd.exchange and order.symbol == cmd.symbol
+            and order.side == cmd.side and order.order_type == cmd.order_type and order.qty == cmd.qty
+            and order.offset == cmd.offset and order.time_in_force == cmd.time_in_force and same_price)
 
 
 def _denied(code: str, reason: str, client_order_id: str | None = None) -> CommandDenied:
@@ -421,7 +434,14 @@ class Engine:
         return None
 
     async def _deny_submit(self, cmd: SubmitOrder, coid: str, code: str, reason: str) -> CommandDenied:
-        """A refused submit is still an event on the order's subject (no order is created)."""
+        """A refused submit is an ``OrderDenied`` event on the subject its order would have had — but only
+        when that subject belongs to no order: a denial never writes onto an existing order's subject
+        (a duplicate id, someone else's order). Those denials, and every ``not_allowed`` one (a caller
+        with no right to the account writes nothing into it), are reply-only."""
+        existing = self._orders_of(cmd.venue, cmd.account).get(coid)
+        if code == "not_allowed" or existing is not None:
+            log.info("order denied (reply only)", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
+            return _denied(code, reason, coid)
         now = now_ns()
         event = OrderDenied(event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderDenied", code),
                             venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
@@ -450,11 +470,19 @@ class Engine:
         async with acct.lock:
             existing = acct.orders.get(coid)
             if existing is not None:
+                if not _same_submit(existing, cmd):
+                    return await self._deny_submit(
+                        cmd, coid, "duplicate_mismatch",
+                        f"client_order_id {coid} is already used by another order of this account")
                 return CommandAccepted(order=existing.view(), duplicate=True)
-            check = (checks.check_submit(cmd, info, link.venue.capabilities) if known
-                     else checks.check_submit_without_facts(cmd, link.venue.capabilities))
+            max_qty = self.cfg.max_order_qty
+            check = (checks.check_submit(cmd, info, link.venue.capabilities, max_qty) if known
+                     else checks.check_submit_without_facts(cmd, link.venue.capabilities, max_qty))
             if check is not None:
                 return await self._deny_submit(cmd, coid, check.code, check.reason)
+            grid = info if known else checks.exchange_grid(cmd.venue, cmd.exchange, cmd.symbol)
+            if grid is not None and cmd.order_type is OrderType.LIMIT and cmd.price is not None:
+                cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
             now = now_ns()
             event = OrderSubmitted(
                 event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderSubmitted"), venue=cmd.venue,
@@ -567,10 +595,17 @@ class Engine:
             return found
         acct, order = found
         info, known = await self._instrument(link, order.exchange, order.symbol)
-        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty) if known
-                 else checks.check_numbers(cmd.qty, cmd.price))
+        max_qty = self.cfg.max_order_qty
+        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty, max_qty) if known
+                 else checks.check_numbers(cmd.qty, cmd.price, max_qty))
         if check is not None:
             return _denied(check.code, check.reason, order.client_order_id)
+        grid = info if known else checks.exchange_grid(order.venue, order.exchange, order.symbol)
+        if grid is not None and cmd.price is not None:
+            if not checks.on_tick(grid, cmd.price):
+                return _denied("price_off_tick", f"price {cmd.price} is off the tick of {order.symbol}",
+                               order.client_order_id)
+            cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
         try:
             await asyncio.wait_for(link.venue.modify(self._ref(order), cmd.qty, cmd.price), self.cfg.cancel_timeout_s)
         except VenueUnsupported:

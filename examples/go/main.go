@@ -60,10 +60,30 @@ func request(nc *nats.Conn, subject string, body map[string]any) map[string]any 
 	if err := json.Unmarshal(msg.Data, &reply); err != nil {
 		fail("%s: undecodable reply: %v", subject, err)
 	}
-	if reply["type"] == "CommandDenied" || reply["ok"] == false {
+	if reply["type"] == "CommandDenied" || reply["ok"] == false || reply["error"] != nil {
 		fail("%s: refused: %s", subject, msg.Data)
 	}
 	return reply
+}
+
+// followOrder brings one order's events. Nobody subscribes to td.evt itself (docs/security.md): a consumer
+// of stream TD_EVT, filtered to the order and delivered to our own inbox, is made with one JetStream API
+// request whose subject ends in the filter (all a bus user may send); the server removes it once nobody
+// listens.
+func followOrder(nc *nats.Conn, user, venue, accountID, coid string) *nats.Subscription {
+	deliver := fmt.Sprintf("_INBOX.%s.events.%s", user, token(coid))
+	events, err := nc.SubscribeSync(deliver)
+	if err != nil {
+		fail("subscribe %s: %v", deliver, err)
+	}
+	filter := fmt.Sprintf("td.evt.%s.%s.%s", venue, token(accountID), token(coid))
+	name := "ex-" + token(coid)
+	request(nc, fmt.Sprintf("$JS.API.CONSUMER.CREATE.TD_EVT.%s.%s", name, filter), map[string]any{
+		"stream_name": "TD_EVT",
+		"config": map[string]any{"name": name, "filter_subject": filter, "deliver_subject": deliver,
+			"deliver_policy": "new", "ack_policy": "none", "inactive_threshold": int64(300e9)},
+	})
+	return events
 }
 
 func until(sub *nats.Subscription, what string, match func(map[string]any) bool) map[string]any {
@@ -108,7 +128,7 @@ func main() {
 
 	coid := fmt.Sprintf("go-%d", time.Now().UnixNano())
 	cmd := fmt.Sprintf("td.cmd.%s.%s", venue, token(accountID))
-	events, _ := nc.SubscribeSync(fmt.Sprintf("td.evt.%s.%s.%s", venue, token(accountID), token(coid)))
+	events := followOrder(nc, user, venue, accountID, coid)
 	accepted := request(nc, cmd, map[string]any{
 		"type": "SubmitOrder", "venue": venue, "account": accountID, "exchange": exchange, "symbol": symbol,
 		"side": "buy", "qty": 1, "order_type": "limit", "price": tick["lower_limit"], "offset": "open",

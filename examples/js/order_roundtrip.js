@@ -19,8 +19,24 @@ const token = (s) => Array.from(Buffer.from(s, "utf8")).map((b) => {
 
 async function request(nc, subject, body) {
   const reply = jc.decode((await nc.request(subject, jc.encode(body), { timeout: 10000 })).data);
-  if (reply.type === "CommandDenied" || reply.ok === false) throw new Error(`${subject}: ${JSON.stringify(reply)}`);
+  if (reply.type === "CommandDenied" || reply.ok === false || reply.error) {
+    throw new Error(`${subject}: ${JSON.stringify(reply)}`);
+  }
   return reply;
+}
+
+// Order events: nobody subscribes to td.evt itself (docs/security.md). A consumer of stream TD_EVT, filtered
+// to our order and delivered to our own inbox, brings them; it is made with one JetStream API request whose
+// subject ends in the filter (all a bus user may send) and is removed by the server once nobody listens.
+async function followOrder(nc, user, venue, accountId, coid) {
+  const deliver = `_INBOX.${user}.events.${token(coid)}`;
+  const events = nc.subscribe(deliver)[Symbol.asyncIterator]();
+  const filter = `td.evt.${venue}.${token(accountId)}.${token(coid)}`;
+  const name = `ex-${token(coid)}`;
+  await request(nc, `$JS.API.CONSUMER.CREATE.TD_EVT.${name}.${filter}`, {
+    stream_name: "TD_EVT", config: { name, filter_subject: filter, deliver_subject: deliver,
+      deliver_policy: "new", ack_policy: "none", inactive_threshold: 300e9 } });
+  return events;
 }
 
 // A subscription is one async iterator: read it with next(), so it can be waited on more than once.
@@ -49,7 +65,7 @@ async function main() {
   say({ step: "tick", symbol, last: tick.last, lower_limit: tick.lower_limit });
 
   const coid = `js-${Date.now()}`;
-  const events = nc.subscribe(`td.evt.${venue}.${token(accountId)}.${token(coid)}`)[Symbol.asyncIterator]();
+  const events = await followOrder(nc, user, venue, accountId, coid);
   const accepted = await request(nc, `td.cmd.${venue}.${token(accountId)}`, {
     type: "SubmitOrder", venue, account: accountId, exchange, symbol, side: "buy", qty: 1, order_type: "limit",
     price: tick.lower_limit, offset: "open", client_order_id: coid, user });

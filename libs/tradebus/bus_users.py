@@ -6,7 +6,8 @@ follow from their account grants, and nothing else:
 * read market data (``md.tick.>``, ``md.bar.>``, ``md.status.>``), ask for subscriptions
   (``md.ctl.subscribe`` / ``md.ctl.unsubscribe``), read the last stored message of a market-data
   subject (JetStream direct get on stream ``MD``), ask for history (``md.ctl.history``);
-* send ``td.cmd.<venue>.<account>`` and read ``td.evt.<venue>.<account>.>`` for their own accounts
+* send ``td.cmd.<venue>.<account>`` and follow ``td.evt.<venue>.<account>.>`` (through a consumer of TD_EVT
+  delivered to their own inbox) for their own accounts
   only; a ``<venue>:*`` grant becomes the subject wildcard ``td.cmd.<venue>.*`` (every account of that
   venue — the same meaning ``resolve_accounts`` gives it, and it stays right when td_exec lists a new
   account);
@@ -54,10 +55,13 @@ def grant_tokens(user: User) -> list[tuple[str, str]]:
 def permissions_for(user: User) -> dict[str, dict[str, list[str]]]:
     """The NATS ``permissions`` block of one bus user (publish / subscribe allow lists)."""
     grants = grant_tokens(user)
+    # Order events come through a consumer of TD_EVT filtered to the user's accounts and delivered to its
+    # inbox, never a subscription on td.evt (nobody may have one: docs/security.md). The filtered create
+    # subject ends in the filter, and nats-server refuses a request whose filter differs from it.
     publish = ["md.ctl.subscribe", "md.ctl.unsubscribe", MD_CTL_HISTORY, "$JS.API.DIRECT.GET.MD.>",
-               *(f"td.cmd.{venue}.{account}" for venue, account in grants)]
-    subscribe = ["md.tick.>", "md.bar.>", "md.status.>", f"_INBOX.{user.name}.>",
-                 *(f"td.evt.{venue}.{account}.>" for venue, account in grants)]
+               *(f"td.cmd.{venue}.{account}" for venue, account in grants),
+               *(f"$JS.API.CONSUMER.CREATE.TD_EVT.*.td.evt.{venue}.{account}.>" for venue, account in grants)]
+    subscribe = ["md.tick.>", "md.bar.>", "md.status.>", f"_INBOX.{user.name}.>"]
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 

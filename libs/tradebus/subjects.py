@@ -154,3 +154,13 @@ def sys_health(service: str) -> str:
 
 
 SYS_HEALTH_ALL = "sys.health.>"
+
+
+def sys_health_stream(service: str) -> str:
+    """The stream that keeps ``service``'s last heartbeat; it is that service's own (see permissions)."""
+    return f"SYS_{plain_token(service)}"
+
+
+def service_of_health_stream(stream: str) -> str | None:
+    """The service whose heartbeats ``stream`` keeps, or None when it is not a heartbeat stream."""
+    return stream.removeprefix("SYS_") if stream.startswith("SYS_") else None

@@ -181,12 +181,14 @@ class UserStore:
 
     def verify_fmz(self, access_key: str, secret_key: str) -> User | None:
         self.refresh()
-        presented = hashlib.sha256(secret_key.encode()).hexdigest()
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a key pair comes from outside.
+        presented = hashlib.sha256(secret_key.encode("utf-8", "surrogatepass")).hexdigest()
+        access = access_key.encode("utf-8", "surrogatepass")
         found: User | None = None
         for user in self._users.values():
             for key in user.fmz_keys:
                 # Compare every key, matching or not, so timing says nothing about which one matched.
-                same_access = hmac.compare_digest(key.access_key, access_key)
+                same_access = hmac.compare_digest(key.access_key.encode(), access)
                 same_secret = hmac.compare_digest(key.secret_sha256, presented)
                 if same_access and same_secret:
                     found = user

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from auth_broker.bus_link import BusLink
 from auth_broker.console_lines import LineAssembler
+from auth_broker.external import start_websocket
 from auth_broker.machine import (
     CODE_RE,
     STOPPED,
@@ -107,12 +108,7 @@ class AuthBroker(Service):
         await self.link.start()
         self.link.announce(None, AuthState.ORIGIN, "broker started")  # a crashed run's CONNECTED is stale
         if auth.ws_enabled:
-            try:
-                await self.ws.start()
-            except OSError as exc:
-                log.error("websocket cannot listen; change auth.ws_port (SERVER_PORT) or auth.ws_host",
-                          host=auth.ws_host, port=auth.ws_port, problem=exc.strerror or str(exc))
-                raise SystemExit(1) from None
+            await start_websocket(self.ws, self.config)
         if auth.init_on_start:
             self._spawn_after(0.0)
         else:

@@ -83,7 +83,8 @@ class HttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        peer = str(writer.get_extra_info("peername"))
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if peername else ""  # the address alone: key checks are throttled per address
         try:
             while await self._one(reader, writer, peer):
                 pass

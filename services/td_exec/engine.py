@@ -10,8 +10,10 @@ The rule for every event: compute it from the current fold → store it (JetStre
 spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
 still has the truth and reconciliation produces the event again.
 
-Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
-→ pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
+Submit, in order: permission → account ready → duplicate? (the same order resent: returns the existing
+order, nothing sent; another order reusing its id: denied ``duplicate_mismatch``, reply-only — a denial
+never writes onto an existing order's subject) → pre-trade checks (``OrderDenied``; a price within a
+millionth of a tick is snapped onto the tick) → ``OrderSubmitted`` acknowledged by JetStream → venue call
 (timeout ⇒ ``OrderStatusUnknown``; definite refusal ⇒ ``OrderRejected``) → reply with the order as it
 stands once the reports already received are applied.
 """
@@ -27,6 +29,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
@@ -54,7 +57,7 @@ from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
-from tradebus.runtime.metrics import Registry
+from tradebus.runtime.metrics import Counter, Registry
 from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
 from tradebus.schemas.base import BusMessage, now_ns
@@ -139,6 +142,17 @@ class _Sink:
         self.engine.on_connection(self.link, connected, reason)
 
 
+def _same_submit(order: Order, cmd: SubmitOrder) -> bool:
+    """A resent submit (a retry after a lost reply) rather than another order reusing the id."""
+    if order.price is None or cmd.price is None:
+        same_price = order.price is None and cmd.price is None
+    else:
+        same_price = abs(order.price - cmd.price) < 1e-6 * max(1.0, abs(cmd.price))
+    return (order.user == cmd.user and order.exchange == cmd.exchange and order.symbol == cmd.symbol
+            and order.side == cmd.side and order.order_type == cmd.order_type and order.qty == cmd.qty
+            and order.offset == cmd.offset and order.time_in_force == cmd.time_in_force and same_price)
+
+
 def _denied(code: str, reason: str, client_order_id: str | None = None) -> CommandDenied:
     return CommandDenied(code=code, reason=reason, client_order_id=client_order_id)
 
@@ -168,6 +182,8 @@ class Engine:
         self._foreign = metrics.counter("td_reports_foreign_total",
                                         "venue reports that name no order (a fill before its external order)")
         self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
+        self._skipped = metrics.counter("td_rebuild_skipped_total",
+                                        "TD_EVT messages the rebuild passed over: undecodable or not td_exec's")
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -175,7 +191,7 @@ class Engine:
         if not self.store.spool.empty:  # events of a previous run that never reached JetStream
             await self.store.flush()
         started = time.perf_counter()
-        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s)
+        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s, self._skipped)
         self.rebuild_seconds = time.perf_counter() - started
         log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
                  orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
@@ -418,7 +434,14 @@ class Engine:
         return None
 
     async def _deny_submit(self, cmd: SubmitOrder, coid: str, code: str, reason: str) -> CommandDenied:
-        """A refused submit is still an event on the order's subject (no order is created)."""
+        """A refused submit is an ``OrderDenied`` event on the subject its order would have had — but only
+        when that subject belongs to no order: a denial never writes onto an existing order's subject
+        (a duplicate id, someone else's order). Those denials, and every ``not_allowed`` one (a caller
+        with no right to the account writes nothing into it), are reply-only."""
+        existing = self._orders_of(cmd.venue, cmd.account).get(coid)
+        if code == "not_allowed" or existing is not None:
+            log.info("order denied (reply only)", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
+            return _denied(code, reason, coid)
         now = now_ns()
         event = OrderDenied(event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderDenied", code),
                             venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
@@ -447,11 +470,19 @@ class Engine:
         async with acct.lock:
             existing = acct.orders.get(coid)
             if existing is not None:
+                if not _same_submit(existing, cmd):
+                    return await self._deny_submit(
+                        cmd, coid, "duplicate_mismatch",
+                        f"client_order_id {coid} is already used by another order of this account")
                 return CommandAccepted(order=existing.view(), duplicate=True)
-            check = (checks.check_submit(cmd, info, link.venue.capabilities) if known
-                     else checks.check_submit_without_facts(cmd, link.venue.capabilities))
+            max_qty = self.cfg.max_order_qty
+            check = (checks.check_submit(cmd, info, link.venue.capabilities, max_qty) if known
+                     else checks.check_submit_without_facts(cmd, link.venue.capabilities, max_qty))
             if check is not None:
                 return await self._deny_submit(cmd, coid, check.code, check.reason)
+            grid = info if known else checks.exchange_grid(cmd.venue, cmd.exchange, cmd.symbol)
+            if grid is not None and cmd.order_type is OrderType.LIMIT and cmd.price is not None:
+                cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
             now = now_ns()
             event = OrderSubmitted(
                 event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderSubmitted"), venue=cmd.venue,
@@ -564,10 +595,17 @@ class Engine:
             return found
         acct, order = found
         info, known = await self._instrument(link, order.exchange, order.symbol)
-        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty) if known
-                 else checks.check_numbers(cmd.qty, cmd.price))
+        max_qty = self.cfg.max_order_qty
+        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty, max_qty) if known
+                 else checks.check_numbers(cmd.qty, cmd.price, max_qty))
         if check is not None:
             return _denied(check.code, check.reason, order.client_order_id)
+        grid = info if known else checks.exchange_grid(order.venue, order.exchange, order.symbol)
+        if grid is not None and cmd.price is not None:
+            if not checks.on_tick(grid, cmd.price):
+                return _denied("price_off_tick", f"price {cmd.price} is off the tick of {order.symbol}",
+                               order.client_order_id)
+            cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
         try:
             await asyncio.wait_for(link.venue.modify(self._ref(order), cmd.qty, cmd.price), self.cfg.cancel_timeout_s)
         except VenueUnsupported:
@@ -648,13 +686,29 @@ class Engine:
         return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
 
 
-async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
+# Headers a direct get adds to the copy it returns: a message carrying them in TD_EVT was relayed
+# there by someone's request with td.evt.… as its reply subject, not appended by td_exec.
+RELAYED_COPY_HEADER = "Nats-Stream"
+
+
+def foreign_reason(msg: Msg) -> str | None:
+    """Why a TD_EVT message cannot be one of td_exec's own appends (None: it may be)."""
+    if msg.headers and RELAYED_COPY_HEADER in msg.headers:
+        return f"a copy relayed from stream {msg.headers[RELAYED_COPY_HEADER]}"
+    return None
+
+
+async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None = None) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
 
     The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
     at the messages that existed when it started), but with a callback instead of ``next_msg`` and
     the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
     millions of events and those two costs were most of it.
+
+    The replay ends by stream sequence, not by a count of events: a message that is not one of ours
+    (undecodable, or a relayed copy; see ``docs/security.md``) is logged once with its sequence,
+    counted in ``skipped`` and passed over, so one foreign message cannot stop td_exec from starting.
     """
     ledger = Ledger()
     info = await bus.js.stream_info(EVENT_STREAM)
@@ -663,22 +717,39 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
         return ledger
     done = asyncio.Event()
     decode = ORDER_EVENT_DECODER.decode
+    reached = 0  # stream sequence of the last message seen, ours or not
+
+    def skip(seq: int, msg: Msg, reason: str) -> None:
+        if skipped is not None:
+            skipped.inc()
+        log.error("foreign message in TD_EVT skipped", seq=seq, subject=ascii(msg.subject), reason=ascii(reason),
+                  size=len(msg.data), head=ascii(msg.data[:80]))
 
     async def on_msg(msg: Msg) -> None:
-        fold(ledger, decode(msg.data))
+        nonlocal reached
         # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-        if msg.reply and int(msg.reply.split(".")[5]) >= last:
+        seq = int(msg.reply.split(".")[5]) if msg.reply else reached
+        reached = max(reached, seq)
+        reason = foreign_reason(msg)
+        if reason is None:
+            try:
+                fold(ledger, decode(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                reason = f"undecodable: {exc}"
+        if reason is not None:
+            skip(seq, msg, reason)
+        if reached >= last:
             done.set()
 
     sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
                                  pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
     try:
         while not done.is_set():
-            seen = ledger.events
+            seen = reached
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), idle_timeout)
-            if not done.is_set() and ledger.events == seen:
-                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
+            if not done.is_set() and reached == seen:
+                raise TimeoutError(f"TD_EVT replay stalled at sequence {seen} (expected up to sequence {last})")
     finally:
         await sub.unsubscribe()
     return ledger

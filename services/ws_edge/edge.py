@@ -14,6 +14,7 @@ import msgspec
 from tradebus.bus import Bus
 from tradebus.config_sections.ws import WsConfig
 from tradebus.logs import get_logger
+from tradebus.ratelimit import LoginGuard, Throttled
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas import TRADE_REPLY_DECODER, InstrumentInfo
 from tradebus.schemas.base import BusMessage
@@ -24,7 +25,6 @@ from ws_edge.accounts import AccountBook
 from ws_edge.instruments import BusInstrument, InstrumentMap
 from ws_edge.market import MarketHub
 from ws_edge.orders import Labels, OrderState
-from ws_edge.throttle import LoginThrottle
 from ws_edge.trading_day import trading_day
 
 log = get_logger("ws_edge.edge")
@@ -57,8 +57,9 @@ class Edge:
         self.front_id = FRONT_ID
         self.directory = VenueDirectory(bus, timeout=min(config.request_timeout_s, VENUE_QUERY_TIMEOUT_S))
         self.instruments = InstrumentMap(futures_venue=config.futures_venue, stocks_venue=config.stocks_venue)
-        self.throttle = LoginThrottle(config.login_fail_base_delay_s, config.login_fail_max_delay_s,
-                                      config.login_fail_window_s)
+        # webctp logins, console logins and password changes share one guard: one guessing budget.
+        self.throttle = LoginGuard(config.login_fail_base_delay_s, config.login_fail_max_delay_s,
+                                   config.login_fail_window_s, max_waiting_per_user=config.login_max_waiting)
         self.market = MarketHub(bus, requester, timeout=config.request_timeout_s,
                                 to_webctp=lambda i: self.instruments.to_webctp(*i))
         self.book = AccountBook(bus, self.labels, ready_timeout=config.request_timeout_s)
@@ -86,18 +87,23 @@ class Edge:
     # --- users -------------------------------------------------------------------------------
 
     async def authenticate(self, name: str, password: str, address: str) -> User | None:
-        delay = self.throttle.delay(name, address)
-        if delay:
-            await asyncio.sleep(delay)  # the deliberate slow-down of repeated failures
+        """The user, or None for a wrong password *and* for an attempt refused unchecked (throttled):
+        the client is told the same thing either way."""
         loop = asyncio.get_running_loop()
-        user = await loop.run_in_executor(self._auth_pool, self.users.verify_password, name, password)
-        if user is None:
-            self.throttle.failed(name, address)
+        try:
+            async with self.throttle.attempt(name, address) as attempt:
+                user = await loop.run_in_executor(self._auth_pool, self.users.verify_password, name, password)
+                if user is None:
+                    attempt.failed()
+                    self.login_failures.inc()
+                    log.warning("login failed", user=name, address=address)
+                    return None
+                attempt.succeeded()
+                return user
+        except Throttled as exc:
             self.login_failures.inc()
-            log.warning("login failed", user=name, address=address)
+            log.warning("login refused unchecked", user=name, address=address, why=str(exc))
             return None
-        self.throttle.succeeded(name)
-        return user
 
     def anonymous_md_allowed(self, address: str) -> bool:
         return anonymous_md_allowed(self.config.anonymous_md, address)
@@ -124,21 +130,23 @@ class Edge:
 
     async def change_password(self, name: str, old: str, new: str, address: str) -> str:
         """"" when ``name``'s password changed; else why not ("wrong" / "weak"). A wrong old password
-        counts as a failed login, so this is no side door for guessing."""
-        delay = self.throttle.delay(name, address)
-        if delay:
-            await asyncio.sleep(delay)
+        counts as a failed login, so this is no side door for guessing; a throttled attempt is "wrong"."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._auth_pool, self.users.change_password, name, old, new)
-        except WrongPassword:
-            self.throttle.failed(name, address)
-            self.login_failures.inc()
-            log.warning("password change refused: old password wrong", user=name, address=address)
+            async with self.throttle.attempt(name, address) as attempt:
+                try:
+                    await loop.run_in_executor(self._auth_pool, self.users.change_password, name, old, new)
+                except WrongPassword:
+                    attempt.failed()
+                    self.login_failures.inc()
+                    log.warning("password change refused: old password wrong", user=name, address=address)
+                    return "wrong"
+                except WeakPassword:
+                    return "weak"
+                attempt.succeeded()
+        except Throttled as exc:
+            log.warning("password change refused unchecked", user=name, address=address, why=str(exc))
             return "wrong"
-        except WeakPassword:
-            return "weak"
-        self.throttle.succeeded(name)
         log.info("password changed", user=name, address=address)
         return ""
 

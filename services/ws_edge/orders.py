@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.orders.order import Order
 from tradebus.orders.order import apply as apply_event
 from tradebus.orders.order import new_order as new_shared_order
@@ -232,15 +233,17 @@ def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
     if tif is None:
         raise OrderFieldError("TimeCondition/VolumeCondition: use 3/1 (GFD), 1/1 (FAK) or 1/3 (FOK)")
     qty = int(body.get("VolumeTotalOriginal", 0))
-    if qty <= 0:
-        raise OrderFieldError("VolumeTotalOriginal must be positive")
+    problem = qty_problem(qty)
+    if problem:
+        raise OrderFieldError(f"VolumeTotalOriginal: {problem}")
     flag = (body.get("CombOffsetFlag", "") or "0")[0]
     offset = OFFSET.get(flag) or OFFSET_ALIASES.get(flag)
     if offset is None:
         raise OrderFieldError(f"CombOffsetFlag {body.get('CombOffsetFlag')!r} is not supported")
     price = float(body.get("LimitPrice", 0.0))
-    if order_type == OrderType.LIMIT and price <= 0:
-        raise OrderFieldError("LimitPrice must be positive for a limit order")
+    problem = price_problem(price) if order_type == OrderType.LIMIT else None
+    if problem:
+        raise OrderFieldError(f"LimitPrice: {problem}")
     return {"side": side, "qty": qty, "order_type": order_type,
             "price": price if order_type == OrderType.LIMIT else None,
             "offset": Offset.NONE if stock else offset, "time_in_force": tif}

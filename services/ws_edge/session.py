@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 from tradebus.users import User
 from ws_edge.channel import Channel
 from ws_edge.envelope import (
@@ -40,7 +41,6 @@ from ws_edge.requests import (
     validate_instrument_list,
     validate_md_login,
 )
-from ws_edge.throttle import TokenBucket
 
 if TYPE_CHECKING:
     from ws_edge.edge import Edge

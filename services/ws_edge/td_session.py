@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradebus.bus import BusError, RequestTimeout, last_message
 from tradebus.logs import get_logger
+from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.account import (
     AccountSnapshot,
@@ -337,6 +338,9 @@ class TdSession(Session):
         elif flag == "3":  # modify: LimitPrice is the new price, VolumeChange the new total quantity (Futu)
             price = body.get("LimitPrice") or None
             qty = body.get("VolumeChange") or None
+            if (qty is not None and qty_problem(qty)) or (price is not None and price_problem(price)):
+                self._action_error(body, request_id, rsp_info(CTP_BAD_ORDER_FIELD))
+                return
             command = ModifyOrder(venue=order.venue, account=order.account, client_order_id=order.client_order_id,
                                   price=price, qty=qty, user=self.user_name)
         else:

@@ -4,6 +4,7 @@ and adding or removing one takes effect by a configuration reload, without resta
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from deploy.test_nats_permissions import violation
 from strategies.conftest import BOB_PW, BusWorld, connect_as, td_exec_double
@@ -26,10 +28,15 @@ def test_permissions_follow_the_grants() -> None:
     assert "td.cmd.ctp.000001" in perms["publish"]["allow"]
     assert "td.cmd.futu.*" in perms["publish"]["allow"]
     assert "td.cmd.sim.A_2EB" in perms["publish"]["allow"]  # account tokens are escaped like subjects
-    assert "td.evt.ctp.000001.>" in perms["subscribe"]["allow"]
     assert "_INBOX.s1.>" in perms["subscribe"]["allow"]
-    # Nothing that administers JetStream or creates consumers, nothing on td.evt publish.
-    assert not [p for p in perms["publish"]["allow"] if "STREAM" in p or "CONSUMER" in p or p.startswith("td.evt")]
+    # Order events only through consumers of TD_EVT filtered to its own accounts; no td.evt subscription.
+    assert not [s for s in perms["subscribe"]["allow"] if s.startswith("td.evt")]
+    consumers = sorted(p for p in perms["publish"]["allow"] if "CONSUMER" in p)
+    assert consumers == ["$JS.API.CONSUMER.CREATE.TD_EVT.*.td.evt.ctp.000001.>",
+                         "$JS.API.CONSUMER.CREATE.TD_EVT.*.td.evt.futu.*.>",
+                         "$JS.API.CONSUMER.CREATE.TD_EVT.*.td.evt.sim.A_2EB.>"]
+    # Nothing that administers JetStream, nothing on td.evt publish.
+    assert not [p for p in perms["publish"]["allow"] if "STREAM" in p or p.startswith("td.evt")]
 
 
 def test_conf_refuses_a_base_without_a_user_list() -> None:
@@ -55,10 +62,21 @@ async def test_bus_user_trades_its_own_accounts(world: BusWorld) -> None:
         assert reply.data == b"td.cmd.ctp.000001"
         reply = await alice.request("td.cmd.futu.281756457", b"{}", timeout=2)  # futu:* grants every account
         assert reply.data == b"td.cmd.futu.281756457"
-        events = await alice.subscribe("td.evt.ctp.000001.>")
-        await alice.flush()
-        await server_side.publish("td.evt.ctp.000001.O-1", b"{}")
+        # its own account's order events: a consumer of TD_EVT filtered to the account, on its own inbox
+        await server_side.jetstream().add_stream(name="TD_EVT", subjects=["td.evt.>"])
+        events = await alice.subscribe("_INBOX.alice.events")
+        await alice.jetstream().add_consumer("TD_EVT", ConsumerConfig(
+            name="mine", filter_subject="td.evt.ctp.000001.>", deliver_subject="_INBOX.alice.events",
+            ack_policy=AckPolicy.NONE))
+        await server_side.jetstream().publish("td.evt.ctp.000002.O-9", b"{}")  # not alice's account
+        await server_side.jetstream().publish("td.evt.ctp.000001.O-1", b"{}")
         assert (await events.next_msg(timeout=2)).subject == "td.evt.ctp.000001.O-1"
+        # a consumer whose filter differs from the one its create subject names is refused by the server
+        answer = await alice.request("$JS.API.CONSUMER.CREATE.TD_EVT.sneak.td.evt.ctp.000001.>", json.dumps(
+            {"stream_name": "TD_EVT", "config": {"name": "sneak", "filter_subject": "td.evt.ctp.000002.>",
+                                                 "deliver_subject": "_INBOX.alice.x", "ack_policy": "none"}}).encode(),
+            timeout=2)
+        assert "error" in json.loads(answer.data), answer.data
         ticks = await alice.subscribe("md.tick.>")
         await alice.flush()
         md = await connect_as(world, "md_ingest")

@@ -1,7 +1,8 @@
 """One venue account of a strategy: its orders and fills as the fold of its ``td.evt`` events, and the
 commands that change them.
 
-Loading: subscribe to ``td.evt.<venue>.<account>.>`` first (events are held back meanwhile), then take
+Loading: follow ``td.evt.<venue>.<account>.>`` first, through a consumer of TD_EVT delivered to our own
+inbox (:meth:`Client.follow_stream`; events are held back meanwhile), then take
 td_exec's own fold of the account's history (``QueryOrders`` and ``QueryTrades`` on the account's
 ``td.cmd`` subject — the only history a bus user may read, see :mod:`tradebus.bus_users`), then fold
 the held-back events into it with :func:`tradebus.orders.order.fold`. An event already contained in
@@ -16,6 +17,7 @@ yesterday/today split, cash).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from tradebus.client.client import Client
 
 S = OrderStatus
+ORDER_EVENTS_STREAM = "TD_EVT"
 
 
 class Wait(StrEnum):
@@ -123,7 +126,12 @@ class Account:
     # --- loading and folding -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._sub = await self.client.subscribe(td_evt_account(self.venue, self.account)[:-1] + ">", self._on_event)
+        self._held = []
+        if self._sub is not None:  # a reload (after a reconnect): the old consumer loses its listener
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        events = td_evt_account(self.venue, self.account)[:-1] + ">"
+        self._sub, _ = await self.client.follow_stream(ORDER_EVENTS_STREAM, events, self._on_event)
         orders = await self._ask(QueryOrders(venue=self.venue, account=self.account, user=self.client.user),
                                  OrdersReply)
         trades = await self._ask(QueryTrades(venue=self.venue, account=self.account, user=self.client.user),

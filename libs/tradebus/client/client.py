@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 import nats
 from nats.aio.client import Client as Nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tradebus.bus import Bus
 from tradebus.bus.errors import RequestFailed, RequestTimeout
@@ -27,6 +28,7 @@ from tradebus.client.quote import Quote
 from tradebus.client.symbols import parse_account, parse_instrument
 from tradebus.client.target import TargetPosTask
 from tradebus.instrument import Instrument
+from tradebus.logs import get_logger
 from tradebus.schemas import MARKET_CONTROL_DECODER
 from tradebus.schemas.base import BusMessage
 from tradebus.schemas.history import MAX_PAGE
@@ -36,6 +38,8 @@ from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE
 T = TypeVar("T")
 _VIOLATION = re.compile(r'permissions violation for (publish|subscription) to "([^"]+)"', re.IGNORECASE)
 DEFAULT_TIMEOUT_S = 5.0
+CONSUMER_IDLE_S = 300.0  # a consumer nobody has listened to for this long is removed by the server
+log = get_logger("tradebus.client")
 
 
 class Client:
@@ -50,6 +54,7 @@ class Client:
         self._refused: dict[str, list[asyncio.Future[str]]] = {}
         self._quotes: dict[Instrument, Quote] = {}
         self._accounts: dict[tuple[str, str], Any] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
 
     @classmethod
     async def connect(cls, url: str, user: str, password: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> Client:
@@ -60,9 +65,16 @@ class Client:
             if holder:
                 holder[0]._on_error(exc)
 
+        async def reconnected_cb() -> None:
+            if holder:  # not awaited here: the reload makes requests, which wait for the reconnect to finish
+                task = asyncio.ensure_future(holder[0]._on_reconnected())
+                holder[0]._tasks.add(task)
+                task.add_done_callback(holder[0]._tasks.discard)
+
         try:
             nc = await nats.connect(servers=[url], user=user, password=password, name=f"tradebus.client:{user}",
                                     inbox_prefix=f"_INBOX.{user}", connect_timeout=timeout, error_cb=error_cb,
+                                    reconnected_cb=reconnected_cb,
                                     max_reconnect_attempts=-1, reconnect_time_wait=1)
         except nats.errors.NoServersError as exc:
             raise ClientError(f"cannot reach the bus at {url}: {exc}") from None
@@ -150,6 +162,48 @@ class Client:
                     await sub.unsubscribe()
                 raise NotPermitted(refused.result())
         return sub
+
+    async def follow_stream(self, stream: str, filter_subject: str, cb: Any) -> tuple[Any, str]:
+        """Deliver ``stream``'s new messages on ``filter_subject`` to ``cb``, through a push consumer whose
+        deliver subject is our own inbox: ``(subscription, consumer name)``.
+
+        Why not a core subscription on the stream's subjects: nobody may subscribe to ``td.evt.>``, so that a
+        consumer aimed into ``td.evt.…`` by a compromised reader never finds a listener there (and so never
+        gets its bytes stored in TD_EVT); see docs/security.md. The consumer is created with the filtered
+        form of the create subject, which is all a bus user may publish, and the server refuses a request
+        whose subject and filter differ. It acknowledges nothing and is removed by the server once nobody
+        has listened for :data:`CONSUMER_IDLE_S`."""
+        deliver = self.nc.new_inbox()
+        sub = await self.subscribe(deliver, cb)
+        name = f"sdk-{os.urandom(8).hex()}"
+        config = ConsumerConfig(name=name, filter_subject=filter_subject, deliver_subject=deliver,
+                                deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.NONE,
+                                inactive_threshold=CONSUMER_IDLE_S)
+        create = f"$JS.API.CONSUMER.CREATE.{stream}.{name}.{filter_subject}"
+        with self._watch(create) as refused:
+            task = asyncio.ensure_future(self.nc.jetstream(timeout=self.timeout).add_consumer(stream, config))
+            done, _ = await asyncio.wait({task, refused}, return_when=asyncio.FIRST_COMPLETED)
+            if refused in done:
+                task.cancel()
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+                raise NotPermitted(refused.result())
+        try:
+            task.result()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+            raise VenueDown(f"cannot follow {filter_subject}: {exc or type(exc).__name__}") from None
+        return sub, name
+
+    async def _on_reconnected(self) -> None:
+        # A restarted server has forgotten our consumers, and events may have passed meanwhile: every
+        # account follows again from a fresh consumer and takes td_exec's fold anew.
+        for account in list(self._accounts.values()):
+            try:
+                await account.start()
+            except ClientError as exc:
+                log.warning("account not reloaded after a reconnect", account=account.name, error=str(exc))
 
     # --- market data ---------------------------------------------------------------------------------
 

@@ -60,7 +60,8 @@ func request(nc *nats.Conn, subject string, body map[string]any) map[string]any 
 	if err := json.Unmarshal(msg.Data, &reply); err != nil {
 		fail("%s: undecodable reply: %v", subject, err)
 	}
-	if reply["type"] == "CommandDenied" || reply["ok"] == false || reply["error"] != nil {
+	_, apiError := reply["error"].(map[string]any) // a JetStream API refusal; our replies carry error ""
+	if reply["type"] == "CommandDenied" || reply["ok"] == false || apiError {
 		fail("%s: refused: %s", subject, msg.Data)
 	}
 	return reply

@@ -19,7 +19,7 @@ const token = (s) => Array.from(Buffer.from(s, "utf8")).map((b) => {
 
 async function request(nc, subject, body) {
   const reply = jc.decode((await nc.request(subject, jc.encode(body), { timeout: 10000 })).data);
-  if (reply.type === "CommandDenied" || reply.ok === false || reply.error) {
+  if (reply.type === "CommandDenied" || reply.ok === false || (reply.error && typeof reply.error === "object")) {
     throw new Error(`${subject}: ${JSON.stringify(reply)}`);
   }
   return reply;

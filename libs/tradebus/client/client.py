@@ -105,7 +105,7 @@ class Client:
         match = _VIOLATION.search(str(exc))
         if match is None:
             return
-        for waiter in self._refused.pop(match.group(2), []):
+        for waiter in self._refused.pop(match.group(2).lower(), []):  # nats-py lower-cases the server's text
             if not waiter.done():
                 waiter.set_result(f"the bus does not let user {self.user!r} {match.group(1).lower()} to "
                                   f"{match.group(2)}")
@@ -113,15 +113,16 @@ class Client:
     @contextlib.contextmanager
     def _watch(self, subject: str) -> Any:
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._refused.setdefault(subject, []).append(waiter)
+        key = subject.lower()
+        self._refused.setdefault(key, []).append(waiter)
         try:
             yield waiter
         finally:
-            waiters = self._refused.get(subject, [])
+            waiters = self._refused.get(key, [])
             if waiter in waiters:
                 waiters.remove(waiter)
                 if not waiters:
-                    self._refused.pop(subject, None)
+                    self._refused.pop(key, None)
 
     async def request(self, subject: str, message: BusMessage, decoder: msgspec.json.Decoder[T], *,
                       timeout: float | None = None, attempts: int = 1) -> T:

@@ -5,10 +5,10 @@ on a socket of its own, so nothing else on the machine mistakes it for the syste
 data under /var/lib/tradebus-docker, kept between runs: the base images, the image layers and the
 build cache survive, which is what makes a second run fast. It runs with
 
-* ``--iptables=false``: the engine leaves the host's firewall alone (it needs no NAT: published ports
-  are bound on 127.0.0.1 by docker-proxy, and nothing in a container reaches outside);
-* ``--bridge=none``: no default docker0 bridge; compose makes its own network for the project, and
-  image builds run with ``--network none``.
+``--iptables=false``: the engine leaves the host's firewall alone. It needs no NAT: published ports are
+bound on 127.0.0.1 by docker-proxy, nothing in a container reaches outside, and image builds run with
+``--network none``. (Seen here: overlay2 on ext4, cgroup v1, the default docker0 bridge; Debian's
+dockerd 20.10 starts with these flags as root and nothing else.)
 
 It is stopped by its pid when the test session ends; nothing is left running.
 """
@@ -87,7 +87,7 @@ def _start_own(env: dict[str, str]) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             ["dockerd", "--host", env["DOCKER_HOST"], "--data-root", str(OWN_DATA),
              "--exec-root", str(OWN_ROOT / "exec"), "--pidfile", str(OWN_ROOT / "dockerd.pid"),
-             "--iptables=false", "--bridge=none"],
+             "--iptables=false"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         log.close()

@@ -11,6 +11,7 @@ Without a Docker engine (and no way to start one) it skips with one line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -19,9 +20,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import nats
 import pytest
 from docker_engine import Engine, docker_engine, run, why_no_engine
 from websockets.sync.client import ClientConnection, connect
@@ -137,8 +140,8 @@ def up_and_healthy(stack: Stack, verify_code_token: str | None) -> None:
 def ostai_login(token: str) -> list[str]:
     """An ostai/futuopend client: wait for REQUEST_CODE, send the code, wait for CONNECTED."""
     seen: list[str] = []
-    url = f"ws://127.0.0.1:{PUBLISHED['auth_broker']}/?token={token}"
-    with wait_for(lambda: try_connect(url), 60, "auth_broker's WebSocket") as ws:
+    wait_for(lambda: listening(PUBLISHED["auth_broker"]), 60, "auth_broker's WebSocket port")
+    with connect(f"ws://127.0.0.1:{PUBLISHED['auth_broker']}/?token={token}", open_timeout=10) as ws:
         for kind in ("REQUEST_CODE", "CONNECTED"):
             while True:
                 frame = json.loads(ws.recv(timeout=60))
@@ -150,11 +153,12 @@ def ostai_login(token: str) -> list[str]:
     return seen
 
 
-def try_connect(url: str) -> ClientConnection | None:
+def listening(port: int) -> bool:
     try:
-        return connect(url, open_timeout=5)
-    except (OSError, TimeoutError):
-        return None
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def recv_until(ws: ClientConnection, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict:
@@ -168,13 +172,15 @@ def recv_until(ws: ClientConnection, predicate: Callable[[dict[str, Any]], bool]
     raise AssertionError(f"no expected frame within {timeout}s; got {seen[-20:]}")
 
 
-def webctp_login(path: str, port: int, password: str) -> ClientConnection:
-    ws = wait_for(lambda: try_connect(f"ws://127.0.0.1:{port}{path}"), 30, f"ws_edge {path}")
-    ws.send(json.dumps({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "demo", "Password": password},
-                        "RequestID": 1}))
-    reply = recv_until(ws, lambda f: f["MsgType"] == "RspUserLogin")
-    assert reply["RspInfo"]["ErrorID"] == 0, reply
-    return ws
+@contextmanager
+def webctp_login(path: str, port: int, password: str) -> Iterator[ClientConnection]:
+    wait_for(lambda: listening(port), 30, f"ws_edge's port {port}")
+    with connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10) as ws:
+        ws.send(json.dumps({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "demo", "Password": password},
+                            "RequestID": 1}))
+        reply = recv_until(ws, lambda f: f["MsgType"] == "RspUserLogin")
+        assert reply["RspInfo"]["ErrorID"] == 0, reply
+        yield ws
 
 
 def webctp_session(password: str) -> str:
@@ -293,6 +299,28 @@ def test_compose_up_for_real(engine: Engine, tmp_path: Path) -> None:
     assert stack.containers() == {}
     volumes = engine.docker("volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={PROJECT}")
     assert volumes.stdout.strip() == ""
+
+
+def test_testcontainers_nats_runs_from_the_local_image(engine: Engine, request: pytest.FixtureRequest,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's nats_server fixture, when an engine has compose's NATS image, runs it with testcontainers."""
+    run([str(REPO / "scripts" / "local-images")], engine.env, 600)
+    if "DOCKER_HOST" in engine.env:
+        monkeypatch.setenv("DOCKER_HOST", engine.env["DOCKER_HOST"])
+    endpoint = request.getfixturevalue("nats_server")
+    assert endpoint.server is None, "expected a container, got the embedded nats-server"
+
+    async def jetstream_roundtrip() -> int:
+        nc = await nats.connect(endpoint.url, connect_timeout=5)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name="CHECK", subjects=["check.>"])
+            ack = await js.publish("check.one", b"x")
+            return ack.seq
+        finally:
+            await nc.close()
+
+    assert asyncio.run(jetstream_roundtrip()) == 1
 
 
 def test_make_env_file_replaces_every_secret_but_keeps_the_rest(tmp_path: Path) -> None:

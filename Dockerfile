@@ -16,20 +16,21 @@ FROM python:3.11-slim AS build
 ARG OFFLINE=0
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# The locked dependencies first, in a layer of their own: a code change does not reinstall them.
 COPY requirements ./requirements
 COPY wheelhouse ./wheelhouse
-COPY pyproject.toml README.md ./
-COPY libs ./libs
-COPY services ./services
 RUN set -eu; \
     if [ "$OFFLINE" = 1 ]; then source="--no-index --find-links /src/wheelhouse"; else source=""; fi; \
     python -m venv /opt/build; \
     /opt/build/bin/pip install -q $source --require-hashes -r requirements/build.lock; \
-    /opt/build/bin/pip wheel -q --no-deps --no-build-isolation --wheel-dir /src/dist .; \
     python -m venv /opt/tradebus; \
-    /opt/tradebus/bin/pip install -q $source --require-hashes --no-compile -r requirements/runtime.lock; \
-    /opt/tradebus/bin/pip install -q --no-index --no-deps --no-compile /src/dist/tradebus-*.whl; \
-    /opt/tradebus/bin/python -m compileall -q /opt/tradebus/lib
+    /opt/tradebus/bin/pip install -q $source --require-hashes --no-compile -r requirements/runtime.lock
+COPY pyproject.toml README.md ./
+COPY libs ./libs
+COPY services ./services
+RUN /opt/build/bin/pip wheel -q --no-deps --no-build-isolation --wheel-dir /src/dist . \
+ && /opt/tradebus/bin/pip install -q --no-index --no-deps --no-compile /src/dist/tradebus-*.whl \
+ && /opt/tradebus/bin/python -m compileall -q /opt/tradebus/lib
 
 FROM python:3.11-slim
 # The GB18030 charmap comes with Debian's `locales`; a base image that already has it (the local one

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import nats
 import pytest
 from docker_engine import Engine, docker_engine, run, why_no_engine
+from webctp_frames import BOTH_VENUES, depth_of, rb2601_buy
 from websockets.sync.client import ClientConnection, connect
 
 REPO = Path(__file__).resolve().parents[2]
@@ -186,22 +187,11 @@ def webctp_login(path: str, port: int, password: str) -> Iterator[ClientConnecti
 def webctp_session(password: str) -> str:
     """Subscribe rb2601 and HK.00700, place an order that rests, cancel it; its OrderSysID."""
     with webctp_login("/md/", PUBLISHED["ws_md"], password) as md:
-        md.send(json.dumps({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2601", "HK.00700"],
-                            "RequestID": 2}))
-        depth: dict[str, dict] = {}
-
-        def both(frame: dict) -> bool:
-            if frame["MsgType"] == "RtnDepthMarketData":
-                depth[frame["DepthMarketData"]["InstrumentID"]] = frame["DepthMarketData"]
-            return {"rb2601", "HK.00700"} <= set(depth)
-
-        recv_until(md, both)
-    bid = depth["rb2601"]["BidPrice1"]
+        md.send(json.dumps({"MsgType": "SubscribeMarketData", "InstrumentID": list(BOTH_VENUES), "RequestID": 2}))
+        depth, all_seen = depth_of(BOTH_VENUES)
+        recv_until(md, all_seen)
     with webctp_login("/td/", PUBLISHED["ws_td"], password) as td:
-        order = {"BrokerID": "9999", "InvestorID": "000001", "ExchangeID": "SHFE", "InstrumentID": "rb2601",
-                 "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
-                 "LimitPrice": bid - 100, "VolumeTotalOriginal": 1, "TimeCondition": "3", "VolumeCondition": "1",
-                 "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0, "IsSwapOrder": 0}
+        order = rb2601_buy(depth["rb2601"]["BidPrice1"] - 100)  # below the market: it rests
         td.send(json.dumps({"MsgType": "ReqOrderInsert", "InputOrder": order, "RequestID": 3}))
         resting = recv_until(td, lambda f: f["MsgType"] == "RtnOrder" and f["Order"]["OrderStatus"] == "3")["Order"]
         td.send(json.dumps({"MsgType": "ReqOrderAction", "RequestID": 4, "InputOrderAction": {

@@ -114,3 +114,26 @@ def test_the_check_fails_for_a_missing_or_too_old_pin(text: str) -> None:
     pins = [Pin("futu-api", "10.0", None, 1)]
     with pytest.raises(AssertionError, match="run scripts/lock"):
         check_satisfied([text], pins, "x.lock")
+
+
+def _pip_installs(text: str) -> list[str]:
+    """Every `pip install …` command in a shell script or Dockerfile, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [m.group(0) for m in re.finditer(r"pip install[^;&\n]*", joined)]
+
+
+@pytest.mark.parametrize("path", ["scripts/bootstrap", "Dockerfile"])
+def test_every_install_path_installs_from_the_locks(path: str) -> None:
+    """Third-party packages only from a lock with --require-hashes; tradebus itself only with --no-deps."""
+    installs = _pip_installs((REPO / path).read_text())
+    assert installs, f"{path} installs nothing"
+    for command in installs:
+        if "--no-deps" in command:
+            continue  # tradebus itself, its dependencies already installed from the lock
+        assert "--require-hashes" in command and ".lock" in command, f"{path}: unlocked `{command}`"
+
+
+def test_wheelhouse_downloads_exactly_the_image_locks() -> None:
+    script = (REPO / "scripts" / "wheelhouse").read_text()
+    assert "--require-hashes" in script
+    assert "-r requirements/runtime.lock" in script and "-r requirements/build.lock" in script

@@ -153,6 +153,7 @@ class ConfigError(Exception):
 
 
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+OPEND_MODES = ("auto", "supervised", "external")  # [auth] opend
 
 
 def _section_types() -> dict[str, type[Section]]:
@@ -251,6 +252,8 @@ def _validate(config: Config) -> None:
             value = getattr(section, key)
             if key.endswith("port") and isinstance(value, int) and not 0 <= value <= 65535:
                 raise ConfigError(f"{section_name}.{key}: port {value} is outside 0-65535")
+    if config.auth.opend not in OPEND_MODES:
+        raise ConfigError(f"auth.opend: expected one of {', '.join(OPEND_MODES)}, got {config.auth.opend!r}")
     for key in ("md_front", "td_front"):
         front = getattr(config.ctp, key)
         if not front.startswith(("sim://", "tcp://", "ssl://")):

@@ -1,8 +1,10 @@
 """Logging: structlog for our code, stdlib loggers (futu, nats, websockets) routed into the same stream.
 
 JSON lines when stderr is not a TTY (what ``tradebus up`` and containers read), readable colours on a
-TTY. Every line carries ``service``; every line passes the redactor last before rendering, so nothing
-— an exception text, a venue echo, a library's debug line — prints a secret.
+TTY. Every line carries ``service``; every line passes the redactor before rendering, so nothing
+— an exception text, a venue echo, a library's debug line — prints a secret; then the escaper
+(``log_escape.py``), so no text from outside — a user name, a frame, a path — can break a line,
+forge another one or send escape codes to a terminal.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from tradebus.log_escape import escape_processor
 from tradebus.redact import REDACTOR
 
 
@@ -38,6 +41,7 @@ def configure_logging(service: str, *, level: str = "info", fmt: str = "auto",
         _add_service(service),
         structlog.processors.format_exc_info,
         REDACTOR,
+        escape_processor,  # last: whatever the processors above added is escaped too
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())

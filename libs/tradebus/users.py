@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,13 +71,28 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
         return f"{venue}:{account}" in self.accounts or f"{venue}:*" in self.accounts
 
     def account_list(self) -> list[tuple[str, str]]:
-        """The explicit grants as (venue, account); wildcards are left out."""
+        """The explicit grants as (venue, account); wildcards are left out (see :func:`resolve_accounts`)."""
         out: list[tuple[str, str]] = []
         for grant in self.accounts:
             venue, account = grant.split(":", 1)
             if account != "*":
                 out.append((venue, account))
         return out
+
+    def wildcard_venues(self) -> list[str]:
+        """The venues granted as ``<venue>:*``."""
+        return sorted({g.split(":", 1)[0] for g in self.accounts if g.endswith(":*")})
+
+
+def resolve_accounts(user: User, venue_accounts: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    """Every concrete (venue, account) ``user`` may use: the explicit grants, and for each ``<venue>:*``
+    grant the accounts that venue has (``venue_accounts``, from td_exec's ``VenueInfo``). Ordered by
+    venue, then account, without repeats. The one place a wildcard grant becomes accounts: ws_edge,
+    the web console and fmz_edge all call it."""
+    found = set(user.account_list())
+    for venue in user.wildcard_venues():
+        found.update((venue, account) for account in venue_accounts.get(venue, ()))
+    return sorted(found)
 
 
 class _File(msgspec.Struct, kw_only=True):
@@ -158,12 +173,14 @@ class UserStore:
 
     def verify_fmz(self, access_key: str, secret_key: str) -> User | None:
         self.refresh()
-        presented = hashlib.sha256(secret_key.encode()).hexdigest()
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a key pair comes from outside.
+        presented = hashlib.sha256(secret_key.encode("utf-8", "surrogatepass")).hexdigest()
+        access = access_key.encode("utf-8", "surrogatepass")
         found: User | None = None
         for user in self._users.values():
             for key in user.fmz_keys:
                 # Compare every key, matching or not, so timing says nothing about which one matched.
-                same_access = hmac.compare_digest(key.access_key, access_key)
+                same_access = hmac.compare_digest(key.access_key.encode(), access)
                 same_secret = hmac.compare_digest(key.secret_sha256, presented)
                 if same_access and same_secret:
                     found = user

@@ -192,8 +192,12 @@ class AuthMachine:
         return out, verdict
 
     def on_not_started(self, reason: str) -> list[Effect]:
+        """The spawn itself failed. ostai's clients see what they see when its pty child dies at once:
+        ``CLOSED``. No restart follows (a command that cannot run will not run in a second either)."""
         out: list[Effect] = []
+        self.buffered_code = self.queued_code = None
         self._go(AuthState.FAILED, reason, out)
+        out.append(Broadcast({"type": "CLOSED"}))
         return out
 
     # ------------------------------------------------------------------ console

@@ -29,6 +29,8 @@ log = logging.getLogger("ctp_sim")
 
 PRICE_SAVE_INTERVAL = 5.0
 MAX_SEND_BUFFER = 64 * 1024 * 1024
+READ_CHUNK = 1 << 16
+INBOX_FRAMES = 1024  # received, not yet processed requests of one session (the socket pushes back beyond)
 
 
 def futures_instruments() -> list[Any]:
@@ -100,32 +102,60 @@ class Front:
 
     @staticmethod
     async def _frames(reader: asyncio.StreamReader) -> Any:
+        """Frames as they arrive. Bytes are taken off the stream in whole chunks, in this task's own
+        step (``asyncio.timeout`` adds no task), so what the socket delivered before a reset is
+        parsed here rather than lost with the stream's exception."""
+        buffer = bytearray()
         while True:
-            header = await asyncio.wait_for(reader.readexactly(HEADER.size), HEARTBEAT_TIMEOUT)
-            (length,) = HEADER.unpack(header)
-            check_length(length)
-            yield decode(await reader.readexactly(length))
+            while len(buffer) >= HEADER.size:
+                (length,) = HEADER.unpack_from(buffer)
+                check_length(length)
+                if len(buffer) < HEADER.size + length:
+                    break
+                payload = bytes(buffer[HEADER.size:HEADER.size + length])
+                del buffer[:HEADER.size + length]
+                yield decode(payload)
+            async with asyncio.timeout(HEARTBEAT_TIMEOUT):
+                chunk = await reader.read(READ_CHUNK)
+            if not chunk:
+                return
+            buffer.extend(chunk)
+
+    async def _receive(self, reader: asyncio.StreamReader, inbox: asyncio.Queue[Frame | None]) -> None:
+        """Take every frame off the socket as soon as it arrives; ``None`` marks the line's end."""
+        try:
+            async for frame in self._frames(reader):
+                await inbox.put(frame)
+        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, TimeoutError):
+            pass
+        finally:
+            await inbox.put(None)
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                             side: str) -> None:
+        """A front processes every request it has received, in order, even when the client is gone
+        by then (a disconnect cancels nothing already on the front): an insert held by
+        ``--order-ack-delay-ms`` and the requests queued behind it are all taken, their answers are
+        dropped with the line, and the orders reach the investor's other and next sessions through
+        the private flow."""
         self._writers.add(writer)
         peer = str(writer.get_extra_info("peername"))
         send = self._sender(writer)
         session: Any = self.broker.connect(send, peer) if side == "td" else self.md.connect(send)
         handler = self.broker if side == "td" else self.md
         self._flush()
+        inbox: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=INBOX_FRAMES)
+        receiving = asyncio.create_task(self._receive(reader, inbox), name=f"ctp_sim.receive.{peer}")
         try:
-            async for frame in self._frames(reader):
+            while (frame := await inbox.get()) is not None:
                 if side == "td" and frame.op == "ReqOrderInsert" and self.config.order_ack_delay_ms > 0:
-                    # A slow front: the insert is on the wire and will be taken even if the client
-                    # goes away meanwhile (then its new session hears of it from the private flow).
-                    await asyncio.sleep(self.config.order_ack_delay_ms / 1000)
+                    await asyncio.sleep(self.config.order_ack_delay_ms / 1000)  # a slow front, on purpose
                 handler.handle(session, frame)
                 self._flush()
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError, TimeoutError):
-            pass
+                with contextlib.suppress(ConnectionError):  # the client left: its answers go nowhere
+                    await writer.drain()
         finally:
+            receiving.cancel()
             handler.disconnect(session)
             self._writers.discard(writer)
             writer.close()

@@ -29,10 +29,10 @@ from typing import Any
 from md_ingest import futu_map
 from md_ingest.backoff import Backoff
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
-from md_ingest.futu_import import import_futu
 from md_ingest.futu_map import MergedQuote
 from tradebus.bus import Bus
 from tradebus.config import Config
+from tradebus.futu_import import import_futu
 from tradebus.logs import get_logger
 from tradebus.opend_gate import opend_states
 from tradebus.schemas.auth import AuthState

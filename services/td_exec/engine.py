@@ -10,8 +10,10 @@ The rule for every event: compute it from the current fold → store it (JetStre
 spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
 still has the truth and reconciliation produces the event again.
 
-Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
-→ pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
+Submit, in order: permission → account ready → duplicate? (the same order resent: returns the existing
+order, nothing sent; another order reusing its id: denied ``duplicate_mismatch``, reply-only — a denial
+never writes onto an existing order's subject) → pre-trade checks (``OrderDenied``; a price within a
+millionth of a tick is snapped onto the tick) → ``OrderSubmitted`` acknowledged by JetStream → venue call
 (timeout ⇒ ``OrderStatusUnknown``; definite refusal ⇒ ``OrderRejected``) → reply with the order as it
 stands once the reports already received are applied.
 """
@@ -27,15 +29,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from td_exec import checks
+from td_exec.instruments_kv import InstrumentsProjection
 from td_exec.projections import OrdersProjection
 from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
 from td_exec.spool import Spool
 from td_exec.store import EventStore, SpoolFull, StoreUnavailable
 from td_exec.venue import (
+    EXTERNAL_PREFIX,
     CancelRejectReport,
     FillReport,
     OrderRef,
@@ -52,9 +57,9 @@ from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
-from tradebus.runtime.metrics import Registry
+from tradebus.runtime.metrics import Counter, Registry
 from tradebus.schemas import ORDER_EVENT_DECODER
-from tradebus.schemas.account import FundsReply, InstrumentsReply, PositionsReply
+from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
 from tradebus.schemas.base import BusMessage, now_ns
 from tradebus.schemas.orders import (
     CancelOrder,
@@ -69,15 +74,18 @@ from tradebus.schemas.orders import (
     OrderStatus,
     OrderStatusUnknown,
     OrderSubmitted,
+    OrderType,
     OrderUpdated,
     QueryFunds,
     QueryInstruments,
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     SubmitOrder,
     TradeCommand,
     TradesReply,
+    VenueInfo,
 )
 from tradebus.subjects import td_evt
 from tradebus.users import UserStore
@@ -134,6 +142,17 @@ class _Sink:
         self.engine.on_connection(self.link, connected, reason)
 
 
+def _same_submit(order: Order, cmd: SubmitOrder) -> bool:
+    """A resent submit (a retry after a lost reply) rather than another order reusing the id."""
+    if order.price is None or cmd.price is None:
+        same_price = order.price is None and cmd.price is None
+    else:
+        same_price = abs(order.price - cmd.price) < 1e-6 * max(1.0, abs(cmd.price))
+    return (order.user == cmd.user and order.exchange == cmd.exchange and order.symbol == cmd.symbol
+            and order.side == cmd.side and order.order_type == cmd.order_type and order.qty == cmd.qty
+            and order.offset == cmd.offset and order.time_in_force == cmd.time_in_force and same_price)
+
+
 def _denied(code: str, reason: str, client_order_id: str | None = None) -> CommandDenied:
     return CommandDenied(code=code, reason=reason, client_order_id=client_order_id)
 
@@ -152,6 +171,7 @@ class Engine:
         self.store = EventStore(bus, Spool(data_dir / "spool", cfg.spool_max_bytes), metrics,
                                 timeout=cfg.store_timeout_s, on_flushed=self._after_flush)
         self.projection = OrdersProjection(bus, metrics)
+        self.instruments_kv = InstrumentsProjection(bus, metrics)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rebuild_seconds = 0.0
         self._events = metrics.counter("td_events_total", "order events appended, by kind", ("kind",))
@@ -159,7 +179,11 @@ class Engine:
                                           "impossible transitions, duplicates and overfills", ("outcome",))
         self._commands = metrics.counter("td_commands_total", "commands handled, by kind and result",
                                          ("kind", "result"))
-        self._foreign = metrics.counter("td_reports_foreign_total", "venue reports for orders that are not ours")
+        self._foreign = metrics.counter("td_reports_foreign_total",
+                                        "venue reports that name no order (a fill before its external order)")
+        self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
+        self._skipped = metrics.counter("td_rebuild_skipped_total",
+                                        "TD_EVT messages the rebuild passed over: undecodable or not td_exec's")
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -167,7 +191,7 @@ class Engine:
         if not self.store.spool.empty:  # events of a previous run that never reached JetStream
             await self.store.flush()
         started = time.perf_counter()
-        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s)
+        self.ledger = await rebuild(self.bus, self.cfg.query_timeout_s, self._skipped)
         self.rebuild_seconds = time.perf_counter() - started
         log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
                  orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
@@ -244,6 +268,18 @@ class Engine:
         if connected:
             link.reconcile_task = self.spawn(reconcile_venue(self, link, link.generation),
                                              name=f"td_exec.reconcile.{link.venue.name}")
+            self.spawn(self._publish_instruments(link), name=f"td_exec.instruments.{link.venue.name}")
+
+    async def _publish_instruments(self, link: VenueLink) -> None:
+        """The venue's instrument list into KV ``instruments`` (see ``td_exec.instruments_kv``)."""
+        try:
+            infos = await asyncio.wait_for(link.venue.instruments(), self.cfg.query_timeout_s)
+        except (TimeoutError, VenueUnknown, VenueRejected) as exc:
+            log.warning("instrument list unavailable for KV instruments", venue=link.venue.name,
+                        error=str(exc) or type(exc).__name__)
+            return
+        written = await self.instruments_kv.publish(infos)
+        log.info("KV instruments written", venue=link.venue.name, instruments=len(infos), changed=written)
 
     async def _drain(self, acct: Account) -> None:
         while True:
@@ -269,15 +305,11 @@ class Engine:
 
     async def process_report(self, acct: Account, report: Report) -> None:
         """Turn one report into the events it implies. Call with ``acct.lock`` held."""
-        if report.client_order_id is None:
-            self._foreign.inc()
-            return
-        order = acct.orders.get(report.client_order_id)
+        order = self.order_for(acct, report)
         if order is None:
-            self._foreign.inc()
-            log.warning("report for an order never submitted through td_exec; ignored", account=acct.name,
-                        client_order_id=report.client_order_id)
-            return
+            order = await self.record_external(acct, report)
+            if order is None:
+                return
         if isinstance(report, CancelRejectReport):
             if order.status in OPEN_STATUSES:
                 await self.emit(order, cancel_rejected(order, report))
@@ -287,6 +319,48 @@ class Engine:
             event = step(order, report)  # type: ignore[arg-type]
             if event is None or await self.emit(order, event) is not Outcome.APPLIED:
                 return
+
+    def order_for(self, acct: Account, report: Report) -> Order | None:
+        """The order a report is about: ours by client order id, else the external order its venue id names."""
+        if report.client_order_id is not None:
+            order = acct.orders.get(report.client_order_id)
+            if order is not None:
+                return order
+        if isinstance(report, CancelRejectReport) or not report.venue_order_id:
+            return None
+        return acct.orders.get(acct.venue.external_client_order_id(report.venue_order_id))
+
+    async def record_external(self, acct: Account, report: Report) -> Order | None:
+        """An order the venue reports and tradebus did not submit becomes an external order in TD_EVT.
+
+        Its ``OrderSubmitted`` (``external=True``) is built from the venue's report and named from the
+        venue's ids, so its event ids — the ``Nats-Msg-Id`` — are the same whoever records it and
+        however often (a push and a reconciliation, two processes). Only an order report can create
+        one: a fill of an order not seen yet waits for its order (pushes bring the order first, and
+        reconciliation lists orders before fills). Call with ``acct.lock`` held.
+        """
+        if not isinstance(report, OrderReport) or not report.venue_order_id:
+            self._foreign.inc()
+            log.warning("venue report for no known order; ignored", account=acct.name, kind=type(report).__name__,
+                        client_order_id=report.client_order_id, venue_order_id=report.venue_order_id)
+            return None
+        coid = acct.venue.external_client_order_id(report.venue_order_id)
+        event = OrderSubmitted(
+            event_id=order_event_id(acct.venue.name, acct.name, coid, "OrderSubmitted"), venue=acct.venue.name,
+            account=acct.name, client_order_id=coid, venue_order_id=report.venue_order_id,
+            ts_event=report.ts_event, ts_init=now_ns(), reconciliation=report.reconciliation,
+            exchange=report.exchange, symbol=report.symbol, side=report.side,
+            order_type=OrderType.LIMIT if report.price is not None else OrderType.MARKET, qty=report.qty,
+            price=report.price, offset=report.offset, remark=report.client_order_id or "", external=True)
+        await self.store.append(td_evt(acct.venue.name, acct.name, coid), event)
+        order = new_order(event)
+        acct.orders[coid] = order
+        self._events.inc(1.0, "OrderSubmitted")
+        self._external.inc()
+        self.projection.touch(order)
+        log.info("external order recorded", venue=acct.venue.name, account=acct.name, client_order_id=coid,
+                 venue_order_id=report.venue_order_id, reconciliation=report.reconciliation)
+        return order
 
     async def emit(self, order: Order, event: OrderEventBase) -> Outcome:
         """Store then apply one event of ``order`` (caller holds the account lock)."""
@@ -334,6 +408,8 @@ class Engine:
             return self.query_orders(cmd)
         if isinstance(cmd, QueryTrades):
             return self.query_trades(cmd)
+        if isinstance(cmd, QueryVenue):
+            return self.venue_info(link)
         return await self._venue_query(link, cmd)
 
     def _permission(self, user: str, venue: str, account: str) -> CommandDenied | None:
@@ -358,7 +434,14 @@ class Engine:
         return None
 
     async def _deny_submit(self, cmd: SubmitOrder, coid: str, code: str, reason: str) -> CommandDenied:
-        """A refused submit is still an event on the order's subject (no order is created)."""
+        """A refused submit is an ``OrderDenied`` event on the subject its order would have had — but only
+        when that subject belongs to no order: a denial never writes onto an existing order's subject
+        (a duplicate id, someone else's order). Those denials, and every ``not_allowed`` one (a caller
+        with no right to the account writes nothing into it), are reply-only."""
+        existing = self._orders_of(cmd.venue, cmd.account).get(coid)
+        if code == "not_allowed" or existing is not None:
+            log.info("order denied (reply only)", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
+            return _denied(code, reason, coid)
         now = now_ns()
         event = OrderDenied(event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderDenied", code),
                             venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
@@ -374,20 +457,32 @@ class Engine:
     async def submit(self, link: VenueLink, cmd: SubmitOrder) -> BusMessage:
         coid = cmd.client_order_id if cmd.client_order_id is not None else new_client_order_id()
         bad = checks.check_client_order_id(coid) if cmd.account else checks.Denial("unknown_account", "no account")
+        if bad is None and coid.startswith(EXTERNAL_PREFIX):  # the names of orders placed outside tradebus
+            bad = checks.Denial("bad_client_order_id", f"client_order_id may not start with {EXTERNAL_PREFIX!r}")
         if bad is not None:
             return _denied(bad.code, bad.reason, cmd.client_order_id)
         denial = self._permission(cmd.user, cmd.venue, cmd.account) or self._gate(link, cmd.account)
         if denial is not None:
             return await self._deny_submit(cmd, coid, denial.code, denial.reason)
         acct = self.account(cmd.venue, cmd.account)
+        # the venue is asked before the lock is taken: a slow lookup must not hold up the account's reports
+        info, known = await self._instrument(link, cmd.exchange, cmd.symbol)
         async with acct.lock:
             existing = acct.orders.get(coid)
             if existing is not None:
+                if not _same_submit(existing, cmd):
+                    return await self._deny_submit(
+                        cmd, coid, "duplicate_mismatch",
+                        f"client_order_id {coid} is already used by another order of this account")
                 return CommandAccepted(order=existing.view(), duplicate=True)
-            info = await self._instrument(link, cmd.exchange, cmd.symbol)
-            check = checks.check_submit(cmd, info, link.venue.capabilities)
+            max_qty = self.cfg.max_order_qty
+            check = (checks.check_submit(cmd, info, link.venue.capabilities, max_qty) if known
+                     else checks.check_submit_without_facts(cmd, link.venue.capabilities, max_qty))
             if check is not None:
                 return await self._deny_submit(cmd, coid, check.code, check.reason)
+            grid = info if known else checks.exchange_grid(cmd.venue, cmd.exchange, cmd.symbol)
+            if grid is not None and cmd.order_type is OrderType.LIMIT and cmd.price is not None:
+                cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
             now = now_ns()
             event = OrderSubmitted(
                 event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderSubmitted"), venue=cmd.venue,
@@ -440,11 +535,19 @@ class Engine:
             except SpoolFull:
                 acct.needs_reconcile = True
 
-    async def _instrument(self, link: VenueLink, exchange: str, symbol: str) -> Any:
+    async def _instrument(self, link: VenueLink, exchange: str, symbol: str) -> tuple[InstrumentInfo | None, bool]:
+        """``(facts, known)``. ``known`` is False when the venue could not give the facts (a call its
+        server does not offer, a timeout): the order then goes to the venue, which decides. ``None``
+        with ``known`` is the venue saying there is no such instrument."""
         try:
-            return await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
-        except (TimeoutError, VenueUnknown):
-            return None
+            info = await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
+        except (TimeoutError, VenueUnknown, VenueRejected) as exc:
+            log.warning("instrument facts unavailable; the venue will decide", venue=link.venue.name,
+                        exchange=exchange, symbol=symbol, error=str(exc) or type(exc).__name__)
+            return None, False
+        if info is not None and self.instruments_kv.is_new(info):
+            self.spawn(self.instruments_kv.publish([info]), name="td_exec.instruments.lookup")
+        return info, True
 
     def _open_order(self, link: VenueLink, account: str, coid: str) -> tuple[Account, Order] | CommandDenied:
         denial = self._gate(link, account)
@@ -491,10 +594,18 @@ class Engine:
         if isinstance(found, CommandDenied):
             return found
         acct, order = found
-        info = await self._instrument(link, order.exchange, order.symbol)
-        check = checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty)
+        info, known = await self._instrument(link, order.exchange, order.symbol)
+        max_qty = self.cfg.max_order_qty
+        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty, max_qty) if known
+                 else checks.check_numbers(cmd.qty, cmd.price, max_qty))
         if check is not None:
             return _denied(check.code, check.reason, order.client_order_id)
+        grid = info if known else checks.exchange_grid(order.venue, order.exchange, order.symbol)
+        if grid is not None and cmd.price is not None:
+            if not checks.on_tick(grid, cmd.price):
+                return _denied("price_off_tick", f"price {cmd.price} is off the tick of {order.symbol}",
+                               order.client_order_id)
+            cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
         try:
             await asyncio.wait_for(link.venue.modify(self._ref(order), cmd.qty, cmd.price), self.cfg.cancel_timeout_s)
         except VenueUnsupported:
@@ -542,6 +653,13 @@ class Engine:
         trades = sorted((t for o in picked for t in o.trades), key=lambda t: t.ts_event)
         return TradesReply(trades=trades)
 
+    def venue_info(self, link: VenueLink) -> VenueInfo:
+        """The venue's accounts (what a ``<venue>:*`` grant means) and its trading day. Only adapters
+        whose venue has a trading day of its own (the CTP front's login day) have ``trading_day``."""
+        day = str(getattr(link.venue, "trading_day", "") or "")
+        return VenueInfo(venue=link.venue.name, connected=link.connected, accounts=sorted(link.venue.accounts()),
+                         trading_day=day or None)
+
     async def _venue_query(self, link: VenueLink, cmd: TradeCommand) -> BusMessage:
         venue = link.venue
         try:
@@ -568,13 +686,29 @@ class Engine:
         return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
 
 
-async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
+# Headers a direct get adds to the copy it returns: a message carrying them in TD_EVT was relayed
+# there by someone's request with td.evt.… as its reply subject, not appended by td_exec.
+RELAYED_COPY_HEADER = "Nats-Stream"
+
+
+def foreign_reason(msg: Msg) -> str | None:
+    """Why a TD_EVT message cannot be one of td_exec's own appends (None: it may be)."""
+    if msg.headers and RELAYED_COPY_HEADER in msg.headers:
+        return f"a copy relayed from stream {msg.headers[RELAYED_COPY_HEADER]}"
+    return None
+
+
+async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None = None) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
 
     The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
     at the messages that existed when it started), but with a callback instead of ``next_msg`` and
     the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
     millions of events and those two costs were most of it.
+
+    The replay ends by stream sequence, not by a count of events: a message that is not one of ours
+    (undecodable, or a relayed copy; see ``docs/security.md``) is logged once with its sequence,
+    counted in ``skipped`` and passed over, so one foreign message cannot stop td_exec from starting.
     """
     ledger = Ledger()
     info = await bus.js.stream_info(EVENT_STREAM)
@@ -583,22 +717,39 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0) -> Ledger:
         return ledger
     done = asyncio.Event()
     decode = ORDER_EVENT_DECODER.decode
+    reached = 0  # stream sequence of the last message seen, ours or not
+
+    def skip(seq: int, msg: Msg, reason: str) -> None:
+        if skipped is not None:
+            skipped.inc()
+        log.error("foreign message in TD_EVT skipped", seq=seq, subject=ascii(msg.subject), reason=ascii(reason),
+                  size=len(msg.data), head=ascii(msg.data[:80]))
 
     async def on_msg(msg: Msg) -> None:
-        fold(ledger, decode(msg.data))
+        nonlocal reached
         # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-        if msg.reply and int(msg.reply.split(".")[5]) >= last:
+        seq = int(msg.reply.split(".")[5]) if msg.reply else reached
+        reached = max(reached, seq)
+        reason = foreign_reason(msg)
+        if reason is None:
+            try:
+                fold(ledger, decode(msg.data))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                reason = f"undecodable: {exc}"
+        if reason is not None:
+            skip(seq, msg, reason)
+        if reached >= last:
             done.set()
 
     sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, cb=on_msg,
                                  pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
     try:
         while not done.is_set():
-            seen = ledger.events
+            seen = reached
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), idle_timeout)
-            if not done.is_set() and ledger.events == seen:
-                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
+            if not done.is_set() and reached == seen:
+                raise TimeoutError(f"TD_EVT replay stalled at sequence {seen} (expected up to sequence {last})")
     finally:
         await sub.unsubscribe()
     return ledger

@@ -33,8 +33,13 @@ _encoder = msgspec.json.Encoder()
 ORDERS_BUCKET = "orders"
 
 
+def kv_key(*parts: str) -> str:
+    """A KV key of venue values: each part escaped like a subject token, joined by dots."""
+    return ".".join(escape_token(part) for part in parts)
+
+
 def order_key(venue: str, account: str, client_order_id: str) -> str:
-    return f"{escape_token(venue)}.{escape_token(account)}.{escape_token(client_order_id)}"
+    return kv_key(venue, account, client_order_id)
 
 
 class OrdersProjection:

@@ -11,6 +11,9 @@ a caller retries; queueing would hide a venue that never comes back behind a req
 3. in-flight orders (``SUBMITTED``/``UNKNOWN``) the venue does not list are settled by the rule
    below; then the account becomes ``READY``.
 
+Orders the venue lists that tradebus did not submit (placed while td_exec was away, or whose push
+was lost) are recorded as external orders in step 2, before their fills, each exactly once.
+
 **The absent-order rule.** An order stored as submitted but absent from the venue's order list is
 marked ``OrderRejected(code="absent_at_venue")`` only when all of these hold: the venue answered the
 order query (a definite, complete list of the trading day's orders — both Futu's and CTP's are), the
@@ -34,6 +37,7 @@ from tradebus.schemas.orders import OrderAccepted, OrderRejected
 
 if TYPE_CHECKING:
     from td_exec.engine import Account, Engine, VenueLink
+    from tradebus.orders.order import Order
 
 log = get_logger("td_exec.reconcile")
 
@@ -54,12 +58,14 @@ async def reconcile_account(engine: Engine, acct: Account, *, strict: bool = Tru
                     error=str(exc) or type(exc).__name__)
         return False
     await engine.barrier(acct)  # pushes received before the query are applied first
-    listed = {r.client_order_id for r in orders if r.client_order_id is not None}
     added_before = engine.store_events_total()
     try:
         async with acct.lock:
-            for report in orders:  # acceptances first, so fills land on accepted orders
-                await _accept_only(engine, acct, report)
+            listed: set[str] = set()
+            for report in orders:  # acceptances first (external orders recorded), so fills land on accepted orders
+                order = await _accept_only(engine, acct, report)
+                if order is not None:
+                    listed.add(order.client_order_id)
             for fill in fills:
                 await engine.process_report(acct, fill)
             for report in orders:
@@ -74,15 +80,18 @@ async def reconcile_account(engine: Engine, acct: Account, *, strict: bool = Tru
     return True
 
 
-async def _accept_only(engine: Engine, acct: Account, report: OrderReport) -> None:
-    if report.client_order_id is None:
-        return
-    order = acct.orders.get(report.client_order_id)
+async def _accept_only(engine: Engine, acct: Account, report: OrderReport) -> Order | None:
+    """The order the report is about (an order placed outside tradebus is recorded here), accepted
+    if the venue holds it."""
+    order = engine.order_for(acct, report)
+    if order is None:
+        order = await engine.record_external(acct, report)
     if order is None or order.status not in IN_FLIGHT_STATUSES:
-        return
+        return order
     if report.status in VENUE_HOLDS:
         await engine.emit(order, make_event(OrderAccepted, order, ts_event=report.ts_event,
                                             reconciliation=True, venue_order_id=report.venue_order_id))
+    return order
 
 
 async def settle_absent(engine: Engine, acct: Account, listed: set[str]) -> int:

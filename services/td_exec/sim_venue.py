@@ -27,6 +27,7 @@ from td_exec.venue import (
     VenueRejected,
     VenueSink,
     VenueUnknown,
+    external_client_order_id,
 )
 from tradebus.ids import venue_trade_key
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
@@ -87,6 +88,7 @@ class SimVenue:
         self._capture: list[SimOrder | SimTrade] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.inserts = 0  # orders that reached the venue (for tests: "one venue order")
+        self.trading_day = ""  # none by default; tests give it one to stand in for a CTP front's login day
 
     # --- connection ----------------------------------------------------------------------------------
 
@@ -113,6 +115,9 @@ class SimVenue:
 
     def accounts(self) -> list[str]:
         return list(ACCOUNTS)
+
+    def external_client_order_id(self, venue_order_id: str) -> str:
+        return external_client_order_id(venue_order_id)
 
     def _spawn(self, coro: object, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]

@@ -24,26 +24,61 @@ Required methods (all of :class:`TradeVenue`):
   (timeout, disconnect) — the order then stays unknown until a report or reconciliation settles it.
 * ``cancel(ref)`` / ``modify(ref, qty, price)`` — same error rules; ``modify`` raises
   :class:`VenueUnsupported` where the venue has no modify (CTP).
+* ``instrument`` returns ``None`` only when the venue says there is no such instrument; when the
+  facts cannot be had (an OpenD without the call, a timeout) it raises, and the engine lets the venue
+  decide the order (no optional call ever blocks an order).
 * ``query_orders(account)`` / ``query_fills(account)`` — the venue's view for reconciliation; each
   report has ``reconciliation=True``. Reports for orders that are not ours (no client order id can be
-  recovered) carry ``client_order_id=None`` and are ignored by the engine.
+  recovered) carry ``client_order_id=None``; the engine records them as *external* orders named
+  ``external_client_order_id(venue_order_id)``.
+* ``external_client_order_id(venue_order_id)`` — the client order id of an order placed outside
+  tradebus: a pure function of the venue's ids (``ext-…``), so every process and every replay names
+  it alike.
 * ``query_positions(account)`` / ``query_funds(account)`` — snapshots straight from the venue.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 import msgspec
 
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSnapshot
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce
+from tradebus.subjects import escape_token
+
+EXTERNAL_PREFIX = "ext-"
+_MAX_CLIENT_ORDER_ID = 64  # the client order id limit of td_exec's checks (Futu's remark size)
+
+
+def external_client_order_id(*venue_ids: str) -> str:
+    """``ext-<venue ids escaped, joined by ->``: the name of an order tradebus did not submit.
+
+    Escaped into the subject alphabet, so it is a valid client order id and subject token; an id too
+    long for the 64-byte limit is replaced by a hash of itself (still deterministic).
+    """
+    body = "-".join(escape_token(v.strip()) for v in venue_ids if v.strip())
+    name = EXTERNAL_PREFIX + body
+    if len(name) > _MAX_CLIENT_ORDER_ID:
+        name = EXTERNAL_PREFIX + hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+    return name
+
+
+VENUE_TEXT_MAX = 500  # characters of a venue's text kept in an event or a reply
+
+
+def venue_text(text: str) -> str:
+    """A venue's own text made safe to store, return and log: bounded, control characters escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in str(text)[:VENUE_TEXT_MAX])
 
 
 class VenueRejected(Exception):
-    """The venue definitely refused (an error id, a reject status)."""
+    """The venue definitely refused (an error id, a reject status); ``reason`` is the venue's text."""
 
     def __init__(self, code: str, reason: str) -> None:
+        code, reason = venue_text(code), venue_text(reason)
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
@@ -98,6 +133,7 @@ class OrderReport(msgspec.Struct, frozen=True, kw_only=True):
     qty: int
     price: float | None
     status: OrderStatus  # mapped from the venue's status through the adapter's table
+    offset: Offset = Offset.NONE  # futures: the order's open/close flag (an external order is created with it)
     filled_qty: int = 0
     avg_fill_price: float | None = None
     code: str = ""  # venue status / error id, for rejections
@@ -160,6 +196,8 @@ class TradeVenue(Protocol):
     async def stop(self) -> None: ...
 
     def accounts(self) -> list[str]: ...
+
+    def external_client_order_id(self, venue_order_id: str) -> str: ...
 
     async def instrument(self, exchange: str, symbol: str) -> InstrumentInfo | None: ...
 

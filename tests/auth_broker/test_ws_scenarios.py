@@ -222,14 +222,14 @@ async def test_fatal_failure_stops_without_restart_until_init(brokers: BrokerLau
     assert len(broker.opend_pids()) == 2
 
 
-async def test_network_failure_restarts_with_growing_backoff(brokers: BrokerLauncher, bus: Bus) -> None:
+async def test_network_failure_restarts_at_once_then_with_growing_backoff(brokers: BrokerLauncher, bus: Bus) -> None:
     watch = await watch_states(bus, "t0")
-    broker = await brokers.start("fail_network", lang="chs")
+    broker = await brokers.start("fail_network", lang="chs", auth={"max_quick_exits": 6})
     client = await broker.ws()
-    await watch.wait_for(AuthState.INITIALIZING, 3, timeout=25)
-    assert client.messages.count({"type": "CLOSED"}) >= 2
+    await watch.wait_for(AuthState.INITIALIZING, 5, timeout=25)
+    assert client.messages.count({"type": "CLOSED"}) >= 4
     delays = [e["in_s"] for e in broker.log_events() if e.get("event") == "opend restart scheduled"]
-    assert delays[:2] == [0.3, 0.6], delays
+    assert delays[:4] == [0.0, 0.0, 0.3, 0.6], delays  # instant_restarts (2) at once, then the backoff
     assert AuthState.FAILED not in watch.states
 
 

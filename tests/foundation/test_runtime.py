@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from local_http import http_get
 
 from tradebus.bus import Bus
 from tradebus.natsd import free_port
@@ -30,17 +31,8 @@ class Proc:
             self.output += chunk
 
 
-async def _http_get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
-
-
 async def _healthy(port: int) -> tuple[int, bytes] | None:
-    status, body = await _http_get(port, "/healthz")
+    status, body = await http_get(port, "/healthz")
     return (status, body) if status == 200 else None
 
 
@@ -84,7 +76,7 @@ async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus:
 
     reply = await bus.nc.request("example.echo", b"ping", timeout=5)
     assert reply.data == b"ping"
-    _status, metrics = await _http_get(example.health_port, "/metrics")
+    _status, metrics = await http_get(example.health_port, "/metrics")
     assert b"tradebus_echo_requests_total 1" in metrics
     assert b"tradebus_nats_connected 1" in metrics
 
@@ -92,13 +84,13 @@ async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus:
     first = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
     second = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
     assert first.pid == example.process.pid and second.ts_event > first.ts_event
-    assert (await _http_get(example.health_port, "/nope"))[0] == 404
+    assert (await http_get(example.health_port, "/nope"))[0] == 404
 
 
 async def test_failing_check_turns_health_degraded_and_503(example: Proc, bus: Bus) -> None:
     await _until(lambda: _healthy(example.health_port))
     await bus.nc.request("example.break", b"", timeout=5)
-    status, body = await _http_get(example.health_port, "/healthz")
+    status, body = await http_get(example.health_port, "/healthz")
     beat = SYSTEM_DECODER.decode(body)
     assert status == 503 and beat.state == "degraded" and beat.checks["venue"] == "down: test asked"
 
@@ -149,7 +141,7 @@ async def test_service_waits_for_nats_then_connects(tmp_path: Path) -> None:
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        status, body = await _until(lambda: _http_get(port, "/healthz"))
+        status, body = await _until(lambda: http_get(port, "/healthz"))
         assert status == 503 and SYSTEM_DECODER.decode(body).state == "starting"
         await asyncio.to_thread(server.start)
 

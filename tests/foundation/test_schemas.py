@@ -34,6 +34,8 @@ SAMPLES: list[BusMessage] = [
     s.QueryPositions(venue="futu", account="281756"),
     s.QueryFunds(venue="futu", account="281756"),
     s.QueryInstruments(venue="ctp", exchange="SHFE"),
+    s.QueryVenue(venue="ctp"),
+    s.VenueInfo(venue="ctp", connected=True, accounts=["000001"], trading_day="20261207"),
     s.CommandAccepted(order=s.OrderView(
         venue="ctp", account="000001", client_order_id="O-1", venue_order_id=None, exchange="SHFE", symbol="rb2601",
         side=s.Side.SELL, order_type=s.OrderType.LIMIT, offset=s.Offset.CLOSE_TODAY,

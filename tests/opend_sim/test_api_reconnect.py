@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from api_conftest import TRADE_PASSWORD, ServerThread, futu, in_background, new_market, quote_ctx, trade_ctx
 
-from tradebus.sim import hk_tick_size
+from tradebus.sim import SimMarket, default_instruments, hk_tick_size
 
 RECONNECT_WAIT = 30.0
 
@@ -147,3 +147,20 @@ def test_state_file_restores_accounts_orders_and_cash(tmp_path: Path) -> None:
     finally:
         ctx.close()
         second.shutdown()
+
+
+def test_state_saved_before_the_a_shares_gets_them_on_load(tmp_path: Path) -> None:
+    state = tmp_path / "broker.json"
+    old = ServerThread(lambda: SimMarket(default_instruments(), seed=11), state_path=state, tick_interval=0)
+    old.start()
+    old.shutdown()
+    srv = ServerThread(new_market, state_path=state, tick_interval=0)
+    srv.start()
+    ctx = quote_ctx(srv.port)
+    try:
+        ret, info = ctx.get_stock_basicinfo(futu.Market.SH, code_list=["SH.600519"])
+        assert ret == futu.RET_OK, info
+        assert info["lot_size"].tolist() == [100]
+    finally:
+        ctx.close()
+        srv.shutdown()

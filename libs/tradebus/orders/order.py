@@ -70,6 +70,7 @@ class Order:
     user: str = ""
     ts_created: int = 0
     ts_last: int = 0
+    external: bool = False  # placed outside tradebus, recorded from the venue's reports
     # Per repeatable kind, how many distinct ones were folded: the key of the next one's event id.
     repeats: dict[str, int] = field(default_factory=dict)
     trades: list[TradeView] = field(default_factory=list)
@@ -90,6 +91,7 @@ class Order:
             order_type=self.order_type, offset=self.offset, time_in_force=self.time_in_force, qty=self.qty,
             price=self.price, status=self.status, filled_qty=self.filled_qty, avg_fill_price=self.avg_fill_price,
             reason=self.reason, remark=self.remark, ts_created=self.ts_created, ts_last=self.ts_last,
+            external=self.external,
         )
 
 
@@ -103,7 +105,7 @@ def new_order(event: OrderSubmitted, cls: type[OrderT] = Order) -> OrderT:  # ty
         symbol=event.symbol, side=event.side, order_type=event.order_type, offset=event.offset,
         time_in_force=event.time_in_force, qty=event.qty, price=event.price, status=OrderStatus.SUBMITTED,
         venue_order_id=event.venue_order_id, remark=event.remark, user=event.user, ts_created=event.ts_event,
-        ts_last=event.ts_event,
+        ts_last=event.ts_event, external=event.external,
     )
 
 

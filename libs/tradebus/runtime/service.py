@@ -139,9 +139,22 @@ class Runtime:
     async def _on_disconnect(self) -> None:
         self._nats_up = False
 
+    async def _ensure_topology(self) -> None:
+        # Under per-service bus users only a stream's owner may create it; unrestricted (a
+        # development bus), any service sets up the whole topology so start order never matters.
+        assert self.bus is not None
+        owner = self.service.name if self.config.nats.user else None
+        await ensure_topology(self.bus.js, self.config.streams, owner, heartbeat_of=self.service.name)
+
     async def _on_reconnect(self) -> None:
         self._nats_up = True
         self._reconnects.inc()
+        # A restarted server has lost its in-memory streams (the heartbeat streams): declare them again, idempotently.
+        if self.bus is not None:
+            try:
+                await self._ensure_topology()
+            except Exception as exc:  # the next reconnect tries again; the service keeps running
+                log.warning("streams not declared after reconnect", error=str(exc) or type(exc).__name__)
 
     async def _heartbeats(self) -> None:
         interval = self.config.runtime.heartbeat_s
@@ -173,10 +186,7 @@ class Runtime:
             except Exception:
                 return 0 if self.stop_event.is_set() else 1
             self.service.bus = self.bus
-            # Under per-service bus users only a stream's owner may create it; unrestricted (a
-            # development bus), any service sets up the whole topology so start order never matters.
-            owner = self.service.name if self.config.nats.user else None
-            await ensure_topology(self.bus.js, self.config.streams, owner)
+            await self._ensure_topology()
             await self.service.start()
             self.state = HealthState.OK
             log.info("service started", version=__version__, health_port=self.health_port or None)

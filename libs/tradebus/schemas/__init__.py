@@ -69,17 +69,19 @@ from tradebus.schemas.orders import (
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     Side,
     SubmitOrder,
     TimeInForce,
     TradeCommand,
     TradesReply,
     TradeView,
+    VenueInfo,
 )
 
 TradeReply = (
     CommandAccepted | CommandDenied | OrderView | AccountSnapshot | PositionSnapshot | InstrumentInfo | OrdersReply
-    | TradesReply | TradeView | PositionsReply | FundsReply | InstrumentsReply
+    | TradesReply | TradeView | PositionsReply | FundsReply | InstrumentsReply | VenueInfo
 )
 
 MARKET_DATA_DECODER = msgspec.json.Decoder(MarketData)
@@ -167,6 +169,7 @@ __all__ = [
     "QueryOrders",
     "QueryPositions",
     "QueryTrades",
+    "QueryVenue",
     "Side",
     "SubmitOrder",
     "SubscribeRequest",
@@ -179,6 +182,7 @@ __all__ = [
     "TradeView",
     "TradesReply",
     "UnsubscribeRequest",
+    "VenueInfo",
     "decoder_for_subject",
     "encode",
     "now_ns",

@@ -130,9 +130,27 @@ class QueryInstruments(BusMessage, frozen=True, kw_only=True):
     user: str = ""
 
 
+class QueryVenue(BusMessage, frozen=True, kw_only=True):
+    """What a venue is right now: its accounts and its trading day (answered with ``VenueInfo``).
+
+    Sent on ``td.cmd.<venue>.-`` (:func:`tradebus.subjects.td_venue`) with ``account`` empty: edges use it
+    to turn a ``<venue>:*`` grant into the venue's concrete accounts."""
+
+    venue: str
+    account: str = ""
+    user: str = ""
+
+
+class VenueInfo(BusMessage, frozen=True, kw_only=True):
+    venue: str
+    connected: bool
+    accounts: list[str]
+    trading_day: str | None = None  # YYYYMMDD as the venue reports it (a CTP front's login day); None if it has none
+
+
 TradeCommand = (
     SubmitOrder | CancelOrder | ModifyOrder | QueryOrders | QueryTrades | QueryPositions | QueryFunds
-    | QueryInstruments
+    | QueryInstruments | QueryVenue
 )
 
 
@@ -159,6 +177,7 @@ class OrderView(BusMessage, frozen=True, kw_only=True):
     remark: str = ""
     ts_created: int = 0
     ts_last: int = 0
+    external: bool = False  # placed outside tradebus (see OrderSubmitted.external)
 
 
 class CommandAccepted(BusMessage, frozen=True, kw_only=True):
@@ -230,6 +249,9 @@ class OrderSubmitted(OrderEventBase, frozen=True, kw_only=True):
     time_in_force: TimeInForce = TimeInForce.DAY
     remark: str = ""
     user: str = ""
+    # True for an order placed outside tradebus (the venue's app, another API client or CTP session),
+    # recorded from the venue's reports; its client_order_id is "ext-<venue ids>".
+    external: bool = False
 
 
 class OrderDenied(OrderEventBase, frozen=True, kw_only=True):

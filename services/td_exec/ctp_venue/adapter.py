@@ -46,6 +46,7 @@ from td_exec.venue import (
     VenueSink,
     VenueUnknown,
     VenueUnsupported,
+    external_client_order_id,
 )
 from tradebus.bus import Bus
 from tradebus.config import Config
@@ -106,6 +107,8 @@ class CtpVenue:
         self._instruments: dict[tuple[str, str], InstrumentInfo] = {}
         self._instruments_day = ""
         self._pending_cancels: dict[str, int] = {}  # client order id → ReqOrderAction request id
+        # (ExchangeID, OrderSysID) → key of orders of other sessions of the investor (external orders)
+        self._foreign_keys: dict[tuple[str, str], str] = {}
         self._handlers: dict[str, Callable[..., None]] = {
             "OnFrontConnected": self._on_front_connected,
             "OnFrontDisconnected": self._on_front_disconnected,
@@ -151,6 +154,11 @@ class CtpVenue:
         if api is not None:
             await asyncio.to_thread(api.Release)
         self._journal.close()
+
+    def external_client_order_id(self, venue_order_id: str) -> str:
+        """``ext-<TradingDay>-<FrontID:SessionID:OrderRef escaped>``: CTP's key is unique within a
+        trading day only, and the day's flow and queries are read after a login that set the day."""
+        return external_client_order_id(self._trading_day, venue_order_id)
 
     def accounts(self) -> list[str]:
         return [self.account]
@@ -303,15 +311,24 @@ class CtpVenue:
         return self._journal.by_sysid(str(row.get("ExchangeID", "")), sysid) if sysid else None
 
     def _learn_order(self, row: Row) -> tuple[str | None, str | None]:
-        """``(client_order_id, venue_order_id)`` of an order row, remembering its OrderSysID."""
+        """``(client_order_id, venue_order_id)`` of an order row, remembering its OrderSysID (for an
+        order of another session, the key its trades will be reported under)."""
         coid = self._coid_for_order(row)
         sysid = str(row.get("OrderSysID", "")).strip()
+        key = reports.order_key(row)
         if coid is not None and sysid:
             self._journal.record_sysid(str(row.get("ExchangeID", "")), sysid, coid)
-        return coid, reports.order_key(row)
+        elif sysid and key is not None:
+            self._foreign_keys[(str(row.get("ExchangeID", "")), sysid)] = key
+        return coid, key
 
     def _trade_owner(self, row: Row) -> tuple[str | None, str | None]:
-        coid = self._journal.by_sysid(str(row.get("ExchangeID", "")), str(row.get("OrderSysID", "")).strip())
+        """``(client_order_id, venue_order_id)`` of a trade; an order of another session has no
+        client order id, and its key only once its RtnOrder (or an order query) was seen."""
+        exchange, sysid = str(row.get("ExchangeID", "")), str(row.get("OrderSysID", "")).strip()
+        coid = self._journal.by_sysid(exchange, sysid)
+        if coid is None and (exchange, sysid) in self._foreign_keys:
+            return None, self._foreign_keys[(exchange, sysid)]
         sent = self._journal.sent_for(coid) if coid is not None else self._sent_for_input(row)
         if sent is None:
             return coid, None
@@ -537,7 +554,7 @@ class CtpVenue:
 
     async def query_fills(self, account: str) -> list[FillReport]:
         rows = await self._query("ReqQryTrade", self._investor_filter("CThostFtdcQryTradeField"))
-        if any(self._trade_owner(r)[0] is None for r in rows):
+        if any(self._trade_owner(r)[1] is None for r in rows):
             await self.query_orders(account)  # learn OrderSysIDs first seen while we were away
         out: list[FillReport] = []
         for row in rows:

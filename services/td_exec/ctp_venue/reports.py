@@ -23,7 +23,7 @@ from td_exec.venue import FillReport, OrderReport
 from tradebus.ctp.structs import DBL_MAX
 from tradebus.ids import venue_trade_key
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
-from tradebus.schemas.orders import OrderStatus
+from tradebus.schemas.orders import Offset, OrderStatus
 
 VENUE = "ctp"
 CST_OFFSET_S = 8 * 3600  # CTP stamps are China Standard Time wall clock (no DST)
@@ -71,6 +71,7 @@ def order_report(row: Row, account: str, coid: str | None, *, reconciliation: bo
         qty=int(row.get("VolumeTotalOriginal", 0)),
         price=price_or_none(float(row.get("LimitPrice", 0.0))),
         status=status,
+        offset=OFFSET_CTP2TB.get(str(row.get("CombOffsetFlag", ""))[:1], Offset.NONE),
         filled_qty=int(row.get("VolumeTraded", 0)),
         code=f"OrderSubmitStatus={row.get('OrderSubmitStatus', '')}" if rejected else "",
         reason=str(row.get("StatusMsg", "")),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import structlog
 
 from td_exec.futu_venue.contexts import ThreadBridge, construct, push_handlers, trade_context_class
@@ -50,6 +51,7 @@ from td_exec.venue import (
     VenueRejected,
     VenueSink,
     VenueUnknown,
+    external_client_order_id,
 )
 from tradebus.bus import Bus
 from tradebus.config import Config
@@ -88,7 +90,7 @@ class FutuVenue:
 
     def __init__(self, config: Config, data_dir: Path, bus: Bus, *, markets: tuple[str, ...] = MARKETS,
                  call_timeout_s: float | None = None, reconnect_interval_s: float = 6.0,
-                 open_retry_s: float = 2.0, instrument_ttl_s: float = 30.0) -> None:
+                 open_retry_s: float = 2.0, instrument_ttl_s: float = 3600.0) -> None:
         self._config = config
         self._bus = bus
         self._markets = markets
@@ -255,10 +257,11 @@ class FutuVenue:
 
     def deal_pushed(self, acc_id: int, row: dict[str, Any]) -> None:
         order_id = str(row.get("order_id"))
-        if order_id in self._client_of:
+        if self._client_of.get(order_id) is not None:
             self._emit_fill(acc_id, row, self._client_of[order_id])
             return
-        # a deal before (or without) its order push: learn the order's remark first
+        # a deal before (or without) its order push, or of an order placed elsewhere: the engine
+        # needs the order first, so look it up and report it ahead of the fill
         task = asyncio.create_task(self._resolve_then_fill(acc_id, row), name="futu.deal-resolve")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -266,7 +269,9 @@ class FutuVenue:
     async def _resolve_then_fill(self, acc_id: int, row: dict[str, Any]) -> None:
         order_id = str(row.get("order_id"))
         with contextlib.suppress(VenueRejected, VenueUnknown, KeyError):
-            await self.query_orders(str(acc_id))
+            for report in await self.query_orders(str(acc_id)):
+                if report.venue_order_id == order_id and self._sink is not None:
+                    self._sink.on_order(msgspec.structs.replace(report, reconciliation=False))
         self._emit_fill(acc_id, row, self._client_of.get(order_id))
 
     def _emit_fill(self, acc_id: int, row: dict[str, Any], client_order_id: str | None) -> None:
@@ -282,6 +287,10 @@ class FutuVenue:
 
     def accounts(self) -> list[str]:
         return sorted(self._accounts)
+
+    def external_client_order_id(self, venue_order_id: str) -> str:
+        """``ext-<order id>``: OpenD's order ids are unique across days and accounts."""
+        return external_client_order_id(venue_order_id)
 
     def account_env(self, account: str) -> str:
         """``"REAL"`` or ``"SIMULATE"`` (for operators and tests)."""
@@ -306,10 +315,11 @@ class FutuVenue:
         return ctx
 
     async def instrument(self, exchange: str, symbol: str) -> InstrumentInfo | None:
-        """Lot size and tick from ``get_market_snapshot`` (tick = OpenD's spread at the current price,
-        so HK's spread table comes from the venue). Cached for ``instrument_ttl_s`` because OpenD
-        rate-limits snapshots. ``None`` only when OpenD says the code is unknown; a lookup that cannot
-        reach OpenD raises :class:`VenueUnknown` unless a cached value exists."""
+        """Lot size from OpenD's static information (``get_stock_basicinfo``, proto 3202, a core call
+        every OpenD serves), cached for ``instrument_ttl_s``; the HK tick comes from the spread table
+        in the pre-trade checks. ``None`` only when OpenD says the code is unknown. When the facts
+        cannot be had (no such call on this OpenD, a timeout) this raises and the order goes to OpenD,
+        which decides; a cached value is used while OpenD is unreachable."""
         key = (exchange, symbol)
         cached = self._instruments.get(key)
         if cached is not None and time.monotonic() - cached.at < self._instrument_ttl_s:
@@ -320,17 +330,21 @@ class FutuVenue:
                 return cached.info
             raise VenueUnknown("instrument lookup: OpenD is not connected")
         code = join_code(exchange, symbol)
+        security_type = self._futu.SecurityType.STOCK
         try:
-            table = await self._caller.call(lambda: ctx.get_market_snapshot([code]), what="get_market_snapshot")
+            table = await self._caller.call(lambda: ctx.get_stock_basicinfo(exchange, security_type, [code]),
+                                            what="get_stock_basicinfo")
         except VenueRejected as exc:
             if exc.reason.startswith(UNKNOWN_STOCK_PREFIX):
                 return None
+            if cached is not None:
+                return cached.info
             raise
         except VenueUnknown:
             if cached is not None:
                 return cached.info
             raise
-        rows = table.to_dict("records")
+        rows = [r for r in table.to_dict("records") if str(r.get("code")) == code]
         if not rows:
             return None
         info = instrument_info(rows[0])
@@ -338,7 +352,7 @@ class FutuVenue:
         return info
 
     async def instruments(self, exchange: str | None = None) -> list[InstrumentInfo]:
-        """The instruments looked up so far (opend_sim serves no market-wide static list)."""
+        """The instruments looked up so far (OpenD's market-wide lists are large and rate-limited)."""
         return [c.info for (ex, _), c in sorted(self._instruments.items()) if exchange in (None, ex)]
 
     # orders -----------------------------------------------------------------------------------

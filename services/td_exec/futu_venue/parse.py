@@ -17,6 +17,7 @@ from tradebus.schemas.orders import OrderStatus
 # OpenD writes trade times in the exchange's own zone
 MARKET_TZ: dict[str, ZoneInfo] = {"HK": ZoneInfo("Asia/Hong_Kong"), "US": ZoneInfo("America/New_York")}
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
+HK_MIN_TICK = 0.001  # the smallest step of the HKEX spread table; the checks use the whole table
 REMARK_MAX_BYTES = 64  # futu-api refuses a longer remark (utf-8 bytes) before sending
 
 
@@ -122,13 +123,13 @@ def account_snapshot(row: dict[str, Any], account: str, currency: str) -> Accoun
 
 
 def instrument_info(row: dict[str, Any]) -> InstrumentInfo:
-    """A get_market_snapshot row → reference data. ``price_spread`` is the tick at the current price
-    (HK's spread table makes it price dependent), ``lot_size`` the board lot."""
+    """A get_stock_basicinfo row → reference data. OpenD's static information has the board lot but
+    no tick: HK's tick depends on the price band (the checks apply the HKEX spread table, see
+    ``td_exec.checks.tick_at``); elsewhere the tick is left unknown (0: no tick check, OpenD decides)."""
     exchange, symbol = split_code(str(row["code"]))
-    spread = _number(row.get("price_spread"))
     return InstrumentInfo(
         venue=VENUE, exchange=exchange, symbol=symbol, name=str(row.get("name") or ""), kind="stock",
         currency={"HK": "HKD", "US": "USD"}.get(exchange, ""),
         lot_size=max(1, int(_number(row.get("lot_size"), default=1))),
-        price_tick=spread if spread > 0 else 0.01,
+        price_tick=HK_MIN_TICK if exchange == "HK" else 0.0,
     )

@@ -15,24 +15,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from ctp_front import CtpFront
-from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue
+from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue, venue_order
 
 from td_exec.ctp_venue import CtpVenue
-from td_exec.venue import OrderRef
+from td_exec.venue import OrderRef, VenueOrder
 from tradebus.bus import Bus, RequestFailed, fold_stream
 from tradebus.schemas import ORDER_EVENT_DECODER, TRADE_REPLY_DECODER
-from tradebus.schemas.account import PositionSide, PositionsReply
+from tradebus.schemas.account import InstrumentInfo, PositionSide, PositionsReply
 from tradebus.schemas.orders import (
     CancelOrder,
     CommandAccepted,
     CommandDenied,
+    Offset,
     OrderDenied,
     OrderEvent,
     OrderFilled,
     OrdersReply,
     OrderStatus,
+    OrderSubmitted,
     QueryOrders,
     QueryPositions,
     SubmitOrder,
@@ -265,3 +268,52 @@ async def order_view_from_events(bus: Bus, coid: str) -> str:
     venue_ids = [e.venue_order_id for e in await events(bus, coid) if e.venue_order_id]
     assert venue_ids, coid
     return venue_ids[-1]
+
+
+async def test_orders_of_another_session_become_external_orders_once(  # type: ignore[no-untyped-def]
+        nats_server, bus: Bus, front: CtpFront, observer: tuple[CtpVenue, RecordingSink], tmp_path: Path) -> None:
+    other, other_sink = observer  # another CTP session of the same investor: a second terminal
+    rb = await other.instrument("SHFE", "rb2601")
+    assert rb is not None and rb.upper_limit is not None and rb.lower_limit is not None
+    svc = await TdExec(nats_server.url, front, tmp_path / "td").start()
+    try:
+        await submit_when_ready(bus, order("ours-1", rb.lower_limit), svc)  # td_exec is up and ready
+        # the instrument list td_exec wrote to KV instruments (what ws_edge answers from)
+        kv_rb = await (await bus.js.key_value("instruments")).get("ctp.SHFE.rb2601")
+        assert msgspec.json.decode(kv_rb.value, type=InstrumentInfo) == rb
+        key = await place_elsewhere(other, other_sink, venue_order("theirs-fill", price=rb.upper_limit, qty=2))
+        pushed = other.external_client_order_id(key)
+        assert pushed.startswith(f"ext-{other.trading_day}-")
+        done = await until_status(bus, pushed, OrderStatus.FILLED)
+        assert done.external and done.filled_qty == 2 and done.venue_order_id == key
+        evs = await events(bus, pushed)
+        assert isinstance(evs[0], OrderSubmitted) and evs[0].external and evs[0].offset is Offset.OPEN
+        assert sum(f.fill_qty for f in fills(evs)) == 2
+
+        # td_exec away while the other terminal places an order: reconciliation records it, once
+        await svc.stop(signal.SIGKILL)
+        key2 = await place_elsewhere(other, other_sink, venue_order("theirs-rest", price=rb.lower_limit))
+        await other_sink.wait(lambda: any(r.venue_order_id == key2 and r.status is OrderStatus.ACCEPTED
+                                          for r in other_sink.orders), what="resting order at the front")
+        away = other.external_client_order_id(key2)
+        for _ in range(2):  # a second restart replays the same day: nothing is added
+            await svc.start()
+            await until_status(bus, away, OrderStatus.ACCEPTED, timeout=30)
+            kinds = [type(e).__name__ for e in await events(bus, away)]
+            assert kinds == ["OrderSubmitted", "OrderAccepted"], kinds
+            assert [type(e).__name__ for e in await events(bus, pushed)].count("OrderSubmitted") == 1
+            await svc.stop()
+        await svc.start()
+        reply = await submit_when_ready(bus, QueryOrders(venue="ctp", account=INVESTOR), svc)  # type: ignore[arg-type]
+        assert {o.client_order_id for o in reply.orders if o.external} == {pushed, away}
+        assert {o.client_order_id for o in reply.orders if not o.external} == {"ours-1"}
+    finally:
+        await svc.stop()
+
+
+async def place_elsewhere(other: CtpVenue, sink: RecordingSink, new: VenueOrder) -> str:
+    """Insert through the other session; its FrontID:SessionID:OrderRef key, from its first report."""
+    await other.submit(new)
+    report = await sink.wait(lambda: next((r for r in sink.order_states(new.client_order_id) if r.venue_order_id),
+                                          None), what="the other session's order report")
+    return str(report.venue_order_id)

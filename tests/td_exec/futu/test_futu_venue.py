@@ -18,6 +18,7 @@ from futu_venue_helpers import (
     resting_price,
 )
 
+from td_exec.checks import tick_at
 from td_exec.futu_venue import FutuVenue
 from td_exec.venue import VenueRejected
 from tradebus.schemas.orders import OrderStatus, Side
@@ -155,10 +156,11 @@ async def test_orders_placed_elsewhere_have_no_client_order_id(
 async def test_instrument_reference_data_comes_from_the_venue(
         venue: tuple[FutuVenue, RecordingSink], opend: ServerThread) -> None:
     adapter, _ = venue
-    info = await adapter.instrument(HK, SYMBOL)
+    info = await adapter.instrument(HK, SYMBOL)  # OpenD's static information (3202), not a snapshot
     last = opend.call(lambda: opend.market.quote(HK, SYMBOL)).last
-    assert info is not None and info.lot_size == LOT and info.price_tick == pytest.approx(hk_tick_size(last))
+    assert info is not None and info.lot_size == LOT
+    assert tick_at(info, last) == pytest.approx(hk_tick_size(last))  # HK: the spread table decides
     us = await adapter.instrument("US", "AAPL")
-    assert us is not None and us.lot_size == 1 and us.price_tick == pytest.approx(0.01)
+    assert us is not None and us.lot_size == 1 and us.price_tick == 0.0  # no tick given: OpenD decides
     assert await adapter.instrument(HK, "99999") is None
     assert {i.symbol for i in await adapter.instruments(HK)} == {SYMBOL}

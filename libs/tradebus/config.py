@@ -50,6 +50,7 @@ class NatsConfig(Section, frozen=True, kw_only=True):
 class LogConfig(Section, frozen=True, kw_only=True):
     level: str = "info"
     format: str = "auto"  # "auto" (colours on a TTY, JSON otherwise), "json", "console"
+    stream: str = "stderr"  # or "stdout": where containers' log collectors look (compose sets it)
 
 
 class DataConfig(Section, frozen=True, kw_only=True):
@@ -246,6 +247,8 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"log.level: expected one of {', '.join(sorted(_LOG_LEVELS))}, got {config.log.level!r}")
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(f"log.format: expected auto, json or console, got {config.log.format!r}")
+    if config.log.stream not in {"stderr", "stdout"}:
+        raise ConfigError(f"log.stream: expected stderr or stdout, got {config.log.stream!r}")
     for section_name in ("health", "up"):
         section = getattr(config, section_name)
         for key in section.__struct_fields__:

@@ -1,7 +1,8 @@
 """Logging: structlog for our code, stdlib loggers (futu, nats, websockets) routed into the same stream.
 
-JSON lines when stderr is not a TTY (what ``tradebus up`` and containers read), readable colours on a
-TTY. Every line carries ``service``; every line passes the redactor before rendering, so nothing
+JSON lines when the log stream is not a TTY (what ``tradebus up`` and containers read), readable colours
+on a TTY. The stream is stderr, or stdout with ``[log] stream = "stdout"`` (what compose sets). Every
+line carries ``service``; every line passes the redactor before rendering, so nothing
 — an exception text, a venue echo, a library's debug line — prints a secret; then the escaper
 (``log_escape.py``), so no text from outside — a user name, a frame, a path — can break a line,
 forge another one or send escape codes to a terminal.
@@ -25,6 +26,11 @@ def _add_service(service: str) -> structlog.types.Processor:
         return event_dict
 
     return processor
+
+
+def log_stream(name: str) -> Any:
+    """The stream ``[log] stream`` names: ``stderr`` (the default) or ``stdout``."""
+    return sys.stdout if name == "stdout" else sys.stderr
 
 
 def configure_logging(service: str, *, level: str = "info", fmt: str = "auto",

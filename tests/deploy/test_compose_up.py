@@ -250,9 +250,11 @@ def stop_within_grace(stack: Stack) -> None:
 def logs_are_json(stack: Stack) -> None:
     """Every line a container wrote is one JSON object with an event and a level (what a log shipper reads)."""
     for service in PYTHON_SERVICES:
-        # Services log to stderr (libs/tradebus/logs.py), ctp_sim's ready line is on stdout; docker keeps both.
+        # compose sets [log] stream = "stdout": the services' JSON lines are on stdout and nothing is on
+        # stderr; ctp_sim (no tradebus config) prints its ready line on stdout and logs nothing else here.
         output = stack.engine.docker("logs", stack.containers()[service])
-        lines = (output.stdout + output.stderr).splitlines()
+        assert not output.stderr.strip(), f"{service} wrote to stderr: {output.stderr[:300]!r}"
+        lines = output.stdout.splitlines()
         assert lines, f"{service} logged nothing"
         for line in lines:
             if service == "ctp_sim" and line.startswith("ctp_sim ready "):

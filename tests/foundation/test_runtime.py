@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -150,3 +151,34 @@ async def test_service_waits_for_nats_then_connects(tmp_path: Path) -> None:
         process.kill()
         await process.wait()
         server.stop()
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+async def test_log_stream_setting_picks_where_json_lines_go(nats_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            stream: str) -> None:
+    """``[log] stream`` (compose sets stdout): every log line on that stream, none on the other."""
+    port = free_port()
+    env = {**os.environ, "TRADEBUS_NATS_URL": nats_server.url, "TRADEBUS_DATA_DIR": str(tmp_path),
+           "TRADEBUS_LOG_FORMAT": "json", "TRADEBUS_LOG_STREAM": stream, "EXAMPLE_STOP_DELAY": "0"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await _until(lambda: _healthy(port))
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    logged, other = (out, err) if stream == "stdout" else (err, out)
+    events = [json.loads(line)["event"] for line in logged.decode().splitlines()]
+    assert "service started" in events and events[-1] == "service stopped"
+    assert other == b""
+
+
+def test_a_log_stream_that_is_not_stdout_or_stderr_is_a_config_error(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(HERE / "example_service.py"), "--health-port", "0"],
+                            env={**os.environ, "TRADEBUS_LOG_STREAM": "syslog", "TRADEBUS_DATA_DIR": str(tmp_path)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "log.stream: expected stderr or stdout" in result.stderr

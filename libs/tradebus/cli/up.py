@@ -31,7 +31,7 @@ from tradebus.cli.nats_child import NatsChild
 from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
 from tradebus.config import CONFIG_ENV, Config, load_or_exit
-from tradebus.logs import configure_logging, get_logger
+from tradebus.logs import configure_logging, get_logger, log_stream
 from tradebus.natsd import NatsServer, NatsServerError, port_in_use
 from tradebus.runtime import Runtime, Service
 from tradebus.schemas import SYSTEM_DECODER, Heartbeat
@@ -239,7 +239,8 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     config = _apply_flags(load_or_exit(config_path), args)
     # Stop budget: children get CHILD_STOP_GRACE_S, then NATS; the whole stop stays under 10 s.
     config = msgspec.structs.replace(config, runtime=msgspec.structs.replace(config.runtime, stop_timeout_s=9.0))
-    configure_logging("supervisor", level=config.log.level, fmt=config.log.format, secrets=config.secrets())
+    configure_logging("supervisor", level=config.log.level, fmt=config.log.format, secrets=config.secrets(),
+                      stream=log_stream(config.log.stream))
     specs = process_specs(config)
     problem = check_ports(config, specs)
     if problem:

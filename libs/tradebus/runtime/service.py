@@ -30,7 +30,7 @@ import msgspec
 from tradebus import __version__
 from tradebus.bus import Bus, connect, ensure_topology
 from tradebus.config import Config, load_or_exit
-from tradebus.logs import configure_logging, get_logger
+from tradebus.logs import configure_logging, get_logger, log_stream
 from tradebus.runtime.http import HealthHttpServer
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas import HealthState, Heartbeat
@@ -238,7 +238,8 @@ def run_service(factory: Callable[[Config], Service], *, name: str, argv: list[s
     """Entry point of every service's ``__main__``; exits the process with the service's status."""
     args = _parse_args(argv)
     config = load_or_exit(args.config)
-    configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets())
+    configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets(),
+                      stream=log_stream(config.log.stream))
     service = factory(config)
     port = args.health_port if args.health_port is not None else getattr(config.health, name, 0)
     runtime = Runtime(service, health_port=port)

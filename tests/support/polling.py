@@ -19,8 +19,18 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def _timed_out(what: str, detail: Callable[[], str] | None) -> AssertionError:
-    return AssertionError(f"timed out waiting for {what}" + (f"; {detail()}" if detail is not None else ""))
+class _Deadline:
+    """``left()`` is the time that remains, or the failure naming ``what`` once there is none."""
+
+    def __init__(self, timeout: float, what: str, detail: Callable[[], str] | None) -> None:
+        self._end, self._what, self._detail = time.monotonic() + timeout, what, detail
+
+    def left(self) -> float:
+        remaining = self._end - time.monotonic()
+        if remaining <= 0:
+            detail = f"; {self._detail()}" if self._detail is not None else ""
+            raise AssertionError(f"timed out waiting for {self._what}{detail}")
+        return remaining
 
 
 async def until(predicate: Callable[[], T], timeout: float = 5.0, what: str = "condition", *,
@@ -30,20 +40,16 @@ async def until(predicate: Callable[[], T], timeout: float = 5.0, what: str = "c
 
     With ``changed``, the predicate is re-checked as soon as the event is set (and at least every
     0.5 s), so a harness that notes each report wakes its waiters without a poll interval."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _timed_out(what, detail)
+    deadline = _Deadline(timeout, what, detail)
+    while not (value := predicate()):
+        remaining = deadline.left()
         if changed is None:
             await asyncio.sleep(min(interval, remaining))  # a poll interval bounded by the deadline
             continue
         changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), min(remaining, 0.5))
+    return value
 
 
 async def until_async(predicate: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "condition", *,
@@ -51,30 +57,20 @@ async def until_async(predicate: Callable[[], Awaitable[T]], timeout: float = 5.
                       detail: Callable[[], str] | None = None) -> T:
     """:func:`until` for a predicate that must be awaited; exceptions of the ``ignore`` types count as
     "not yet" (a service still starting refuses connections or has no responders)."""
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(timeout, what, detail)
     while True:
         value: Any = None
-        try:
+        with contextlib.suppress(*ignore):
             value = await predicate()
-        except ignore:
-            pass
         if value:
             return value
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _timed_out(what, detail)
-        await asyncio.sleep(min(interval, remaining))  # polling another party's state, bounded by the deadline
+        await asyncio.sleep(min(interval, deadline.left()))  # polling another party's state, bounded by the deadline
 
 
 def wait_for(predicate: Callable[[], T], timeout: float, what: str = "condition", *, interval: float = 0.2,
              detail: Callable[[], str] | None = None) -> T:
     """The synchronous :func:`until`, for threads and other processes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _timed_out(what, detail)
-        time.sleep(min(interval, remaining))  # polling another thread's or process's state, bounded by the deadline
+    deadline = _Deadline(timeout, what, detail)
+    while not (value := predicate()):
+        time.sleep(min(interval, deadline.left()))  # polling another thread's or process's state, bounded
+    return value

@@ -38,6 +38,7 @@ from auth_broker.settings import ostai_retry_base, resolve
 from auth_broker.state_lock import StateDirLock, StateDirLocked
 from auth_broker.telnet_sink import send_telnet
 from auth_broker.ws_server import OstaiServer
+from tradebus.backoff import Backoff
 from tradebus.config import Config, ConfigError
 from tradebus.logs import get_logger
 from tradebus.redact import REDACTOR
@@ -80,7 +81,7 @@ class AuthBroker(Service):
         self._prompt_partial = ""
         self._echo: deque[str] = deque(maxlen=ECHO_MEMORY)
         self._stopping = False
-        self._backoff = auth.backoff_initial_s
+        self._backoff = Backoff(auth.backoff_initial_s, auth.backoff_max_s, jitter=0.0)
         self._quick_exits = 0  # quick exits in a row without a login: a crash loop at max_quick_exits
         self._fast_exits = 0  # quick exits in a row, logged in or not: restarts back off past instant_restarts
         self._restarts = 0
@@ -167,7 +168,7 @@ class AuthBroker(Service):
             log.info("INIT ignored: opend is already running", client=client, state=state.value)
             return False, f"opend is already running (state {state.value})"
         if state is AuthState.FAILED:
-            self._backoff = self.settings.auth.backoff_initial_s
+            self._backoff.reset()
             self._quick_exits = self._fast_exits = 0
         gap = max(0.0, self.settings.auth.min_spawn_gap_s - (time.monotonic() - self._last_spawn))
         log.info("INIT: starting opend", client=client, in_s=round(gap, 2))
@@ -270,7 +271,7 @@ class AuthBroker(Service):
             time.monotonic() - self._connected_at >= auth.backoff_reset_after_s
         if not quick or long_logged_in:
             self._fast_exits = 0
-            self._backoff = auth.backoff_initial_s
+            self._backoff.reset()
         else:
             self._fast_exits += 1
         if self._connected_at is not None or not quick:
@@ -284,9 +285,7 @@ class AuthBroker(Service):
         auth = self.settings.auth
         if self._fast_exits <= auth.instant_restarts:
             return 0.0
-        delay = max(self._backoff, auth.min_spawn_gap_s - lifetime)
-        self._backoff = min(max(self._backoff * 2, 0.0), auth.backoff_max_s)
-        return delay
+        return max(self._backoff.next(), auth.min_spawn_gap_s - lifetime)
 
     def _on_start_timeout(self) -> None:
         if self.machine.state is AuthState.INITIALIZING and self.child is not None and self.child.running:

@@ -1,10 +1,11 @@
-"""The login state machine of ``futuopend_auth.md`` §4 — synchronous and free of I/O.
+"""The login state machine of docs/auth_broker.md, 'The login state' — synchronous and free of I/O.
 
 Inputs are console markers, client requests, timer expiries and process lifecycle; outputs are
 effects the broker carries out in order (write to OpenD, broadcast to WebSocket clients, announce a
 state change). Keeping time and I/O out of here makes every transition a plain unit test.
 
-Fixes over ostai (§1): a code given while one is being verified is queued, not dropped; a wrong code
+Fixes over ostai (docs/auth_broker.md, 'Differences from ostai, on purpose'): a code given while one
+is being verified is queued, not dropped; a wrong code
 re-arms REQUEST_CODE even when OpenD prints no new prompt; a code sent while CONNECTED is refused and
 never buffered (the stale-code deadlock); buffered codes die with the child; parsing never stops after
 CONNECTED, so a forced logout or a new verify demand is announced.

@@ -1,4 +1,4 @@
-"""The WebSocket in ``ostai/futuopend``'s protocol, byte for byte (``futuopend_auth.md`` §1.6).
+"""The WebSocket in ``ostai/futuopend``'s protocol, byte for byte (docs/auth_broker.md, 'The WebSocket').
 
 Downstream frames are compact JSON text, exactly what Node's ``JSON.stringify`` produced:
 ``{"type":"REQUEST_CODE"}``, ``{"type":"CONNECTED"}``, ``{"type":"CLOSED"}``,

@@ -22,9 +22,9 @@ import os
 from typing import Any
 
 from md_ingest import ctp_map
-from md_ingest.backoff import Backoff
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
 from md_ingest.ctp_map import InstrumentRef
+from tradebus.backoff import Backoff
 from tradebus.config import Config
 from tradebus.ctp import import_ctp_modules
 from tradebus.ctp.api import create_md_api, create_trader_api

@@ -28,9 +28,9 @@ from types import ModuleType
 from typing import Any
 
 from md_ingest import futu_map
-from md_ingest.backoff import Backoff
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
 from md_ingest.futu_map import MergedQuote
+from tradebus.backoff import Backoff
 from tradebus.bus import Bus
 from tradebus.config import Config
 from tradebus.futu_import import import_futu

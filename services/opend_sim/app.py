@@ -1,6 +1,7 @@
 """One simulated OpenD process: banner, listeners, the login scenario, shutdown.
 
-Startup order follows OpenD (§2.5, §4.5): banner, "Server startup", the API port opens (it accepts
+Startup order follows OpenD (docs/auth_broker.md, 'Console output' and 'The API port opens before the
+login'): banner, "Server startup", the API port opens (it accepts
 TCP **before** the login completes, so an open port is not a readiness signal; until then API calls
 get OpenD's "not logged in" answers), the telnet port, then the login.
 """

@@ -1,4 +1,4 @@
-"""The trading session (``/td/``): the 22 routed requests of reference §3.2 on the bus.
+"""The trading session (``/td/``): the 22 routed requests (docs/ws_edge.md, 'Trading requests') on the bus.
 
 Account scoping: a session only ever names accounts its user may use, and it is one investor
 (``ws_edge.investor``; documented in docs/ws_edge.md):
@@ -167,7 +167,7 @@ class TdSession(Session):
         route = TD_ROUTES.get(msg_type)
         return route.rsp_type if route else msg_type
 
-    # --- dispatch (reference §2.6) ------------------------------------------------------------
+    # --- dispatch (docs/ws_edge.md, 'Dispatch') ------------------------------------------------------------
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         route = TD_ROUTES.get(msg_type)

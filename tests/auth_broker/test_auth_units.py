@@ -31,7 +31,9 @@ def test_marker_split_across_chunks_and_utf8_split_inside_a_character() -> None:
 
 
 def test_long_chunk_after_a_marker_is_not_lost() -> None:
-    """ostai's 200-char window missed a marker followed by 300+ bytes in one write (§1.5)."""
+    """ostai's 200-char window missed a marker followed by 300+ bytes in one write.
+
+    See docs/auth_broker.md, 'ostai's own behaviour'."""
     chunk = ("req_phone_verify_code [from mock-futuopend]\n" + "x" * 5000 + "\n").encode()
     lines = LineAssembler().feed(chunk)
     assert classify(lines[0]).kind is Kind.PHONE_NEEDED  # type: ignore[union-attr]

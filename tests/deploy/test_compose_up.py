@@ -22,11 +22,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 import pytest
 from docker_engine import Engine, docker_engine, run, why_no_engine
+from polling import wait_for
 from webctp_frames import BOTH_VENUES, depth_of, rb2601_buy
 from websockets.sync.client import ClientConnection, connect
 
@@ -37,7 +38,6 @@ SERVICES = ("nats", "ctp_sim", "auth_broker", "md_ingest", "td_exec", "ws_edge",
 PYTHON_SERVICES = SERVICES[1:]
 SIM_VERIFY_CODE = "123456"  # opend_sim's SMS code (docs/simulators.md)
 SECRETS = re.compile(r"^(TRADEBUS_NATS_PW_[A-Z_]+|TRADEBUS_AUTH_TOKEN)=.*$", re.M)
-T = TypeVar("T")
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -70,16 +70,6 @@ class Stack:
 
     def timed(self, phase: str, started: float) -> None:
         self.timings[phase] = round(time.monotonic() - started, 1)
-
-
-def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(1)  # polling containers' state, bounded by the deadline
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def port_free(port: int) -> bool:
@@ -134,7 +124,7 @@ def up_and_healthy(stack: Stack, verify_code_token: str | None) -> None:
     if verify_code_token is not None:
         assert ostai_login(verify_code_token) == ["REQUEST_CODE", "CONNECTED"]
     try:
-        wait_for(lambda: all(s == "healthy" for s in stack.health().values()), 180, "every service healthy")
+        wait_for(lambda: all(s == "healthy" for s in stack.health().values()), 180, "every service healthy", interval=1)
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {stack.health()}\n{stack.compose('logs', '--tail', '20')[-6000:]}") from None
     stack.timed("up until healthy" + (" (first)" if verify_code_token else " (again)"), started)
@@ -143,7 +133,7 @@ def up_and_healthy(stack: Stack, verify_code_token: str | None) -> None:
 def ostai_login(token: str) -> list[str]:
     """An ostai/futuopend client: wait for REQUEST_CODE, send the code, wait for CONNECTED."""
     seen: list[str] = []
-    wait_for(lambda: listening(PUBLISHED["auth_broker"]), 60, "auth_broker's WebSocket port")
+    wait_for(lambda: listening(PUBLISHED["auth_broker"]), 60, "auth_broker's WebSocket port", interval=1)
     with connect(f"ws://127.0.0.1:{PUBLISHED['auth_broker']}/?token={token}", open_timeout=10) as ws:
         for kind in ("REQUEST_CODE", "CONNECTED"):
             while True:
@@ -177,7 +167,7 @@ def recv_until(ws: ClientConnection, predicate: Callable[[dict[str, Any]], bool]
 
 @contextmanager
 def webctp_login(path: str, port: int, password: str) -> Iterator[ClientConnection]:
-    wait_for(lambda: listening(port), 30, f"ws_edge's port {port}")
+    wait_for(lambda: listening(port), 30, f"ws_edge's port {port}", interval=1)
     with connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10) as ws:
         ws.send(json.dumps({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "demo", "Password": password},
                             "RequestID": 1}))

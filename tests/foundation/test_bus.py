@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from nats.js.api import StorageType, StreamConfig
+from polling import until_async
 
 from tradebus import schemas as s
 from tradebus import subjects
@@ -169,16 +170,13 @@ async def test_last_message_returns_the_newest_tick_captured_from_core_publish(b
         await bus.publish(subject, _tick(seq, 3100.0 + seq))
     await bus.nc.flush()
 
-    async def newest() -> s.Tick | None:
-        return await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER)
+    async def third() -> s.Tick | None:
+        tick = await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER)
+        return tick if tick is not None and tick.seq == 3 else None
 
     # Core publishes reach the stream asynchronously; poll the store with a deadline.
-    deadline = asyncio.get_running_loop().time() + 5
-    tick = await newest()
-    while (tick is None or tick.seq != 3) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
-        tick = await newest()
-    assert tick is not None and tick.seq == 3 and tick.last == 3103.0
+    tick = await until_async(third, 5, "the third tick in the MD stream", interval=0.01)
+    assert tick.last == 3103.0
 
 
 async def test_client_reconnects_after_server_restart(nats_server) -> None:  # type: ignore[no-untyped-def]

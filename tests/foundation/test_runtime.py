@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from local_http import http_get
+from polling import until_async
 
 from tradebus.bus import Bus
 from tradebus.natsd import free_port
@@ -37,19 +38,6 @@ async def _healthy(port: int) -> tuple[int, bytes] | None:
     return (status, body) if status == 200 else None
 
 
-async def _until(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = await predicate()
-            if result:
-                return result
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 async def example(nats_server, tmp_path: Path) -> AsyncIterator[Proc]:  # type: ignore[no-untyped-def]
     port = free_port()
@@ -71,7 +59,7 @@ async def example(nats_server, tmp_path: Path) -> AsyncIterator[Proc]:  # type: 
 
 
 async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus: Bus) -> None:
-    status, body = await _until(lambda: _healthy(example.health_port))
+    status, body = await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     beat = SYSTEM_DECODER.decode(body)
     assert status == 200 and beat.service == "example" and beat.checks == {"nats": "ok", "venue": "ok"}
 
@@ -89,7 +77,7 @@ async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus:
 
 
 async def test_failing_check_turns_health_degraded_and_503(example: Proc, bus: Bus) -> None:
-    await _until(lambda: _healthy(example.health_port))
+    await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     await bus.nc.request("example.break", b"", timeout=5)
     status, body = await http_get(example.health_port, "/healthz")
     beat = SYSTEM_DECODER.decode(body)
@@ -97,7 +85,7 @@ async def test_failing_check_turns_health_degraded_and_503(example: Proc, bus: B
 
 
 async def test_sigterm_stops_the_service_cleanly_and_logs_no_secret(example: Proc, bus: Bus) -> None:
-    await _until(lambda: _healthy(example.health_port))
+    await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     await bus.nc.request("example.echo", b"x", timeout=5)
     started = time.monotonic()
     example.process.send_signal(signal.SIGTERM)
@@ -121,7 +109,7 @@ async def test_stop_that_hangs_is_cut_at_the_budget(nats_server, tmp_path: Path,
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        await _until(lambda: _healthy(port))
+        await until_async(lambda: _healthy(port), 10, "healthy", ignore=(OSError,))
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 10)
@@ -142,11 +130,11 @@ async def test_service_waits_for_nats_then_connects(tmp_path: Path) -> None:
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        status, body = await _until(lambda: http_get(port, "/healthz"))
+        status, body = await until_async(lambda: http_get(port, "/healthz"), 10, "/healthz answers", ignore=(OSError,))
         assert status == 503 and SYSTEM_DECODER.decode(body).state == "starting"
         await asyncio.to_thread(server.start)
 
-        await _until(lambda: _healthy(port), 15)
+        await until_async(lambda: _healthy(port), 15, "healthy", ignore=(OSError,))
     finally:
         process.kill()
         await process.wait()

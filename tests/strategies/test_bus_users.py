@@ -15,6 +15,7 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
+from polling import until_async
 
 from deploy.test_nats_permissions import violation
 from strategies.conftest import BOB_PW, BusWorld, connect_as, td_exec_double
@@ -161,22 +162,12 @@ async def _canconnect_as(world: BusWorld, user: str, password: str) -> bool:
     return True
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
-    """nats-server applies a reload asynchronously after SIGHUP: poll its answer, bounded."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)  # polling another process's state, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld) -> None:
     pid = world.env.server.pid
     assert not await _canconnect_as(world, "bob", BOB_PW)
     world.store.add("bob", BOB_PW, ["ctp:000003"], bus=True)
     assert world.sync.sync()
-    await _eventually(lambda: _canconnect_as(world, "bob", BOB_PW), "bob admitted after the reload")
+    await until_async(lambda: _canconnect_as(world, "bob", BOB_PW), 10, "bob admitted after the reload", interval=0.2)
     closed = asyncio.Event()
 
     async def on_closed() -> None:
@@ -185,7 +176,8 @@ async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld)
     await connect_as(world, "bob", closed_cb=on_closed)
     world.store.remove("bob")
     assert world.sync.sync()
-    await _eventually(lambda: _negate(_canconnect_as(world, "bob", BOB_PW)), "bob refused after the reload")
+    await until_async(lambda: _negate(_canconnect_as(world, "bob", BOB_PW)), 10, "bob refused after the reload",
+                      interval=0.2)
     # The server drops a removed user's open connection too.
     await asyncio.wait_for(closed.wait(), 10)
     assert world.env.server.pid == pid  # the same nats-server process throughout

@@ -12,17 +12,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+
+from polling import wait_for
 
 from tradebus.natsd import free_port
 from tradebus.users import UserStore
 
-T = TypeVar("T")
 SERVICES = ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge")
 SIM_VERIFY_CODE = "123456"  # opend_sim's SMS code (see docs/simulators.md)
 
@@ -68,17 +67,6 @@ def pid_alive(pid: int) -> bool:
     # A zombie still "exists" for kill(0); it is gone for every purpose that matters here.
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll another process's state until ``predicate`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)  # polling another process's state, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def up_ports() -> dict[str, int]:

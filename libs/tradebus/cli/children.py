@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from tradebus.backoff import Backoff
 from tradebus.cli.registry import ProcessSpec
 from tradebus.logs import get_logger
 from tradebus.schemas.health import ChildProcess
@@ -28,19 +29,17 @@ STABLE_AFTER_S = 30.0  # a child that ran this long gets its backoff reset
 OUTPUT_DRAIN_S = 1.0  # after an exit, read what is left of its output this long, no more
 
 
-class Backoff:
+class RestartBackoff:
     """Restart delays: doubling from BACKOFF_FIRST_S to BACKOFF_MAX_S, reset after a stable run."""
 
     def __init__(self) -> None:
-        self.delay = BACKOFF_FIRST_S
+        self._delays = Backoff(BACKOFF_FIRST_S, BACKOFF_MAX_S, jitter=0.0)
 
     def after_exit(self, ran_s: float) -> float:
         """The delay before the next start, given how long the process ran."""
         if ran_s > STABLE_AFTER_S:
-            self.delay = BACKOFF_FIRST_S
-        delay = self.delay
-        self.delay = min(self.delay * 2, BACKOFF_MAX_S)
-        return delay
+            self._delays.reset()
+        return self._delays.next()
 
 
 def _die_with_parent() -> None:
@@ -96,7 +95,7 @@ class Child(Supervised):
         self.process: asyncio.subprocess.Process | None = None
         self.stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._backoff = Backoff()
+        self._backoff = RestartBackoff()
 
     @property
     def pid(self) -> int | None:

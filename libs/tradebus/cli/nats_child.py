@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from tradebus.cli.children import Backoff, Supervised
+from tradebus.cli.children import RestartBackoff, Supervised
 from tradebus.logs import get_logger
 from tradebus.natsd import NatsServer, NatsServerError
 
@@ -29,7 +29,7 @@ class NatsChild(Supervised):
         self.server = server
         self.healthy = True  # started and answering before the supervisor exists
         self.stopping = False
-        self._backoff = Backoff()
+        self._backoff = RestartBackoff()
         self._started = time.monotonic()
 
     @property

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import random
 import signal
 import socket
 import sys
@@ -28,6 +27,7 @@ from collections.abc import Callable
 import msgspec
 
 from tradebus import __version__
+from tradebus.backoff import Backoff
 from tradebus.bus import Bus, connect, ensure_topology
 from tradebus.config import Config, load_or_exit
 from tradebus.logs import configure_logging, get_logger, log_stream
@@ -118,7 +118,7 @@ class Runtime:
 
     async def _connect(self) -> Bus:
         """Retry the first connection with backoff: NATS may come up after us (compose, `tradebus up`)."""
-        delay = 0.2
+        backoff = Backoff(0.2, 5.0)
         while True:
             try:
                 bus = await connect(self.config.nats, self.service.name,
@@ -128,13 +128,13 @@ class Runtime:
             except Exception as exc:
                 if self.stop_event.is_set():
                     raise
+                delay = backoff.next()
                 log.warning("nats not reachable yet", url=self.config.nats.url, error=str(exc) or type(exc).__name__,
                             retry_in_s=round(delay, 2))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), delay)
                 if self.stop_event.is_set():
                     raise
-                delay = min(delay * 2, 5.0) * (0.8 + 0.4 * random.random())
 
     async def _on_disconnect(self) -> None:
         self._nats_up = False

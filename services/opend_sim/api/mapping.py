@@ -1,7 +1,8 @@
 """Venue <-> domain tables: futu wire enums on one side, ``tradebus.sim`` values on the other.
 
 Every table is written once, in the direction that is natural to read, and its inverse is generated.
-The ints are the futu-api 10.11 wire values (futu_wire.md §4-§5, ``Qot_Common.proto``, ``Trd_Common.proto``).
+The ints are the futu-api 10.11 wire values (docs/simulators.md, 'Wire values';
+``Qot_Common.proto``, ``Trd_Common.proto``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from opend_sim.api.tape import Bar, Tick
 from tradebus.sim import Quote, SimInstrument, hk_tick_size
 from tradebus.sim.rng import Rng
 
-REHAB_FORWARD = 1  # the push's rehabType when the client registered none (futu_wire.md §4)
+REHAB_FORWARD = 1  # the push's rehabType when the client registered none (docs/simulators.md, 'Wire values')
 PUSH_DATA_REALTIME = 1
 _LEVEL_ORDER_SIZE = 4  # synthetic book: about four board lots per resting order
 

@@ -1,6 +1,6 @@
 """Quote protos: 3001 Qot_Sub (with OpenD's quota rules), 3003 GetSubInfo, pulls and pushes.
 
-OpenD's rules, as its FAQ states them (futu_wire.md §4): quota is counted per subscription type per
+OpenD's rules, as its FAQ states them (docs/simulators.md, 'Quote rules'): quota is counted per subscription type per
 security across all connections; a subscription can be cancelled only after it has lasted one
 minute, and one left by a closed connection keeps its quota until that minute is over; pull queries
 need the matching subscription on the asking connection.

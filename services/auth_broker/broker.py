@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from auth_broker.bus_link import BusLink
 from auth_broker.console_lines import LineAssembler
+from auth_broker.external import start_websocket
 from auth_broker.machine import (
     CODE_RE,
     STOPPED,
@@ -33,10 +34,11 @@ from auth_broker.machine import (
 )
 from auth_broker.markers import classify, classify_prompt
 from auth_broker.opend_process import OpenDChild
-from auth_broker.settings import resolve
+from auth_broker.settings import ostai_retry_base, resolve
 from auth_broker.state_lock import StateDirLock, StateDirLocked
 from auth_broker.telnet_sink import send_telnet
 from auth_broker.ws_server import OstaiServer
+from tradebus.backoff import Backoff
 from tradebus.config import Config, ConfigError
 from tradebus.logs import get_logger
 from tradebus.redact import REDACTOR
@@ -65,6 +67,9 @@ class AuthBroker(Service):
             REDACTOR.add_secret(secret)
         auth = self.settings.auth
         creds = self.settings.credentials
+        if not creds.md5_is_hex:
+            log.warning("futu.login_pwd_md5 (FUTU_LOGIN_PWD_MD5) is not 32 hex digits; passed to opend as given, "
+                        "which will refuse the login unless it expects this value")
         self.machine = AuthMachine(Credentials(creds.account, creds.pwd.reveal()), pic_codes=auth.pic_codes,
                                    supervise=auth.supervise)
         self.machine.pic_path = str(self.settings.state_dir / "F3CNN" / "PicVerifyCode.png")
@@ -76,8 +81,9 @@ class AuthBroker(Service):
         self._prompt_partial = ""
         self._echo: deque[str] = deque(maxlen=ECHO_MEMORY)
         self._stopping = False
-        self._backoff = auth.backoff_initial_s
-        self._quick_exits = 0
+        self._backoff = Backoff(auth.backoff_initial_s, auth.backoff_max_s, jitter=0.0)
+        self._quick_exits = 0  # quick exits in a row without a login: a crash loop at max_quick_exits
+        self._fast_exits = 0  # quick exits in a row, logged in or not: restarts back off past instant_restarts
         self._restarts = 0
         self._last_spawn = -1e9
         self._connected_at: float | None = None
@@ -103,12 +109,7 @@ class AuthBroker(Service):
         await self.link.start()
         self.link.announce(None, AuthState.ORIGIN, "broker started")  # a crashed run's CONNECTED is stale
         if auth.ws_enabled:
-            try:
-                await self.ws.start()
-            except OSError as exc:
-                log.error("websocket cannot listen; change auth.ws_port (SERVER_PORT) or auth.ws_host",
-                          host=auth.ws_host, port=auth.ws_port, problem=exc.strerror or str(exc))
-                raise SystemExit(1) from None
+            await start_websocket(self.ws, self.config)
         if auth.init_on_start:
             self._spawn_after(0.0)
         else:
@@ -167,8 +168,8 @@ class AuthBroker(Service):
             log.info("INIT ignored: opend is already running", client=client, state=state.value)
             return False, f"opend is already running (state {state.value})"
         if state is AuthState.FAILED:
-            self._backoff = self.settings.auth.backoff_initial_s
-            self._quick_exits = 0
+            self._backoff.reset()
+            self._quick_exits = self._fast_exits = 0
         gap = max(0.0, self.settings.auth.min_spawn_gap_s - (time.monotonic() - self._last_spawn))
         log.info("INIT: starting opend", client=client, in_s=round(gap, 2))
         self._spawn_after(gap)
@@ -233,7 +234,8 @@ class AuthBroker(Service):
 
     def _child_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not _CHILD_ENV_DROP.match(k)}
-        env["FUTU_RETRY"] = str(self._restarts)  # ostai's counter; Kael's mock reads it
+        # ostai's restart counter, starting from the FUTU_RETRY it was given (its tests preset it)
+        env["FUTU_RETRY"] = str(ostai_retry_base(os.environ) + self._restarts)
         env.setdefault("TERM", "xterm-color")
         return env
 
@@ -245,14 +247,7 @@ class AuthBroker(Service):
         self._cancel("start", "verify", "sms")
         desc = f"exit code {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
         log.warning("opend exited", pid=child.pid, how=desc, after_s=round(lifetime, 2))
-        logged_in = self._connected_at is not None
-        if logged_in or lifetime >= self.settings.auth.quick_exit_s:
-            self._quick_exits = 0
-        else:
-            self._quick_exits += 1
-        if self._connected_at is not None and time.monotonic() - self._connected_at >= \
-                self.settings.auth.backoff_reset_after_s:
-            self._backoff = self.settings.auth.backoff_initial_s
+        self._count_exit(lifetime)
         crash_loop = self._quick_exits >= self.settings.auth.max_quick_exits
         effects, verdict = self.machine.on_exit(crash_loop=crash_loop,
                                                exit_desc=Reason.STOPPING if self._stopping else desc)
@@ -262,11 +257,35 @@ class AuthBroker(Service):
         if verdict.fatal:
             log.error("opend stopped and stays stopped until INIT", reason=verdict.reason)
             return
-        delay = max(self._backoff, self.settings.auth.min_spawn_gap_s - lifetime)
-        self._backoff = min(max(self._backoff * 2, 0.0), self.settings.auth.backoff_max_s)
+        delay = self._restart_delay(lifetime)
         self._restarts += 1
         log.info("opend restart scheduled", in_s=round(delay, 2), restarts=self._restarts)
         self._spawn_after(delay)
+
+    def _count_exit(self, lifetime: float) -> None:
+        """Update the two exit streaks: quick exits (for the delay) and quick exits without a login
+        (for the crash-loop stop)."""
+        auth = self.settings.auth
+        quick = lifetime < auth.quick_exit_s
+        long_logged_in = self._connected_at is not None and \
+            time.monotonic() - self._connected_at >= auth.backoff_reset_after_s
+        if not quick or long_logged_in:
+            self._fast_exits = 0
+            self._backoff.reset()
+        else:
+            self._fast_exits += 1
+        if self._connected_at is not None or not quick:
+            self._quick_exits = 0
+        else:
+            self._quick_exits += 1
+
+    def _restart_delay(self, lifetime: float) -> float:
+        """ostai restarts at once; so do we, except in a streak of quick exits past ``instant_restarts``,
+        where the delay doubles from ``backoff_initial_s`` (Futu rate-limits logins and SMS)."""
+        auth = self.settings.auth
+        if self._fast_exits <= auth.instant_restarts:
+            return 0.0
+        return max(self._backoff.next(), auth.min_spawn_gap_s - lifetime)
 
     def _on_start_timeout(self) -> None:
         if self.machine.state is AuthState.INITIALIZING and self.child is not None and self.child.running:

@@ -1,4 +1,4 @@
-"""OpenD's console bytes → clean lines (``futuopend_auth.md`` §2.5, §4.1.4).
+"""OpenD's console bytes → clean lines (see docs/auth_broker.md, 'Console output').
 
 OpenD redraws its ``>>>`` prompt with bare ``\\r``, pads lines with spaces to the console width, may
 colour them with ANSI codes, and a pty hands us arbitrary chunks: a marker can be split across two

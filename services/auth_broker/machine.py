@@ -1,10 +1,11 @@
-"""The login state machine of ``futuopend_auth.md`` §4 — synchronous and free of I/O.
+"""The login state machine of docs/auth_broker.md, 'The login state' — synchronous and free of I/O.
 
 Inputs are console markers, client requests, timer expiries and process lifecycle; outputs are
 effects the broker carries out in order (write to OpenD, broadcast to WebSocket clients, announce a
 state change). Keeping time and I/O out of here makes every transition a plain unit test.
 
-Fixes over ostai (§1): a code given while one is being verified is queued, not dropped; a wrong code
+Fixes over ostai (docs/auth_broker.md, 'Differences from ostai, on purpose'): a code given while one
+is being verified is queued, not dropped; a wrong code
 re-arms REQUEST_CODE even when OpenD prints no new prompt; a code sent while CONNECTED is refused and
 never buffered (the stale-code deadlock); buffered codes die with the child; parsing never stops after
 CONNECTED, so a forced logout or a new verify demand is announced.
@@ -192,8 +193,12 @@ class AuthMachine:
         return out, verdict
 
     def on_not_started(self, reason: str) -> list[Effect]:
+        """The spawn itself failed. ostai's clients see what they see when its pty child dies at once:
+        ``CLOSED``. No restart follows (a command that cannot run will not run in a second either)."""
         out: list[Effect] = []
+        self.buffered_code = self.queued_code = None
         self._go(AuthState.FAILED, reason, out)
+        out.append(Broadcast({"type": "CLOSED"}))
         return out
 
     # ------------------------------------------------------------------ console

@@ -1,4 +1,4 @@
-"""What a console line means, from marker tables in English and Chinese (``futuopend_auth.md`` §2.5, §4.3).
+"""What a console line means, from marker tables in English and Chinese (docs/auth_broker.md, 'Console output').
 
 Matching is by case-insensitive substring on a cleaned line, first rule wins, so the specific rules
 (a wrong *picture* code, a login failure's reason) come before the general ones. Wordings that no

@@ -4,7 +4,8 @@
   commands typed at it; lqepoch notes that a 0x0 pty makes OpenD read empty lines, so the window
   size is set.
 * **Echo off** (``stty -echo`` on the slave before OpenD starts): the terminal would otherwise print
-  every code we type back to us, and into every log that copies the console (ostai's leak, §1.2).
+  every code we type back to us, and into every log that copies the console (ostai's leak;
+  docs/auth_broker.md, 'ostai's own behaviour').
 * **Its own session** with the pty as controlling terminal; killed with the broker
   (``PR_SET_PDEATHSIG``), so an OpenD never outlives its supervisor holding the state folder.
 * **Stop**: ``exit`` on the console, wait, then SIGTERM and SIGKILL to its process group.

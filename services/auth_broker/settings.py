@@ -5,6 +5,7 @@ must run the broker unchanged, so those variables win over the file (as ``TRADEB
 Booleans follow ``@ostai/env``: ``yes|true|1|y`` (any case, or containing yes/true) is true, anything
 else false. Integers take the leading digits (``8000abc`` is 8000), but a value with none is an error,
 not ostai's silent 0. An empty ``FUTU_LOGIN_ACCOUNT`` is an error too (ostai passed ``-login_account=``).
+A ``FUTU_LOGIN_PWD_MD5`` that is not 32 hex digits is passed on as given (as ostai), with a warning.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class Credentials:
     account: str
     pwd_md5: Secret  # what goes on OpenD's command line (from FUTU_LOGIN_PWD when no MD5 is given)
     pwd: Secret  # plaintext, only to answer OpenD 10.10's interactive password prompt
+
+    @property
+    def md5_is_hex(self) -> bool:
+        md5 = self.pwd_md5.reveal()
+        return not md5 or _MD5_HEX.match(md5) is not None
 
     def secret_values(self) -> list[str]:
         return [s.reveal() for s in (self.pwd_md5, self.pwd) if s]
@@ -101,6 +107,12 @@ def ostai_int(name: str, raw: str) -> int:
     return int(match.group(1))
 
 
+def ostai_retry_base(env: Mapping[str, str]) -> int:
+    """``FUTU_RETRY`` as ostai reads it (``parseInt(v, 10) || 0``): the first value of its restart counter."""
+    match = _LEADING_INT.match(env.get("FUTU_RETRY", ""))
+    return int(match.group(1)) if match else 0
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, object]]:
     changes: dict[str, dict[str, object]] = {"auth": {}, "futu": {}}
     for var, (section, key, kind) in OSTAI_ENV.items():
@@ -126,14 +138,16 @@ def _credentials(config: Config) -> Credentials:
     if not account:
         raise ConfigError("futu.login_account (FUTU_LOGIN_ACCOUNT) is empty: OpenD cannot log in without an account")
     md5 = futu.login_pwd_md5.reveal().strip()
-    if md5 and not _MD5_HEX.match(md5):
-        raise ConfigError("futu.login_pwd_md5 (FUTU_LOGIN_PWD_MD5) is not 32 hex digits")
+    if _MD5_HEX.match(md5):
+        md5 = md5.lower()
+    # Anything else is passed as given, as ostai does (its own tests use "test"); the broker warns, and OpenD
+    # refuses the login, which stops OpenD as a wrong password does.
     plain = futu.login_pwd.reveal()
     if not md5 and plain:
         # Only the MD5 ever goes on the command line, where `ps` shows it; the plaintext stays in memory
         # for 10.10's interactive prompt.
         md5 = hashlib.md5(plain.encode()).hexdigest()
-    return Credentials(account=account, pwd_md5=Secret(md5.lower()), pwd=Secret(plain))
+    return Credentials(account=account, pwd_md5=Secret(md5), pwd=Secret(plain))
 
 
 def _validate(auth: AuthConfig) -> None:

@@ -1,7 +1,7 @@
 """One OpenD per state folder: an exclusive ``flock`` held by the broker for its whole life.
 
 Two OpenDs on one ``Device.dat``/``Broker.dat`` fight over the device identity and the remembered
-login (``futuopend_auth.md`` §4.1.7), so a second broker pointed at the same folder refuses to start
+login (docs/auth_broker.md, 'State folder'), so a second broker pointed at the same folder refuses to start
 OpenD. The lock file records the holder's pid, for the error message only: the kernel lock is what
 counts, and it disappears with the process, so a crash never leaves a stale lock.
 """

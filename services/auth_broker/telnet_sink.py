@@ -1,4 +1,6 @@
-"""OpenD's telnet port as a command channel (``futuopend_auth.md`` §2.4): CRLF lines, or they are dropped.
+"""OpenD's telnet port as a command channel (docs/auth_broker.md, 'Operation commands').
+
+Commands are CRLF lines, or OpenD drops them.
 
 One short connection per command. OpenD answers in gb2312/GB18030 for ``-lang=chs`` and ASCII/UTF-8
 for English; the answer is only read for the log (redacted by the caller), since the login result

@@ -1,4 +1,4 @@
-"""The WebSocket in ``ostai/futuopend``'s protocol, byte for byte (``futuopend_auth.md`` §1.6).
+"""The WebSocket in ``ostai/futuopend``'s protocol, byte for byte (docs/auth_broker.md, 'The WebSocket').
 
 Downstream frames are compact JSON text, exactly what Node's ``JSON.stringify`` produced:
 ``{"type":"REQUEST_CODE"}``, ``{"type":"CONNECTED"}``, ``{"type":"CLOSED"}``,
@@ -17,8 +17,6 @@ import contextlib
 import hmac
 import itertools
 import json
-import time
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -27,8 +25,9 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from tradebus.config_sections.auth import AuthConfig
+from tradebus.config_sections.auth import AuthConfig, is_loopback
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 
 log = get_logger("auth_broker.ws")
 
@@ -71,26 +70,6 @@ def parse_frame(data: str | bytes) -> dict[str, object]:
     if not isinstance(kind, str):
         raise BadFrame("no string 'type'")
     return message
-
-
-@dataclass
-class TokenBucket:
-    rate: float
-    burst: float
-    tokens: float = 0.0
-    stamp: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.tokens = self.burst
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class OstaiServer:
@@ -136,6 +115,10 @@ class OstaiServer:
             if not hmac.compare_digest(given.encode(), token.reveal().encode()):
                 log.warning("websocket client refused: bad or missing token", remote=_remote(connection))
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "token required\n")
+        elif not is_loopback(_remote_host(connection)):
+            # The config refuses a non-loopback ws_host without a token; this holds even if it did not.
+            log.warning("websocket client refused: not loopback and no token configured", remote=_remote(connection))
+            return connection.respond(HTTPStatus.FORBIDDEN, "only loopback clients without a token\n")
         if len(self._clients) >= self._config.ws_max_clients:
             log.warning("websocket client refused: too many clients", remote=_remote(connection))
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many clients\n")
@@ -202,6 +185,11 @@ def _code_of(message: dict[str, object]) -> str:
     if isinstance(code, int) and not isinstance(code, bool):
         code = str(code)  # ostai wrote whatever it got; a JSON number 123456 worked there
     return code if isinstance(code, str) else ""
+
+
+def _remote_host(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else ""
 
 
 def _remote(connection: ServerConnection) -> str:

@@ -1,7 +1,7 @@
 """CTP error ids and texts, and how simulated-market refusals map onto them.
 
 Ids and texts are CTP's (the ``CTP:`` prefixed texts its fronts send, in GB18030 on the wire);
-webctp_protocol.md §5.2 lists the ones seen in the field. Refusals that a real exchange (not the
+docs/simulators.md ('Rejects' under ctp_sim) lists the ones seen in the field. Refusals that a real exchange (not the
 CTP front) makes — price off the tick, outside the daily limits, a market order with nothing to
 trade against — do not come back as an error id: the order is reported as ``RtnOrder`` with
 OrderStatus Canceled and OrderSubmitStatus InsertRejected, and a StatusMsg in the exchange's words

@@ -14,7 +14,8 @@ from tradebus.users import User
 LABEL_VENUES = ("futu", "ctp", "sim")
 
 
-def resolve_account(user: User, path: str) -> tuple[str, str]:
+def resolve_account(user: User, path: str, accounts: list[tuple[str, str]]) -> tuple[str, str]:
+    """``accounts``: the user's concrete accounts, wildcard grants resolved (``VenueDirectory.accounts``)."""
     parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/") if p]
     venue = parts[0].lower() if parts else ""
     if venue not in LABEL_VENUES or len(parts) > 2:
@@ -25,12 +26,13 @@ def resolve_account(user: User, path: str) -> tuple[str, str]:
         if not user.may_use(venue, account):
             raise FmzError(f"account {venue}:{account} is not allowed for this key")
         return venue, account
-    mine = [acct for v, acct in user.account_list() if v == venue]
+    mine = [acct for v, acct in accounts if v == venue]
     if len(mine) == 1:
         return venue, mine[0]
     if not mine:
         if user.may_use(venue, "*"):
-            raise FmzError(f"this key may use every {venue} account: name one in the address, /{venue}/<account>")
+            raise FmzError(f"td_exec lists no {venue} account right now: name one in the address, "
+                           f"/{venue}/<account>")
         raise FmzError(f"no {venue} account is allowed for this key")
     raise FmzError(f"this key has several {venue} accounts ({', '.join(sorted(mine))}): "
                    f"name one in the address, /{venue}/<account>")

@@ -4,7 +4,9 @@ Why our own: the docker only ever sends ``POST /<label>`` with a ``Content-Lengt
 ``GET`` by mistake), so a full framework buys nothing, aiohttp is not a dependency, and the
 ``websockets`` library's HTTP layer only parses GET upgrade requests. What this server does:
 
-* request line + headers up to ``max_header_bytes``; ``Content-Length`` bodies only — a
+* request line + headers up to ``max_header_bytes``, each line ended by CRLF or a bare LF (HTTP/1.1
+  lets a server take LF alone; some clients send it), a CR anywhere else refused; ``Content-Length``
+  bodies only — a
   ``Transfer-Encoding`` (chunked) request is refused, so body framing can never be ambiguous;
 * a body larger than ``max_body_bytes`` is refused without being read, and the connection closed;
 * keep-alive (HTTP/1.1 default, ``Connection: close`` honoured; HTTP/1.0 closes), idle timeout;
@@ -45,6 +47,10 @@ class BadRequest(Exception):
         self.status = status
 
 
+class _EndOfStream(Exception):
+    """The client closed the connection between requests."""
+
+
 class HttpServer:
     def __init__(self, handler: Handler, refusal: Refusal, *, max_body: int, max_header: int,
                  idle_timeout: float) -> None:
@@ -77,7 +83,8 @@ class HttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        peer = str(writer.get_extra_info("peername"))
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if peername else ""  # the address alone: key checks are throttled per address
         try:
             while await self._one(reader, writer, peer):
                 pass
@@ -92,17 +99,14 @@ class HttpServer:
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> bool:
         """Serve one request; True when the connection stays open for another."""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_timeout)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial.strip():
-                await self._send(writer, 400, self.refusal("incomplete HTTP request"), keep=False)
+            head = await asyncio.wait_for(_read_head(reader, self.max_header), self.idle_timeout)
+        except _EndOfStream:
             return False
-        except asyncio.LimitOverrunError:
-            too_big = self.refusal(f"request headers larger than {self.max_header} bytes")
-            await self._send(writer, 400, too_big, keep=False)
+        except BadRequest as exc:
+            await self._send(writer, exc.status, self.refusal(str(exc)), keep=False)
             return False
         try:
-            method, path, version, headers = _parse_head(head, self.max_header)
+            method, path, version, headers = _parse_head(head)
             keep = _keep_alive(version, headers)
             length = _content_length(method, headers)
         except BadRequest as exc:
@@ -149,15 +153,37 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             discarded += len(chunk)
 
 
-def _parse_head(head: bytes, max_header: int) -> tuple[str, str, str, dict[str, str]]:
-    if len(head) > max_header:
-        raise BadRequest(f"request headers larger than {max_header} bytes")
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise BadRequest("undecodable request head") from None
-    lines = text[:-4].split("\r\n")
-    parts = lines[0].split(" ")
+async def _read_head(reader: asyncio.StreamReader, max_header: int) -> list[str]:
+    """The request line and header lines, up to the empty line; CRLF and bare LF both end a line.
+    Empty lines before the request line are skipped (HTTP/1.1 asks servers to). The head as a whole
+    is bounded by ``max_header`` bytes."""
+    lines: list[str] = []
+    size = 0
+    too_big = BadRequest(f"request headers larger than {max_header} bytes")
+    while True:
+        try:
+            raw = await reader.readline()
+        except ValueError:  # one line beyond the reader's limit
+            raise too_big from None
+        size += len(raw)
+        if size > max_header:
+            raise too_big
+        if not raw.endswith(b"\n"):  # the stream ended
+            if lines or raw.strip():
+                raise BadRequest("incomplete HTTP request")
+            raise _EndOfStream
+        line = raw[:-1].removesuffix(b"\r")
+        if b"\r" in line:
+            raise BadRequest("a bare CR in the request head")
+        if not line:
+            if lines:
+                return lines
+            continue
+        lines.append(line.decode("latin-1"))
+
+
+def _parse_head(lines: list[str]) -> tuple[str, str, str, dict[str, str]]:
+    parts = lines[0].rstrip(" \t").split(" ")  # trailing blanks after the version are harmless; FMZ's guide shows one
     if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/") \
             or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
         raise BadRequest(f"malformed request line {lines[0][:80]!r}")

@@ -57,9 +57,26 @@ class MarketData:
             try:
                 return await asyncio.wait_for(first, self.wait_first_tick)
             except TimeoutError:
-                raise FmzError(f"no market data for {exchange}.{symbol} yet (subscribed; try again)") from None
+                pass
+            # No tick within the wait (a closed market pushes none): the last stored tick or 1-minute bar.
+            found = await self._last_tick(subject) or await self._tick_from_bar(key)
+            if found is None:
+                raise FmzError(f"no market data for {exchange}.{symbol}: md_ingest has published none "
+                               f"(subscribed; waited {self.wait_first_tick:g} s)")
+            return found
         finally:
             await sub.unsubscribe()
+
+    async def _tick_from_bar(self, key: _Key) -> Tick | None:
+        """A tick standing for the last stored 1-minute bar: its close as the last price, no book.
+        Used only when the instrument has no stored tick, so a first ``ticker`` still has a price."""
+        bar = await last_message(self.bus.js, "MD", subjects.md_bar(*key), MARKET_DATA_DECODER)
+        if not isinstance(bar, Bar):
+            return None
+        venue, exchange, symbol = key
+        return Tick(venue=venue, exchange=exchange, symbol=symbol, seq=0, ts_event=bar.end_ns, ts_init=bar.end_ns,
+                    trading_day=bar.trading_day, last=bar.close, open=bar.open, high=bar.high, low=bar.low,
+                    volume=bar.volume, turnover=bar.turnover, open_interest=bar.open_interest)
 
     async def _last_tick(self, subject: str) -> Tick | None:
         message = await last_message(self.bus.js, "MD", subject, MARKET_DATA_DECODER)

@@ -7,6 +7,7 @@ built from (FMZ shows it as the ``Info`` field).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from fmz_edge.symbols import EXCHANGES, Instrument, format_order_id, format_symb
 from fmz_edge.trading import Trading
 from tradebus.config_sections.fmz import FmzConfig
 from tradebus.ids import new_client_order_id
+from tradebus.orders.bounds import VENUE_QTY_MAX
 from tradebus.schemas.account import PositionSnapshot
 from tradebus.schemas.orders import OrderType, OrderView, SubmitOrder
 
@@ -144,10 +146,12 @@ def _new_order(call: Call) -> SubmitOrder:
     inst = call.instrument()
     side, offset = trade_type(param_str(call.params, "type"), _is_futures(inst.exchange))
     amount = param_float(call.params, "amount")
-    if amount <= 0 or not amount.is_integer():
-        raise FmzError("params.amount must be a positive whole number of shares or lots, "
+    if not (0 < amount <= VENUE_QTY_MAX) or not amount.is_integer():
+        raise FmzError(f"params.amount must be a positive whole number of shares or lots (at most {VENUE_QTY_MAX}), "
                        f"got {call.params['amount']!r}")
     price = param_float(call.params, "price")
+    if not math.isfinite(price):
+        raise FmzError(f"params.price must be a finite number, got {call.params['price']!r}")
     if price == -1:  # FMZ's market order: exchange.Buy(-1, amount)
         order_type, limit_price = OrderType.MARKET, None
     elif price > 0:

@@ -45,6 +45,8 @@ def parse_envelope(body: bytes) -> Envelope:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise FmzError(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FmzError("request body is nested too deeply") from None
     if not isinstance(raw, dict):
         raise FmzError("request body must be a JSON object with access_key, secret_key, method, params, nonce")
     missing = [key for key, _, _ in _REQUIRED if key not in raw]

@@ -19,8 +19,10 @@ from fmz_edge.symbols import SymbolError
 from fmz_edge.trading import Trading
 from tradebus.config import Config
 from tradebus.logs import get_logger
+from tradebus.ratelimit import LoginGuard, Throttled
 from tradebus.runtime import Service
-from tradebus.users import UserError, UserStore
+from tradebus.users import User, UserError, UserStore
+from tradebus.venue_directory import VenueDirectory
 
 log = get_logger("fmz_edge")
 
@@ -33,14 +35,19 @@ class FmzEdge(Service):
         self.cfg = config.fmz
         self.users = UserStore.for_config(config)
         self.nonces = NonceGuard(self.cfg.nonce_window_s, self.cfg.nonce_reorder_s)
+        # Key pairs are checked like passwords (tradebus.ratelimit): slowed per address after failures.
+        self.key_guard = LoginGuard(self.cfg.key_fail_base_delay_s, self.cfg.key_fail_max_delay_s,
+                                    self.cfg.key_fail_window_s)
         self.http = HttpServer(self.handle, error, max_body=self.cfg.max_body_bytes,
                                max_header=self.cfg.max_header_bytes, idle_timeout=self.cfg.idle_timeout_s)
         self.md: MarketData | None = None
+        self.directory: VenueDirectory | None = None
         self.port = 0
         self._requests = self.metrics.counter("fmz_requests_total", "FMZ requests answered", ("method", "outcome"))
 
     async def start(self) -> None:
         self.md = MarketData(self.bus, request_timeout=self.cfg.request_timeout_s, wait_first_tick=self.cfg.md_wait_s)
+        self.directory = VenueDirectory(self.bus, timeout=self.cfg.request_timeout_s)
         self.port = await self.http.start(self.cfg.host, self.cfg.port)
         log.info("fmz plug-in listening", host=self.cfg.host, port=self.port)
 
@@ -60,13 +67,11 @@ class FmzEdge(Service):
                 return error(ERROR_GET if request.method == "GET" else f"not support {request.method} method.")
             envelope = parse_envelope(request.body)
             method = envelope.method
-            user = self.users.verify_fmz(envelope.access_key, envelope.secret_key)
-            if user is None:
-                raise FmzError("invalid access_key or secret_key")
+            user = await self._verify_key(envelope.access_key, envelope.secret_key, request.peer)
             who = user.name
             self.nonces.check(envelope.access_key, envelope.nonce)
-            venue, account = resolve_account(user, request.path)
-            assert self.md is not None
+            assert self.md is not None and self.directory is not None
+            venue, account = resolve_account(user, request.path, await self.directory.accounts(user))
             call = Call(venue=venue, account=account, user=user.name, params=envelope.params,
                         http_method=request.headers.get("http-method", ""),
                         trading=Trading(self.bus, venue, account, user.name, timeout=self.cfg.request_timeout_s),
@@ -74,6 +79,10 @@ class FmzEdge(Service):
             data, raw = await dispatch(envelope.method, call)
             outcome = "ok"
             return ok(data, raw)
+        except Throttled:
+            log.info("fmz request refused unchecked: key checks throttled", method=method, path=request.path,
+                     address=request.peer)
+            return error("too many invalid access_key/secret_key pairs from this address; retry later")
         except (FmzError, NonceError, SymbolError, UserError) as exc:
             log.info("fmz request refused", method=method, path=request.path, user=who, error=str(exc))
             return error(str(exc))
@@ -84,6 +93,16 @@ class FmzEdge(Service):
             self._requests.inc(1.0, method if method in _KNOWN else "other", outcome)
             log.debug("fmz request", method=method, path=request.path, user=who, outcome=outcome,
                       ms=round((time.monotonic() - started) * 1000, 1))
+
+
+    async def _verify_key(self, access_key: str, secret_key: str, address: str) -> User:
+        async with self.key_guard.attempt(access_key, address) as attempt:
+            user = self.users.verify_fmz(access_key, secret_key)
+            if user is None:
+                attempt.failed()
+                raise FmzError("invalid access_key or secret_key")
+            attempt.succeeded()
+            return user
 
 
 _KNOWN = frozenset({"ticker", "depth", "trades", "records", "accounts", "assets", "positions", "trade", "orders",

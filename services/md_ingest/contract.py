@@ -29,27 +29,13 @@ Optional members (defaults below):
 from __future__ import annotations
 
 import abc
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from md_ingest.inbox import Inbox
+from tradebus.instrument import Instrument
 from tradebus.schemas.market import FeedState, Tick
 
-
-class Instrument(NamedTuple):
-    venue: str
-    exchange: str
-    symbol: str
-
-    def __str__(self) -> str:
-        return f"{self.venue}.{self.exchange}.{self.symbol}"
-
-    @classmethod
-    def parse(cls, text: str) -> Instrument:
-        """``"<venue>.<exchange>.<symbol>"``; the symbol may itself contain dots (``US.BRK.B``)."""
-        parts = text.split(".", 2)
-        if len(parts) != 3 or not all(parts):
-            raise ValueError(f"expected <venue>.<exchange>.<symbol>, got {text!r}")
-        return cls(*parts)
+__all__ = ["FeedSink", "Instrument", "VenueAdapter"]
 
 
 class FeedSink(Protocol):

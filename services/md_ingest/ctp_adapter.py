@@ -22,9 +22,9 @@ import os
 from typing import Any
 
 from md_ingest import ctp_map
-from md_ingest.backoff import Backoff
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
 from md_ingest.ctp_map import InstrumentRef
+from tradebus.backoff import Backoff
 from tradebus.config import Config
 from tradebus.ctp import import_ctp_modules
 from tradebus.ctp.api import create_md_api, create_trader_api
@@ -217,6 +217,7 @@ class CtpAdapter(VenueAdapter):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sink: FeedSink | None = None
         self.api: Any = None
+        self.spi: Any = None
         self.loader: InstrumentLoader | None = None
         self.login_day = ""
         self.logged_in = False
@@ -250,7 +251,9 @@ class CtpAdapter(VenueAdapter):
         self.loop.create_task(self._release_loader_when_done(), name="ctp-instruments")
         front = self.config.ctp.md_front
         self.api = create_md_api(front, os.path.join(self.data_dir, "ctp_md_flow"))
-        self.api.RegisterSpi(make_md_spi(self))
+        # The native api does not own its SPI: we keep it alive as long as the api may call it.
+        self.spi = make_md_spi(self)
+        self.api.RegisterSpi(self.spi)
         self.api.RegisterFront(front)
         sink.feed_state(VENUE, FeedState.CONNECTING, f"connecting to {front}")
         self.api.Init()
@@ -402,6 +405,7 @@ class CtpAdapter(VenueAdapter):
             trading_day=ctp_map.trading_day(exchange, v[ix["TradingDay"]], self.login_day),
             last=price(v[ix["LastPrice"]]), open=price(v[ix["OpenPrice"]]), high=price(v[ix["HighestPrice"]]),
             low=price(v[ix["LowestPrice"]]), prev_close=price(v[ix["PreSettlementPrice"]]),
+            pre_close=price(v[ix["PreClosePrice"]]),
             volume=int(v[ix["Volume"]]), turnover=float(v[ix["Turnover"]]),
             open_interest=int(oi) if oi is not None else None,
             upper_limit=price(v[ix["UpperLimitPrice"]]), lower_limit=price(v[ix["LowerLimitPrice"]]),

@@ -37,7 +37,7 @@ LEVELS = 5
 DEPTH_FIELDS: tuple[str, ...] = (
     "InstrumentID", "ExchangeID", "TradingDay", "ActionDay", "UpdateTime", "UpdateMillisec", "LastPrice",
     "Volume", "Turnover", "OpenInterest", "OpenPrice", "HighestPrice", "LowestPrice", "PreSettlementPrice",
-    "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
+    "PreClosePrice", "UpperLimitPrice", "LowerLimitPrice", "AveragePrice",
     *(f"{side}{what}{i}" for i in range(1, LEVELS + 1) for side in ("Bid", "Ask") for what in ("Price", "Volume")),
 )  # fmt: skip
 

@@ -22,26 +22,28 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from md_ingest import futu_map
-from md_ingest.backoff import Backoff
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
-from md_ingest.futu_import import import_futu
 from md_ingest.futu_map import MergedQuote
+from tradebus.backoff import Backoff
 from tradebus.bus import Bus
 from tradebus.config import Config
+from tradebus.futu_import import import_futu
 from tradebus.logs import get_logger
 from tradebus.opend_gate import opend_states
 from tradebus.schemas.auth import AuthState
-from tradebus.schemas.market import FeedState, Tick
+from tradebus.schemas.market import Bar, FeedState, Tick
 
 log = get_logger("md_ingest.futu")
 VENUE = "futu"
 QUOTE, BOOK, TICKER, KLINE = "quote", "book", "ticker", "kline"
 CONTEXT_CLOSE_TIMEOUT_S = 5.0
+HISTORY_TIMEOUT_S = 15.0  # up to futu_history.MAX_PAGES round trips to OpenD
 
 
 def _security(item: Any) -> tuple[str, str] | None:
@@ -285,6 +287,21 @@ class FutuAdapter(VenueAdapter):
             return (f"unknown Futu market {instrument.exchange!r} "
                     f"(expected one of {sorted(futu_map.FUTU_EXCHANGES)})")
         return ""
+
+    async def history_bars(self, exchange: str, symbol: str, period: str, start_ns: int | None, end_ns: int,
+                           count: int) -> list[Bar]:
+        """OpenD's history K-lines (``md.ctl.history``, see :mod:`md_ingest.history`)."""
+        from md_ingest.futu_history import fetch_bars
+
+        error = self.validate(Instrument(VENUE, exchange, symbol))
+        if error:
+            raise ValueError(error)
+        ctx = self.ctx
+        if ctx is None:
+            raise RuntimeError("not connected to OpenD")
+        call = lambda: fetch_bars(ctx, self.futu, exchange, symbol, period, start_ns, end_ns, count,  # noqa: E731
+                                  now=time.time_ns)
+        return await asyncio.wait_for(asyncio.to_thread(call), HISTORY_TIMEOUT_S)
 
     async def subscribe(self, instruments: list[Instrument]) -> dict[Instrument, str]:
         return await self._each(instruments, subscribe=True)

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 
 from md_ingest.bars import BarBuilder
 from md_ingest.contract import Instrument, VenueAdapter
+from md_ingest.history import HistoryServer, VenueHistory
 from md_ingest.inbox import Inbox
 from md_ingest.publisher import Publisher
 from md_ingest.registry import STATIC_REQUESTER, Registry
@@ -27,7 +28,7 @@ from tradebus.logs import get_logger
 from tradebus.runtime import Service
 from tradebus.schemas import MARKET_CONTROL_DECODER
 from tradebus.schemas.market import FeedState, FeedStatus, SubscribeRequest, SubscriptionReply, UnsubscribeRequest
-from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE, escape_token
+from tradebus.subjects import MD_CTL_HISTORY, MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE, escape_token
 
 log = get_logger("md_ingest")
 HOUSEKEEPING_S = 0.25
@@ -93,6 +94,10 @@ class MdIngest(Service):
             self.registry.add(inst, STATIC_REQUESTER)
         await self.bus.serve(MD_CTL_SUBSCRIBE, self._on_subscribe)
         await self.bus.serve(MD_CTL_UNSUBSCRIBE, self._on_unsubscribe)
+        # History: venues with K-lines of their own (Futu) add them; CTP serves none.
+        history = HistoryServer(self.bus, {name: a if isinstance(a, VenueHistory) else None
+                                           for name, a in self.adapters.items()})
+        await self.bus.serve(MD_CTL_HISTORY, history.on_request)
         self._tasks = [loop.create_task(self._drain(), name="md-drain"),
                        loop.create_task(self._housekeeping(), name="md-housekeeping")]
         for adapter in self.adapters.values():

@@ -1,6 +1,7 @@
 """One simulated OpenD process: banner, listeners, the login scenario, shutdown.
 
-Startup order follows OpenD (§2.5, §4.5): banner, "Server startup", the API port opens (it accepts
+Startup order follows OpenD (docs/auth_broker.md, 'Console output' and 'The API port opens before the
+login'): banner, "Server startup", the API port opens (it accepts
 TCP **before** the login completes, so an open port is not a readiness signal; until then API calls
 get OpenD's "not logged in" answers), the telnet port, then the login.
 """
@@ -29,7 +30,7 @@ from opend_sim.texts import T
 # The OpenD release this futu-api (10.11.7108) ships with; the API port reports the same (serverVer 1011).
 # Login is modelled with -login_account/-login_pwd(_md5) flags; 10.10's interactive prompts are not.
 OPEND_VERSION = "10.11.7108(251015103000)"
-API_MARKETS = ("HK", "US")
+API_MARKETS = ("HK", "US")  # of the shared instrument table; the A-shares (SH, SZ) are added to them
 
 
 class ApiServer(Protocol):
@@ -54,9 +55,10 @@ def build_api_server(opts: Options, engine: OpenDEngine) -> ApiServer:
         if exc.name != "opend_sim.api":
             raise
         raise ApiUnavailable(str(exc)) from exc
-    from tradebus.sim import SimMarket, default_instruments
+    from tradebus.sim import SimMarket, a_share_instruments, default_instruments
 
-    market = SimMarket([i for i in default_instruments() if i.market in API_MARKETS], seed=opts.seed)
+    instruments = [i for i in default_instruments() if i.market in API_MARKETS] + a_share_instruments()
+    market = SimMarket(instruments, seed=opts.seed)
     kwargs: dict[str, Any] = {
         "login_account": opts.login_account,
         "trade_pwd_md5": hashlib.md5(opts.trade_pwd.encode()).hexdigest(),

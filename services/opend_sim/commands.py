@@ -1,4 +1,4 @@
-"""Operation commands: syntax, help text and rate limits (``futuopend_auth.md`` §2.4).
+"""Operation commands: syntax, help text and rate limits (docs/auth_broker.md, 'Operation commands').
 
 Syntax is ``cmd -param_key1=param_value1 …``. Names are case-sensitive: ``Exit`` is an unknown
 command (observed on 10.11.7108). The same parser serves the console and the telnet port.

@@ -1,4 +1,4 @@
-"""OpenD's console output, byte for byte in its shape (``futuopend_auth.md`` §2.5).
+"""OpenD's console output, byte for byte in its shape (docs/auth_broker.md, 'Console output').
 
 OpenD keeps a ``>>>`` prompt on the last line. A message overwrites it with a bare ``\\r``, is
 space-padded to the console width, ends the line, and the prompt is redrawn without a newline.

@@ -5,7 +5,7 @@ sessions mirror) and answers each command to the channel that sent it. Delays an
 windows are real OpenD-like durations divided by ``OPEND_SIM_SPEED`` so tests can run a whole
 login in milliseconds while ``tradebus up`` looks like the real thing.
 
-Choices where the public record is silent (``futuopend_auth.md`` §4.6):
+Choices where the public record is silent (docs/auth_broker.md, 'Known limits'):
 
 * In the manual SMS style a code typed before ``req_phone_verify_code`` is still checked: brokers
   modelled on Kael's image answer the ``req_phone_verify_code`` tip with a code straight away.
@@ -39,7 +39,7 @@ from opend_sim.texts import T, text
 
 Reply = Callable[[str], None]
 
-CRASH_EXIT_CODE = 3  # what Kael's mock OpenD uses for a crash (§1.10)
+CRASH_EXIT_CODE = 3  # what Kael's mock OpenD uses for a crash (docs/auth_broker.md, 'ostai's own behaviour')
 FAILED_EXIT_CODE = 1
 
 
@@ -55,7 +55,7 @@ class Phase(StrEnum):
     FAILED = "failed"
 
 
-# Phase -> the GetGlobalState ProgramStatusType name written to the GTW log (§2.5).
+# Phase -> the GetGlobalState ProgramStatusType name written to the GTW log (docs/auth_broker.md, 'State folder').
 PROGRAM_STATUS: dict[Phase, str] = {
     Phase.STARTING: "ProgramStatusType_Loaded",
     Phase.LOGGING_IN: "ProgramStatusType_Loging",
@@ -386,7 +386,8 @@ class OpenDEngine:
         self._run_flow(self._verify_pic(code))
 
     def _cmd_relogin(self, command: CommandLine, reply: Reply) -> None:
-        # Same account; a new password may be given, otherwise the startup one is used (§2.4).
+        # Same account; a new password may be given, otherwise the startup one is used
+        # (docs/auth_broker.md, 'Operation commands').
         md5_text = command.params.get("login_pwd_md5")
         plain = command.params.get("login_pwd")
         if md5_text is not None or plain is not None:

@@ -1,6 +1,6 @@
 """Command line of the simulated OpenD.
 
-OpenD's own parameters use its single-dash ``-key=value`` form (``futuopend_auth.md`` §2.1); a bare
+OpenD's own parameters use its single-dash ``-key=value`` form (docs/auth_broker.md, 'Command line'); a bare
 ``-key`` (as pangliang's image passes ``-console -no_monitor``) means ``1``. Values from
 ``-cfg_file`` (OpenD's XML) are read first and the command line wins. Simulator-only options use
 the double-dash form (``--scenario NAME`` or ``--scenario=NAME``) so they can never collide with an
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from opend_sim.texts import Lang
 
-# OpenD keys accepted on the command line (§2.1 and the fake-OpenD list in §4.5).
+# OpenD keys accepted on the command line (docs/auth_broker.md, 'Command line').
 OPEND_KEYS: tuple[str, ...] = (
     "login_account", "login_pwd", "login_pwd_md5", "login_region", "login_by_remember", "area_code",
     "lang", "log_level", "api_ip", "api_port", "telnet_ip", "telnet_port", "cfg_file", "console",
@@ -82,7 +82,7 @@ class Options:
 
 
 def default_state_dir() -> Path:
-    """Where command-line OpenD keeps Device.dat and its logs on Linux (§2.2)."""
+    """Where command-line OpenD keeps Device.dat and its logs on Linux (docs/auth_broker.md, 'State folder')."""
     return Path.home() / ".com.futunn.FutuOpenD"
 
 
@@ -176,7 +176,7 @@ def _build(opend: dict[str, str], sim: dict[str, str], env: dict[str, str]) -> O
 
 
 def password_md5(md5_text: str, plain: str) -> tuple[str, bool]:
-    # OpenD uses only the MD5 when both are given (§2.1).
+    # OpenD uses only the MD5 when both are given (docs/auth_broker.md, 'Command line').
     if md5_text:
         return (md5_text.lower(), False) if _MD5_HEX.match(md5_text) else ("", True)
     if plain:

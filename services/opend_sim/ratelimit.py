@@ -1,4 +1,4 @@
-"""Sliding-window limits of OpenD's operation commands (``futuopend_auth.md`` §2.4)."""
+"""Sliding-window limits of OpenD's operation commands (docs/auth_broker.md, 'Operation commands')."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Login scenarios of the simulated OpenD (``futuopend_auth.md`` §4.5).
+"""Login scenarios of the simulated OpenD (docs/simulators.md, '`opend_sim`').
 
-How a scenario meets the device lock (Device.dat, §2.3):
+How a scenario meets the device lock (Device.dat; docs/auth_broker.md, 'Device lock'):
 
 * ``ok``, ``crash_after_ok``, ``force_logout``, ``disclaimer``: the real rule. No trusted
-  ``F3CNN/Device.dat`` means a new device, so OpenD auto-requests an SMS code (the usual path, §2.3);
+  ``F3CNN/Device.dat`` means a new device, so OpenD auto-requests an SMS code (the usual path);
   once a code is accepted the device is trusted and later runs log straight in.
 * ``sms``, ``sms_auto``, ``sms_wrong_*``, ``sms_rate_limited``, ``pic_then_sms``: the code is demanded
   on every login even with a trusted Device.dat, as after a server-side re-trigger (whitelist expiry,

@@ -1,8 +1,8 @@
-"""OpenD's data folder (``~/.com.futunn.FutuOpenD``, ``futuopend_auth.md`` §2.2).
+"""OpenD's data folder (``~/.com.futunn.FutuOpenD``; docs/auth_broker.md, 'State folder').
 
 * ``F3CNN/Device.dat`` holds a random device id. A device id that has passed an SMS check is trusted,
   so later logins need no code; a missing or corrupted file means a new device and a new check.
-  The simulator writes the file when a login completes, as the fake-OpenD notes (§4.5) ask.
+  The simulator writes the file when a login completes, as the real binary does.
 * ``F3CNN/PicVerifyCode.png`` is the last downloaded picture captcha.
 * ``Log/GTWLog_0_<timestamp>.log`` mirrors the console plus ``ProgramStatusType_*`` markers, which
   third-party scripts grep.

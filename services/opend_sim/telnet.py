@@ -1,4 +1,4 @@
-"""OpenD's telnet port: operation commands over TCP (``futuopend_auth.md`` §2.4).
+"""OpenD's telnet port: operation commands over TCP (docs/auth_broker.md, 'Operation commands').
 
 * A command ends with CRLF. A line ended by a bare LF is dropped without an answer, which is the
   quirk manhinhang's image documents ("bare LF is silently dropped").

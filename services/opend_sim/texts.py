@@ -1,6 +1,7 @@
 """What OpenD prints, in English (``-lang=en``) and Simplified Chinese (``-lang=chs``).
 
-Sources are ``futuopend_auth.md`` §2.3-§2.5 (issue pastes, manhinhang, greenmtnboy, iridescentGray).
+Sources are public issue pastes and the images of manhinhang, greenmtnboy and iridescentGray, summed up in
+docs/auth_broker.md, 'Console output' and 'Device lock'.
 Lines marked ``unverified`` have no public paste in that language; they are written in OpenD's
 style (``Login failed,<reason>`` with a bare comma, full-width Chinese punctuation) and keep the
 substrings that log scrapers are documented to look for (``verify code error`` / ``验证码错误``,

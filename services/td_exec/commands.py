@@ -16,6 +16,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from td_exec.engine import Engine
+from tradebus.bus import answerable
 from tradebus.logs import get_logger
 from tradebus.schemas import TRADE_COMMAND_DECODER
 from tradebus.schemas.base import BusMessage
@@ -46,6 +47,8 @@ class CommandServer:
         self._subs.clear()
 
     async def _on_msg(self, msg: Msg) -> None:
+        if not msg.reply or not answerable(msg):
+            return  # not a request from an inbox, e.g. pushed here by a consumer (docs/security.md)
         self.engine.spawn(self._serve(msg), name="td_exec.command")
 
     async def _serve(self, msg: Msg) -> None:

@@ -12,8 +12,10 @@ still has the truth and reconciliation produces the event again. Stores are pipe
 ``td_exec.store``): the writer does not wait for each ack, but the venue is called only once
 ``OrderSubmitted``'s ack is in, and a reply only once the events it shows are stored or spooled.
 
-Submit, in order: permission → account ready → duplicate? (returns the existing order, nothing sent)
-→ pre-trade checks (``OrderDenied``) → ``OrderSubmitted`` acknowledged by JetStream → venue call
+Submit, in order: permission → account ready → duplicate? (the same order resent: returns the existing
+order, nothing sent; another order reusing its id: denied ``duplicate_mismatch``, reply-only — a denial
+never writes onto an existing order's subject) → pre-trade checks (``OrderDenied``; a price within a
+millionth of a tick is snapped onto the tick) → ``OrderSubmitted`` acknowledged by JetStream → venue call
 (timeout ⇒ ``OrderStatusUnknown``; definite refusal ⇒ ``OrderRejected``) → reply with the order as it
 stands once the reports already received are applied.
 """
@@ -29,8 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+import msgspec
 
 from td_exec import checks, snapshot
 from td_exec.instruments_kv import InstrumentsProjection
@@ -54,10 +55,9 @@ from tradebus.bus import Bus
 from tradebus.config_sections.td import TdConfig
 from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
-from tradebus.orders.order import Ledger, Order, Outcome, apply, fold, new_order
+from tradebus.orders.order import Ledger, Order, Outcome, apply, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.runtime.metrics import Registry
-from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
 from tradebus.schemas.base import BusMessage, now_ns
 from tradebus.schemas.orders import (
@@ -80,9 +80,11 @@ from tradebus.schemas.orders import (
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     SubmitOrder,
     TradeCommand,
     TradesReply,
+    VenueInfo,
 )
 from tradebus.subjects import td_evt
 from tradebus.users import UserStore
@@ -90,7 +92,6 @@ from tradebus.users import UserStore
 log = get_logger("td_exec.engine")
 
 Report = OrderReport | FillReport | CancelRejectReport
-EVENT_STREAM = "TD_EVT"
 
 
 class AccountStatus(StrEnum):
@@ -142,6 +143,17 @@ class _Sink:
         self.engine.on_connection(self.link, connected, reason)
 
 
+def _same_submit(order: Order, cmd: SubmitOrder) -> bool:
+    """A resent submit (a retry after a lost reply) rather than another order reusing the id."""
+    if order.price is None or cmd.price is None:
+        same_price = order.price is None and cmd.price is None
+    else:
+        same_price = abs(order.price - cmd.price) < 1e-6 * max(1.0, abs(cmd.price))
+    return (order.user == cmd.user and order.exchange == cmd.exchange and order.symbol == cmd.symbol
+            and order.side == cmd.side and order.order_type == cmd.order_type and order.qty == cmd.qty
+            and order.offset == cmd.offset and order.time_in_force == cmd.time_in_force and same_price)
+
+
 def _denied(code: str, reason: str, client_order_id: str | None = None) -> CommandDenied:
     return CommandDenied(code=code, reason=reason, client_order_id=client_order_id)
 
@@ -171,6 +183,8 @@ class Engine:
         self._foreign = metrics.counter("td_reports_foreign_total",
                                         "venue reports that name no order (a fill before its external order)")
         self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
+        self.rebuild_skipped = metrics.counter("td_rebuild_skipped_total",
+                                        "TD_EVT messages the rebuild passed over: undecodable or not td_exec's")
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -401,6 +415,8 @@ class Engine:
             return self.query_orders(cmd)
         if isinstance(cmd, QueryTrades):
             return self.query_trades(cmd)
+        if isinstance(cmd, QueryVenue):
+            return self.venue_info(link)
         return await self._venue_query(link, cmd)
 
     def _permission(self, user: str, venue: str, account: str) -> CommandDenied | None:
@@ -425,7 +441,14 @@ class Engine:
         return None
 
     async def _deny_submit(self, cmd: SubmitOrder, coid: str, code: str, reason: str) -> CommandDenied:
-        """A refused submit is still an event on the order's subject (no order is created)."""
+        """A refused submit is an ``OrderDenied`` event on the subject its order would have had — but only
+        when that subject belongs to no order: a denial never writes onto an existing order's subject
+        (a duplicate id, someone else's order). Those denials, and every ``not_allowed`` one (a caller
+        with no right to the account writes nothing into it), are reply-only."""
+        existing = self._orders_of(cmd.venue, cmd.account).get(coid)
+        if code == "not_allowed" or existing is not None:
+            log.info("order denied (reply only)", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
+            return _denied(code, reason, coid)
         now = now_ns()
         event = OrderDenied(event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderDenied", code),
                             venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
@@ -454,11 +477,19 @@ class Engine:
         async with self._submit_lock(acct, coid):
             existing = acct.orders.get(coid)
             if existing is not None:
+                if not _same_submit(existing, cmd):
+                    return await self._deny_submit(
+                        cmd, coid, "duplicate_mismatch",
+                        f"client_order_id {coid} is already used by another order of this account")
                 return CommandAccepted(order=existing.view(), duplicate=True)
-            check = (checks.check_submit(cmd, info, link.venue.capabilities) if known
-                     else checks.check_submit_without_facts(cmd, link.venue.capabilities))
+            max_qty = self.cfg.max_order_qty
+            check = (checks.check_submit(cmd, info, link.venue.capabilities, max_qty) if known
+                     else checks.check_submit_without_facts(cmd, link.venue.capabilities, max_qty))
             if check is not None:
                 return await self._deny_submit(cmd, coid, check.code, check.reason)
+            grid = info if known else checks.exchange_grid(cmd.venue, cmd.exchange, cmd.symbol)
+            if grid is not None and cmd.order_type is OrderType.LIMIT and cmd.price is not None:
+                cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
             now = now_ns()
             event = OrderSubmitted(
                 event_id=order_event_id(cmd.venue, cmd.account, coid, "OrderSubmitted"), venue=cmd.venue,
@@ -599,10 +630,17 @@ class Engine:
             return found
         acct, order = found
         info, known = await self._instrument(link, order.exchange, order.symbol)
-        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty) if known
-                 else checks.check_numbers(cmd.qty, cmd.price))
+        max_qty = self.cfg.max_order_qty
+        check = (checks.check_modify(info, cmd.qty, cmd.price, order.filled_qty, max_qty) if known
+                 else checks.check_numbers(cmd.qty, cmd.price, max_qty))
         if check is not None:
             return _denied(check.code, check.reason, order.client_order_id)
+        grid = info if known else checks.exchange_grid(order.venue, order.exchange, order.symbol)
+        if grid is not None and cmd.price is not None:
+            if not checks.on_tick(grid, cmd.price):
+                return _denied("price_off_tick", f"price {cmd.price} is off the tick of {order.symbol}",
+                               order.client_order_id)
+            cmd = msgspec.structs.replace(cmd, price=checks.snap_price(grid, cmd.price))
         try:
             await asyncio.wait_for(link.venue.modify(self._ref(order), cmd.qty, cmd.price), self.cfg.cancel_timeout_s)
         except VenueUnsupported:
@@ -653,6 +691,13 @@ class Engine:
         trades = sorted((t for o in picked for t in o.trades), key=lambda t: t.ts_event)
         return TradesReply(trades=trades)
 
+    def venue_info(self, link: VenueLink) -> VenueInfo:
+        """The venue's accounts (what a ``<venue>:*`` grant means) and its trading day. Only adapters
+        whose venue has a trading day of its own (the CTP front's login day) have ``trading_day``."""
+        day = str(getattr(link.venue, "trading_day", "") or "")
+        return VenueInfo(venue=link.venue.name, connected=link.connected, accounts=sorted(link.venue.accounts()),
+                         trading_day=day or None)
+
     async def _venue_query(self, link: VenueLink, cmd: TradeCommand) -> BusMessage:
         venue = link.venue
         try:
@@ -677,44 +722,3 @@ class Engine:
         except VenueRejected as exc:
             return _denied("venue_rejected", f"{exc.code}: {exc.reason}")
         return _denied("bad_command", f"unsupported command {type(cmd).__name__}")
-
-
-async def rebuild(bus: Bus, idle_timeout: float = 5.0, *, ledger: Ledger | None = None, after_seq: int = 0) -> Ledger:
-    """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
-
-    The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
-    at the messages that existed when it started), but with a callback instead of ``next_msg`` and
-    the stream sequence read from the reply subject instead of ``msg.metadata``: a rebuild folds
-    millions of events and those two costs were most of it.
-
-    With ``ledger`` and ``after_seq`` (a snapshot, see ``td_exec.snapshot``) only the messages after
-    ``after_seq`` are folded into it.
-    """
-    ledger = ledger if ledger is not None else Ledger()
-    info = await bus.js.stream_info(EVENT_STREAM)
-    last = info.state.last_seq
-    if not info.state.messages or last <= after_seq:
-        return ledger
-    done = asyncio.Event()
-    decode = ORDER_EVENT_DECODER.decode
-
-    async def on_msg(msg: Msg) -> None:
-        fold(ledger, decode(msg.data))
-        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-        if msg.reply and int(msg.reply.split(".")[5]) >= last:
-            done.set()
-
-    start = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1) \
-        if after_seq else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, config=start, cb=on_msg,
-                                 pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
-    try:
-        while not done.is_set():
-            seen = ledger.events
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), idle_timeout)
-            if not done.is_set() and ledger.events == seen:
-                raise TimeoutError(f"TD_EVT replay stalled at {seen} events (expected up to sequence {last})")
-    finally:
-        await sub.unsubscribe()
-    return ledger

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from td_exec.reports import VENUE_HOLDS, make_event
 from td_exec.store import SpoolFull
 from td_exec.venue import FillReport, OrderReport, VenueUnknown
+from tradebus.backoff import Backoff
 from tradebus.logs import get_logger
 from tradebus.orders.state import IN_FLIGHT_STATUSES
 from tradebus.schemas.orders import OrderAccepted, OrderRejected
@@ -117,7 +118,7 @@ async def reconcile_venue(engine: Engine, link: VenueLink, generation: int) -> N
     from td_exec.engine import AccountStatus
 
     pending = [engine.account(link.venue.name, name) for name in link.venue.accounts()]
-    delay = 0.5
+    backoff = Backoff(0.5, 10.0, jitter=0.0)
     while pending and link.generation == generation and link.connected:
         still: list[Account] = []
         for acct in pending:
@@ -128,8 +129,7 @@ async def reconcile_venue(engine: Engine, link: VenueLink, generation: int) -> N
                 still.append(acct)
         pending = still
         if pending:
-            await asyncio.sleep(delay)  # backoff between attempts against a struggling venue
-            delay = min(delay * 2, 10.0)
+            await asyncio.sleep(backoff.next())  # backoff between attempts against a struggling venue
 
 
 async def inflight_loop(engine: Engine) -> None:

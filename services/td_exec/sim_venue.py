@@ -88,6 +88,7 @@ class SimVenue:
         self._capture: list[SimOrder | SimTrade] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.inserts = 0  # orders that reached the venue (for tests: "one venue order")
+        self.trading_day = ""  # none by default; tests give it one to stand in for a CTP front's login day
 
     # --- connection ----------------------------------------------------------------------------------
 

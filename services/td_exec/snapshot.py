@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import msgspec
 from nats.js.errors import NotFoundError
 
+from td_exec.rebuild import EVENT_STREAM, rebuild
 from tradebus.bus import Bus
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order
@@ -49,7 +50,6 @@ log = get_logger("td_exec.snapshot")
 SCHEMA = 1
 BUCKET = "td_snapshots"
 SLICE = 1000  # orders captured between two yields to the event loop
-EVENT_STREAM = "TD_EVT"
 
 
 class TradeRow(msgspec.Struct, array_like=True):
@@ -314,12 +314,11 @@ async def run(engine: Engine, events_at_start: int) -> None:
 
 async def restore(engine: Engine) -> Ledger:
     """The fold at start: the snapshot and the events after it, or (no usable snapshot) all of TD_EVT."""
-    from td_exec.engine import rebuild
-
     venues = sorted(engine.links)
     restored = await load(engine.bus, venues) if engine.cfg.snapshot_every_events > 0 else None
     engine.store.last_seq = (await engine.bus.js.stream_info(EVENT_STREAM)).state.last_seq
     if restored is None:
-        return await rebuild(engine.bus, engine.cfg.query_timeout_s)
+        return await rebuild(engine.bus, engine.cfg.query_timeout_s, engine.rebuild_skipped)
     log.info("snapshot loaded", stream_seq=restored.stream_seq, orders=restored.orders)
-    return await rebuild(engine.bus, engine.cfg.query_timeout_s, ledger=restored.ledger, after_seq=restored.stream_seq)
+    return await rebuild(engine.bus, engine.cfg.query_timeout_s, engine.rebuild_skipped, ledger=restored.ledger,
+                         after_seq=restored.stream_seq)

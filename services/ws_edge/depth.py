@@ -51,8 +51,9 @@ def depth_body(tick: Tick, instrument_id: str, *, md_push: bool) -> dict[str, An
         LowestPrice=_price(tick.low),
         OpenInterest=float(tick.open_interest or 0),
         OpenPrice=_price(tick.open),
-        # Tick.prev_close is the pre-settlement price for futures and the previous close for stocks.
-        PreClosePrice=0 if is_future else _price(tick.prev_close),
+        # Tick.prev_close is the pre-settlement price for futures and the previous close for stocks;
+        # a futures tick carries its previous close in pre_close.
+        PreClosePrice=_price(tick.pre_close) if is_future else _price(tick.prev_close),
         PreSettlementPrice=_price(tick.prev_close) if is_future else (0 if md_push else DBL_MAX),
         SettlementPrice=0,
         TradingDay=tick.trading_day or action_day,

@@ -1,4 +1,4 @@
-"""The webctp envelope, byte for byte (reference §1, §2.6, §5.1).
+"""The webctp envelope, byte for byte (docs/ws_edge.md, 'Envelope', 'Dispatch', 'Error codes').
 
 * keys in order ``MsgType``, ``RspInfo``, [``RequestID`` when non-zero], [``IsLast`` only when true],
   then the body key;
@@ -16,7 +16,7 @@ from typing import Any
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
-# §5.1: the codes webctp generates itself, with its exact strings.
+# docs/ws_edge.md, 'Error codes': the codes webctp generates itself, with its exact strings.
 BAD_REQUEST = -400
 NOT_LOGGED_IN = -401
 NOT_IMPLEMENTED = -404
@@ -32,7 +32,7 @@ ERROR_TEXT: dict[int, str] = {
     TOO_MANY_PER_SECOND: "CTP:每秒发送请求数超过许可数",
 }
 
-# CTP errors (reference §5.2) this edge reports in RspInfo, with the front's texts.
+# CTP errors (docs/ws_edge.md, 'CTP error ids') this edge reports in RspInfo, with the front's texts.
 CTP_OK = 0
 CTP_INVALID_LOGIN = 3
 CTP_NO_PERMISSION = 9
@@ -118,7 +118,7 @@ def depth(body: dict[str, Any]) -> dict[str, Any]:
 def stream(rsp_type: str, body_key: str, records: list[dict[str, Any]], *, request_id: int = 0,
            empty: Any = None, info: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """A query answer: one message per record, ``IsLast`` on the final one; no record → one message
-    carrying ``empty`` (``null`` or ``{}`` per reference §3.2)."""
+    carrying ``empty`` (``null`` or ``{}`` per docs/ws_edge.md, 'Envelope')."""
     if not records:
         return [response(rsp_type, info, body_key, empty, request_id=request_id, is_last=True)]
     last = len(records) - 1

@@ -1,4 +1,4 @@
-"""Field lists of every webctp body, in the exact order webctp emits them (reference §3.4, §3.5).
+"""Field lists of every webctp body, in the exact order webctp emits them (docs/ws_edge.md, 'Field order').
 
 webctp copies CTP structs field by field, so a client may depend on key order; every body this edge
 sends is built from one of these lists by :func:`blank` and then filled. A field's JSON type follows
@@ -49,7 +49,7 @@ FLOAT_FIELDS = frozenset(_names("""
     Withdraw, WithdrawQuota, InputPrice, UnderlyingPrice
 """))
 
-# --- response bodies (§3.5), exact emitted order ------------------------------------------------
+# --- response bodies, exact emitted order (docs/ws_edge.md, 'Field order') ------------------------
 
 TD_LOGIN = _names("TradingDay, LoginTime, BrokerID, UserID, SystemName, FrontID, SessionID, MaxOrderRef, SHFETime, "
                   "DCETime, CZCETime, FFEXTime, INETime")

@@ -75,6 +75,28 @@ def product_of(symbol: str) -> str:
     return match.group(1) if match else ""
 
 
+_DELIVERY = re.compile(r"^[A-Za-z]+(\d{3,4})")
+
+
+def delivery(symbol: str, reference_year: int) -> tuple[int, int]:
+    """(DeliveryYear, DeliveryMonth) of a futures contract code, (0, 0) when it has none.
+
+    ``rb2601``: the year's last two digits and the month. CZCE writes only the year's last digit
+    (``SR601``): the year is the one ending in that digit from two years before ``reference_year`` (the
+    trading day's year) to seven after, the span in which a listed contract can deliver."""
+    match = _DELIVERY.match(symbol)
+    if match is None:
+        return 0, 0
+    digits = match.group(1)
+    month = int(digits[-2:])
+    if not 1 <= month <= 12:
+        return 0, 0
+    if len(digits) == 4:
+        return 2000 + int(digits[:2]), month
+    first = reference_year - 2
+    return first + (int(digits[0]) - first) % 10, month
+
+
 def ctp_exchange_guess(symbol: str) -> str:
     return PRODUCT_EXCHANGE.get(product_of(symbol), "")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.orders.order import Order
 from tradebus.orders.order import apply as apply_event
 from tradebus.orders.order import new_order as new_shared_order
@@ -146,6 +147,7 @@ class Labels:
 
     broker_id: str
     instrument_id: str  # webctp InstrumentID (HK.00700 / rb2601)
+    trading_day: str  # the order's TradingDay (ws_edge.trading_day), shared by its trades
 
 
 def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
@@ -166,7 +168,7 @@ def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
         "TimeCondition": time_cond, "VolumeCondition": volume_cond, "MinVolume": 1 if volume_cond == "3" else 0,
         "ContingentCondition": "1", "ForceCloseReason": "0", "OrderLocalID": sys_id,
         "ExchangeID": order.exchange, "ClientID": order.account, "InstallID": 1,
-        "OrderSubmitStatus": submit_status, "TradingDay": created.strftime("%Y%m%d"), "SettlementID": 1,
+        "OrderSubmitStatus": submit_status, "TradingDay": labels.trading_day, "SettlementID": 1,
         "OrderSysID": sys_id if order.accepted or order.filled_qty else "", "OrderSource": "0",
         "OrderStatus": status, "OrderType": "0", "VolumeTraded": order.filled_qty,
         "VolumeTotal": 0 if status in ("0", "5") else max(order.qty - order.filled_qty, 0),
@@ -196,7 +198,7 @@ def trade_body(order: OrderState, fill_: TradeView, labels: Labels, *, query: bo
         "Volume": fill_.qty, "TradeDate": when.strftime("%Y%m%d"), "TradeTime": when.strftime("%H:%M:%S"),
         "OrderLocalID": order_sys_id(order.venue_order_id),
         "SequenceNo": order.fill_sequences.get(fill_.trade_id, order.sequence),
-        "TradingDay": when.strftime("%Y%m%d"), "SettlementID": 1, "BrokerOrderSeq": order.sequence,
+        "TradingDay": labels.trading_day, "SettlementID": 1, "BrokerOrderSeq": order.sequence,
         "TradeSource": "0", "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
     })
 
@@ -231,15 +233,17 @@ def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
     if tif is None:
         raise OrderFieldError("TimeCondition/VolumeCondition: use 3/1 (GFD), 1/1 (FAK) or 1/3 (FOK)")
     qty = int(body.get("VolumeTotalOriginal", 0))
-    if qty <= 0:
-        raise OrderFieldError("VolumeTotalOriginal must be positive")
+    problem = qty_problem(qty)
+    if problem:
+        raise OrderFieldError(f"VolumeTotalOriginal: {problem}")
     flag = (body.get("CombOffsetFlag", "") or "0")[0]
     offset = OFFSET.get(flag) or OFFSET_ALIASES.get(flag)
     if offset is None:
         raise OrderFieldError(f"CombOffsetFlag {body.get('CombOffsetFlag')!r} is not supported")
     price = float(body.get("LimitPrice", 0.0))
-    if order_type == OrderType.LIMIT and price <= 0:
-        raise OrderFieldError("LimitPrice must be positive for a limit order")
+    problem = price_problem(price) if order_type == OrderType.LIMIT else None
+    if problem:
+        raise OrderFieldError(f"LimitPrice: {problem}")
     return {"side": side, "qty": qty, "order_type": order_type,
             "price": price if order_type == OrderType.LIMIT else None,
             "offset": Offset.NONE if stock else offset, "time_in_force": tif}

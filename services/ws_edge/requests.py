@@ -1,4 +1,6 @@
-"""The request catalogue (reference §3.1, §3.2, §3.4) and webctp's request validation.
+"""The request catalogue and webctp's request validation.
+
+The catalogue is described in docs/ws_edge.md, 'Market-data requests', 'Trading requests' and 'Field order'.
 
 webctp validates TD requests with pydantic models and answers a failure with -400 and
 ``Detail = str(ValidationError)``. pydantic is not a dependency here; :func:`validate` applies the
@@ -22,7 +24,7 @@ def _names(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Route:
     body_keys: tuple[str, ...]  # accepted request body keys, first is canonical
-    fields: tuple[str, ...]  # request body fields (§3.4)
+    fields: tuple[str, ...]  # request body fields (docs/ws_edge.md, 'Field order')
     rsp_type: str
     rsp_key: str
     empty: Any  # body of the single message of an empty answer (None → null, {} → {})
@@ -93,7 +95,8 @@ TD_ROUTES: dict[str, Route] = {
         "RspQryInstrumentCommissionRate", "InstrumentCommissionRate", None),
 }
 
-# Names in webctp's validation table that it does not route: -401 before login, -404 after (§3.2).
+# Names in webctp's validation table that it does not route: -401 before login, -404 after
+# (docs/ws_edge.md, 'Dispatch').
 # Any other unknown name is -404 at once.
 TD_KNOWN_UNROUTED = frozenset(_names("""
     ReqUserLogout, ReqAuthenticate, ReqQrySettlementInfo, ReqSettlementInfoConfirm, ReqQrySettlementInfoConfirm,
@@ -109,7 +112,8 @@ TD_KNOWN_UNROUTED = frozenset(_names("""
 
 MD_ROUTED = frozenset({"ReqUserLogin", "SubscribeMarketData", "UnSubscribeMarketData"})
 MD_RSP = {"SubscribeMarketData": "RspSubMarketData", "UnSubscribeMarketData": "RspUnSubMarketData"}
-HEARTBEAT_TYPES = frozenset({"Ping", "Pong"})  # ignored silently, before dispatch (§7.7)
+# Ignored silently, before dispatch (docs/ws_edge.md, 'Leniency we chose').
+HEARTBEAT_TYPES = frozenset({"Ping", "Pong"})
 
 
 class RequestInvalid(Exception):
@@ -233,7 +237,7 @@ def request_id(data: dict[str, Any], problems: list[Problem], *, required: bool)
 def validate_td(msg_type: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """(body, RequestID) of a routed TD request, or :class:`RequestInvalid`.
 
-    ``RequestID`` is required except on ``ReqUserLogin`` (reference §7.6: a lenient superset).
+    ``RequestID`` is required except on ``ReqUserLogin`` (docs/ws_edge.md, 'Leniency we chose').
     """
     route = TD_ROUTES[msg_type]
     problems: list[Problem] = []
@@ -271,8 +275,9 @@ def validate_md_login(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_instrument_list(msg_type: str, data: dict[str, Any]) -> list[str]:
-    """``"InstrumentID": [str, ...]`` at the top level (§3.1). A bare string is refused rather than
-    iterated character by character as webctp does."""
+    """``"InstrumentID": [str, ...]`` at the top level (docs/ws_edge.md, 'Market-data requests').
+
+    A bare string is refused rather than iterated character by character as webctp does."""
     raw = data.get("InstrumentID")
     problems: list[Problem] = []
     if "InstrumentID" not in data:

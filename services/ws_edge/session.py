@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 from tradebus.users import User
 from ws_edge.channel import Channel
 from ws_edge.envelope import (
@@ -40,7 +41,6 @@ from ws_edge.requests import (
     validate_instrument_list,
     validate_md_login,
 )
-from ws_edge.throttle import TokenBucket
 
 if TYPE_CHECKING:
     from ws_edge.edge import Edge
@@ -147,6 +147,17 @@ class MdSession(Session):
     def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
         super().__init__(edge, channel, address)
         self.subscribed: dict[str, BusInstrument] = {}
+        self.anonymous = False  # logged in without credentials (market data only)
+
+    def _anonymous_login(self, body: dict[str, Any]) -> bool:
+        """webctp's MD login carries no credentials (its demo page sends empty ones): taken where the
+        operator allows anonymous market data for this client's address (``[ws] anonymous_md``)."""
+        if self.user is not None or body["UserID"] or body["Password"]:
+            return False
+        allowed = self.edge.anonymous_md_allowed(self.address)
+        if allowed:
+            log.info("anonymous market-data login", address=self.address)
+        return allowed
 
     def rsp_name(self, msg_type: str) -> str:
         return MD_RSP.get(msg_type, "RspUserLogin" if msg_type == "ReqUserLogin" else msg_type)
@@ -155,7 +166,7 @@ class MdSession(Session):
         if msg_type == "ReqUserLogin":
             await self._login(data)
         elif msg_type in MD_RSP:
-            if self.user is None:
+            if self.user is None and not self.anonymous:
                 self.send(error(msg_type, NOT_LOGGED_IN))
                 return
             instruments = validate_instrument_list(msg_type, data)
@@ -168,11 +179,14 @@ class MdSession(Session):
 
     async def _login(self, data: dict[str, Any]) -> None:
         body = validate_md_login(data)
-        if not await self.login(body["UserID"], body["Password"]):
+        if self._anonymous_login(body) or self.anonymous:
+            self.anonymous = True
+        elif not await self.login(body["UserID"], body["Password"]):
             self.send(response("RspUserLogin", rsp_info(CTP_INVALID_LOGIN), is_last=True, has_body=False))
             return
         now = china_now()
-        login_body = fill(MD_LOGIN, {"TradingDay": now.strftime("%Y%m%d"), "UserID": self.user_name,
+        trading_day = await self.edge.trading_day_now(self.edge.config.futures_venue)
+        login_body = fill(MD_LOGIN, {"TradingDay": trading_day, "UserID": self.user_name,
                                      "BrokerID": self.edge.config.broker_id, "LoginTime": now.strftime("%H:%M:%S"),
                                      "SystemName": "tradebus"})
         self.send(response("RspUserLogin", rsp_info(0, MD_OK_TEXT), "RspUserLogin", login_body, is_last=True))
@@ -200,8 +214,10 @@ class MdSession(Session):
             instrument = self.subscribed.pop(instrument_id, None)
             if instrument is not None:
                 await self.edge.market.release(self.channel, instrument)
-            self.send(response("RspUnSubMarketData", rsp_info(0, MD_OK_TEXT), "SpecificInstrument",
-                               {"InstrumentID": instrument_id}, is_last=i == last))
+            # Not subscribed on this socket (never, or its subscribe failed): nothing was undone, so say so.
+            info = rsp_info(0, MD_OK_TEXT) if instrument is not None else rsp_info(CTP_INSTRUMENT_NOT_FOUND)
+            self.send(response("RspUnSubMarketData", info, "SpecificInstrument", {"InstrumentID": instrument_id},
+                               is_last=i == last))
 
     async def closed(self) -> None:
         for instrument in self.subscribed.values():

@@ -1,11 +1,11 @@
-"""The trading session (``/td/``): the 22 routed requests of reference §3.2 on the bus.
+"""The trading session (``/td/``): the 22 routed requests (docs/ws_edge.md, 'Trading requests') on the bus.
 
-Account scoping: a session only ever names accounts its user may use. Which account a request
-targets (documented in docs/ws_edge.md):
+Account scoping: a session only ever names accounts its user may use, and it is one investor
+(``ws_edge.investor``; documented in docs/ws_edge.md):
 
-* an ``InvestorID`` that is one of the user's accounts on the instrument's venue selects it;
-* otherwise an order goes to the user's first account on that venue (CTP instruments → the futures
-  venue, ``HK.``/``US.``… → the stocks venue), and a query covers all of the user's accounts.
+* queries answer for the session's investor, or for the account an ``InvestorID`` names;
+* an order goes to that account when it is on the instrument's venue, otherwise to the user's first
+  account on that venue (CTP instruments → the futures venue, ``HK.``/``US.``… → the stocks venue).
 
 Orders and cancels go to td_exec as commands carrying ``user``; order and trade queries are answered
 from the edge's fold of the event store; positions, funds and instruments are forwarded to td_exec.
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradebus.bus import BusError, RequestTimeout, last_message
 from tradebus.logs import get_logger
+from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.account import (
     AccountSnapshot,
@@ -28,6 +29,7 @@ from tradebus.schemas.account import (
     PositionSnapshot,
     PositionsReply,
 )
+from tradebus.schemas.base import BusMessage
 from tradebus.schemas.market import Tick
 from tradebus.schemas.orders import (
     TERMINAL_STATUSES,
@@ -84,7 +86,8 @@ from ws_edge.fields import (
     USER_PASSWORD_UPDATE,
     fill,
 )
-from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_NAMES, BusInstrument, product_of
+from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_NAMES, BusInstrument, delivery, product_of
+from ws_edge.investor import Account, LoginName, named_account, parse_login, pick_investor
 from ws_edge.orders import (
     OrderFieldError,
     OrderState,
@@ -119,6 +122,14 @@ PRODUCT_CLASS = {"future": "1", "stock": "4"}  # CTP ProductClass: 1 futures, 4 
 Handler = Callable[[dict[str, Any], int], Awaitable[None]]
 
 
+class Refused(Exception):
+    """A query that gets an error answer (its RspInfo) and no record."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info.get("ErrorMsg", ""))
+        self.info = info
+
+
 def denial_info(denied: CommandDenied) -> dict[str, Any]:
     if denied.code.isdigit():  # td_exec passes a venue's own error id through
         return rsp_info(int(denied.code), denied.reason)
@@ -148,12 +159,15 @@ class TdSession(Session):
             "ReqQryInvestor": self.qry_investor, "ReqQryTradingCode": self.qry_trading_code,
         }
         self._msg_type = ""
+        self.login_id = ""  # the UserID this session logged in with
+        self.login_name = LoginName("")
+        self.investor: Account | None = None
 
     def rsp_name(self, msg_type: str) -> str:
         route = TD_ROUTES.get(msg_type)
         return route.rsp_type if route else msg_type
 
-    # --- dispatch (reference §2.6) ------------------------------------------------------------
+    # --- dispatch (docs/ws_edge.md, 'Dispatch') ------------------------------------------------------------
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         route = TD_ROUTES.get(msg_type)
@@ -171,6 +185,8 @@ class TdSession(Session):
         self._msg_type = msg_type
         try:
             await self.handlers[msg_type](body, request_id)
+        except Refused as exc:
+            self.send(response(route.rsp_type, exc.info, route.rsp_key, None, request_id=request_id, is_last=True))
         except RequestTimeout as exc:
             log.warning("td_exec did not answer", request=msg_type, error=str(exc))
             self.send(call_failed(route.rsp_type, CALL_FAILED))
@@ -179,16 +195,25 @@ class TdSession(Session):
             self.send(call_failed(route.rsp_type, CALL_FAILED))
 
     async def _login(self, body: dict[str, Any], request_id: int) -> None:
-        if not await self.login(body.get("UserID", ""), body.get("Password", "")):
+        first = self.user is None
+        name = parse_login(body.get("UserID", "")) if first else self.login_name
+        if not await self.login(name.user, body.get("Password", "")):
             self.send(response("RspUserLogin", rsp_info(CTP_INVALID_LOGIN), request_id=request_id, is_last=True,
                                has_body=False))
             return
-        for venue, account in self.my_accounts():
+        if first:
+            self.login_id, self.login_name = body.get("UserID", ""), name
+            if await self.session_investor() is None and (name.venue or name.account):
+                self.user = None  # the login asked for an account this user does not hold
+                self.send(response("RspUserLogin", rsp_info(CTP_INVESTOR_NOT_FOUND), request_id=request_id,
+                                   is_last=True, has_body=False))
+                return
+        for venue, account in await self.my_accounts():
             await self._watch(venue, account)
         now = china_now()
         clock = now.strftime("%H:%M:%S")
         login_body = fill(TD_LOGIN, {
-            "TradingDay": now.strftime("%Y%m%d"), "LoginTime": clock, "BrokerID": self.edge.config.broker_id,
+            "TradingDay": await self._trading_day(), "LoginTime": clock, "BrokerID": self.edge.config.broker_id,
             "UserID": self.user_name, "SystemName": "tradebus", "FrontID": self.edge.front_id,
             "SessionID": self.session_id, "MaxOrderRef": str(self.max_order_ref), "SHFETime": clock,
             "DCETime": clock, "CZCETime": clock, "FFEXTime": clock, "INETime": clock})
@@ -197,23 +222,37 @@ class TdSession(Session):
 
     # --- accounts ------------------------------------------------------------------------------
 
-    def my_accounts(self, venue: str | None = None) -> list[tuple[str, str]]:
+    async def my_accounts(self) -> list[Account]:
+        """Every concrete account of the user (wildcard grants resolved)."""
         assert self.user is not None
-        return [(v, a) for v, a in self.user.account_list() if venue is None or v == venue]
+        return await self.edge.accounts_of(self.user)
 
-    def target_accounts(self, investor_id: str, venue: str | None = None) -> list[tuple[str, str]]:
-        """The accounts a request addresses (see the module docstring)."""
+    async def session_investor(self) -> Account | None:
+        """The account this session is (picked at login; picked again while none could be)."""
+        if self.investor is None:
+            self.investor = pick_investor(await self.my_accounts(), self.login_name, self.edge.config.futures_venue)
+        return self.investor
+
+    async def target_account(self, investor_id: str, venue: str | None = None) -> Account | None:
+        """The account a request addresses (see the module docstring); None when it names none of the
+        user's, or the user has none on ``venue``."""
         assert self.user is not None
         investor_id = investor_id.strip()
-        mine = self.my_accounts(venue)
-        if investor_id:
-            chosen = [(v, a) for v, a in mine if a == investor_id]
-            venues = [venue] if venue else sorted({self.edge.config.futures_venue, self.edge.config.stocks_venue})
-            chosen += [(v, investor_id) for v in venues
-                       if (v, investor_id) not in chosen and self.user.may_use(v, investor_id)]
-            if chosen:
-                return chosen
-        return mine
+        mine = await self.my_accounts()
+        if investor_id and investor_id not in (self.login_id, self.user.name):
+            return named_account(investor_id, mine, venue)
+        investor = await self.session_investor()
+        if venue is None or (investor is not None and investor[0] == venue):
+            return investor
+        return next((a for a in mine if a[0] == venue), None)
+
+    async def target_accounts(self, investor_id: str, venue: str | None = None) -> list[Account]:
+        found = await self.target_account(investor_id, venue)
+        return [found] if found is not None else []
+
+    async def _trading_day(self) -> str:
+        investor = await self.session_investor()
+        return await self.edge.trading_day_now(investor[0] if investor else self.edge.config.futures_venue)
 
     async def _watch(self, venue: str, account: str) -> AccountFeed:
         feed = await self.edge.book.feed(venue, account)
@@ -234,11 +273,11 @@ class TdSession(Session):
         if instrument is None:
             self._insert_error(body, request_id, rsp_info(CTP_INSTRUMENT_NOT_FOUND))
             return
-        accounts = self.target_accounts(body.get("InvestorID", ""), instrument.venue)
-        if not accounts:
+        target = await self.target_account(body.get("InvestorID", ""), instrument.venue)
+        if target is None:
             self._insert_error(body, request_id, rsp_info(CTP_INVESTOR_NOT_FOUND))
             return
-        venue, account = accounts[0]
+        venue, account = target
         try:
             terms = order_terms(body, stock=self.edge.instruments.is_stock(instrument.exchange))
             order_ref = parse_order_ref(body.get("OrderRef", ""))
@@ -273,7 +312,10 @@ class TdSession(Session):
         sys_id = body.get("OrderSysID", "")
         if not coid and not sys_id.strip():
             return None
-        for venue, account in self.target_accounts(body.get("InvestorID", "")):
+        first = await self.target_accounts(body.get("InvestorID", ""))
+        # The named investor first, then the user's other accounts: an order placed here on another
+        # venue than the investor's (HK.00700 from a CTP session) is still this user's to cancel.
+        for venue, account in first + [a for a in await self.my_accounts() if a not in first]:
             feed = await self._watch(venue, account)
             order = feed.find(client_order_id=coid, order_sys_id_=sys_id, exchange=body.get("ExchangeID", ""))
             if order is not None:
@@ -296,6 +338,9 @@ class TdSession(Session):
         elif flag == "3":  # modify: LimitPrice is the new price, VolumeChange the new total quantity (Futu)
             price = body.get("LimitPrice") or None
             qty = body.get("VolumeChange") or None
+            if (qty is not None and qty_problem(qty)) or (price is not None and price_problem(price)):
+                self._action_error(body, request_id, rsp_info(CTP_BAD_ORDER_FIELD))
+                return
             command = ModifyOrder(venue=order.venue, account=order.account, client_order_id=order.client_order_id,
                                   price=price, qty=qty, user=self.user_name)
         else:
@@ -311,22 +356,28 @@ class TdSession(Session):
 
     # --- queries answered from the event store -------------------------------------------------
 
+    async def _account(self, body: dict[str, Any], venue: str | None = None) -> Account:
+        """The one account a query answers for; refused with CTP's 13 when it is none of the user's."""
+        found = await self.target_account(body.get("InvestorID", "") or body.get("AccountID", ""), venue)
+        if found is None:
+            raise Refused(rsp_info(CTP_INVESTOR_NOT_FOUND))
+        return found
+
     async def _orders(self, body: dict[str, Any]) -> list[OrderState]:
         wanted_id = body.get("InstrumentID", "").strip()
         wanted_exchange = body.get("ExchangeID", "").strip()
         wanted_sys = body.get("OrderSysID", "").strip()
         found: list[OrderState] = []
-        for venue, account in self.target_accounts(body.get("InvestorID", "")):
-            feed = await self._watch(venue, account)
-            for order in feed.orders.values():
-                labels = self.edge.labels(order)
-                if wanted_id and labels.instrument_id != wanted_id:
-                    continue
-                if wanted_exchange and order.exchange != wanted_exchange:
-                    continue
-                if wanted_sys and (order.venue_order_id or "").strip() != wanted_sys:
-                    continue
-                found.append(order)
+        feed = await self._watch(*await self._account(body))
+        for order in feed.orders.values():
+            labels = self.edge.labels(order)
+            if wanted_id and labels.instrument_id != wanted_id:
+                continue
+            if wanted_exchange and order.exchange != wanted_exchange:
+                continue
+            if wanted_sys and (order.venue_order_id or "").strip() != wanted_sys:
+                continue
+            found.append(order)
         return sorted(found, key=lambda o: o.sequence)
 
     async def qry_order(self, body: dict[str, Any], request_id: int) -> None:
@@ -346,25 +397,28 @@ class TdSession(Session):
 
     # --- queries forwarded to td_exec ------------------------------------------------------------
 
+    async def _ask(self, venue: str, account: str, command: BusMessage) -> Any:
+        """td_exec's answer; a denial is refused to the client with its reason."""
+        reply = await self.edge.command(venue, account, command)
+        if isinstance(reply, CommandDenied):
+            raise Refused(denial_info(reply))
+        return reply
+
     async def _positions(self, body: dict[str, Any]) -> list[PositionSnapshot]:
         wanted_id = body.get("InstrumentID", "").strip()
         wanted_exchange = body.get("ExchangeID", "").strip()
+        venue, account = await self._account(body)
+        reply = await self._ask(venue, account, QueryPositions(venue=venue, account=account, user=self.user_name))
         out: list[PositionSnapshot] = []
-        for venue, account in self.target_accounts(body.get("InvestorID", "")):
-            reply = await self.edge.command(venue, account, QueryPositions(venue=venue, account=account,
-                                                                           user=self.user_name))
-            if not isinstance(reply, PositionsReply):
+        for p in reply.positions if isinstance(reply, PositionsReply) else []:
+            if wanted_id and self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol) != wanted_id:
                 continue
-            for p in reply.positions:
-                if wanted_id and self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol) != wanted_id:
-                    continue
-                if wanted_exchange and p.exchange != wanted_exchange:
-                    continue
-                out.append(p)
+            if wanted_exchange and p.exchange != wanted_exchange:
+                continue
+            out.append(p)
         return out
 
-    def _position_body(self, p: PositionSnapshot) -> dict[str, Any]:
-        trading_day = china_now().strftime("%Y%m%d")
+    def _position_body(self, p: PositionSnapshot, trading_day: str) -> dict[str, Any]:
         cost = p.avg_price * p.qty
         frozen = {"LongFrozen": p.frozen_qty} if p.side == PositionSide.SHORT else {"ShortFrozen": p.frozen_qty}
         return fill(INVESTOR_POSITION, {
@@ -376,64 +430,72 @@ class TdSession(Session):
             "YdPosition": p.yesterday_qty, **frozen})
 
     async def qry_position(self, body: dict[str, Any], request_id: int) -> None:
-        records = [self._position_body(p) for p in await self._positions(body)]
+        positions = await self._positions(body)
+        days = {p.venue: await self.edge.trading_day_now(p.venue) for p in positions}
+        records = [self._position_body(p, days[p.venue]) for p in positions]
         self.send_all(stream("RspQryInvestorPosition", "InvestorPosition", records, request_id=request_id))
 
     async def qry_position_detail(self, body: dict[str, Any], request_id: int) -> None:
-        trading_day = china_now().strftime("%Y%m%d")
+        positions = await self._positions(body)
+        days = {p.venue: await self.edge.trading_day_now(p.venue) for p in positions}
         records = [fill(POSITION_DETAIL, {
             "BrokerID": self.edge.config.broker_id, "Direction": "0" if p.side == PositionSide.LONG else "1",
             "ExchMargin": p.margin, "ExchangeID": p.exchange, "HedgeFlag": "1",
             "InstrumentID": self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol), "InvestorID": p.account,
-            "Margin": p.margin, "OpenDate": trading_day, "OpenPrice": p.avg_price,
+            "Margin": p.margin, "OpenDate": days[p.venue], "OpenPrice": p.avg_price,
             "PositionProfitByTrade": p.unrealised_pnl, "SettlementID": 1, "TradeType": "0",
-            "TradingDay": trading_day, "Volume": p.qty}) for p in await self._positions(body)]
+            "TradingDay": days[p.venue], "Volume": p.qty}) for p in positions]
         self.send_all(stream("RspQryInvestorPositionDetail", "InvestorPositionDetail", records,
                              request_id=request_id, empty={}))
 
-    async def _funds(self, body: dict[str, Any], accounts: list[tuple[str, str]] | None = None
-                     ) -> list[AccountSnapshot]:
-        out: list[AccountSnapshot] = []
-        currency = body.get("CurrencyID", "").strip()
-        if accounts is None:
-            accounts = self.target_accounts(body.get("InvestorID", "") or body.get("AccountID", ""))
-        for venue, account in accounts:
-            reply = await self.edge.command(venue, account, QueryFunds(venue=venue, account=account,
-                                                                       user=self.user_name))
-            if isinstance(reply, FundsReply):
-                out.extend(f for f in reply.funds if not currency or f.currency == currency)
-        return out
+    async def _funds(self, venue: str, account: str, currency: str = "") -> AccountSnapshot:
+        """One funds record: the venue's record in ``currency``, else the first it lists (its base
+        currency); a venue that lists none gives a zero record, never nothing."""
+        reply = await self._ask(venue, account, QueryFunds(venue=venue, account=account, user=self.user_name))
+        funds = reply.funds if isinstance(reply, FundsReply) else []
+        picked = [f for f in funds if not currency or f.currency == currency]
+        if picked:
+            return picked[0]
+        return AccountSnapshot(venue=venue, account=account, currency=currency, cash=0.0, available=0.0,
+                               ts_event=self.edge.clock_ns())
 
     async def qry_trading_account(self, body: dict[str, Any], request_id: int) -> None:
-        trading_day = china_now().strftime("%Y%m%d")
-        records = [fill(TRADING_ACCOUNT, {
+        """One TradingAccount per query, for one investor: a CTP client keeps one account record."""
+        venue, account = await self._account(body)
+        f = await self._funds(venue, account, body.get("CurrencyID", "").strip())
+        record = fill(TRADING_ACCOUNT, {
             "AccountID": f.account, "Available": f.available, "Balance": f.equity or f.cash,
             "BrokerID": self.edge.config.broker_id, "CloseProfit": f.realised_pnl, "Commission": f.fees,
             "CurrMargin": f.margin, "CurrencyID": f.currency, "ExchangeMargin": f.margin, "FrozenCash": f.frozen,
-            "PositionProfit": f.unrealised_pnl, "PreBalance": f.cash, "SettlementID": 1, "TradingDay": trading_day,
-            "WithdrawQuota": f.available}) for f in await self._funds(body)]
-        self.send_all(stream("RspQryTradingAccount", "TradingAccount", records, request_id=request_id))
+            "PositionProfit": f.unrealised_pnl, "PreBalance": f.cash, "SettlementID": 1,
+            "TradingDay": await self.edge.trading_day_now(venue), "WithdrawQuota": f.available})
+        self.send_all(stream("RspQryTradingAccount", "TradingAccount", [record], request_id=request_id))
 
     async def _instruments(self) -> list[InstrumentInfo]:
+        """Every instrument once: the ``instruments`` bucket, or else each venue asked once."""
         found = await self.edge.load_instruments()
-        if found:
-            return found
-        for venue, account in self.my_accounts():  # an empty bucket: ask the venues
-            try:
-                reply = await self.edge.command(venue, account, QueryInstruments(venue=venue, account=account,
-                                                                                 user=self.user_name))
-            except BusError:
-                continue
-            if isinstance(reply, InstrumentsReply):
-                found.extend(reply.instruments)
-                for info in reply.instruments:
-                    self.edge.instruments.learn(info.venue, info.exchange, info.symbol)
-        return found
+        if not found:
+            asked: set[str] = set()
+            for venue, account in await self.my_accounts():  # an empty bucket: ask the venues
+                if venue in asked:
+                    continue
+                asked.add(venue)
+                try:
+                    reply = await self.edge.command(venue, account, QueryInstruments(venue=venue, account=account,
+                                                                                     user=self.user_name))
+                except BusError:
+                    continue
+                if isinstance(reply, InstrumentsReply):
+                    found.extend(reply.instruments)
+                    for info in reply.instruments:
+                        self.edge.instruments.learn(info.venue, info.exchange, info.symbol)
+        unique = {(i.venue, i.exchange, i.symbol): i for i in found}
+        return list(unique.values())
 
     def _instrument_body(self, info: InstrumentInfo) -> dict[str, Any]:
         future = info.kind == "future"
-        digits = "".join(ch for ch in info.symbol if ch.isdigit())
-        year, month = (2000 + int(digits[:-2][-2:]), int(digits[-2:])) if future and len(digits) >= 3 else (0, 0)
+        reference = info.trading_day or self.edge.trading_day_at(info.venue, info.exchange, self.edge.clock_ns())
+        year, month = delivery(info.symbol, int(reference[:4])) if future else (0, 0)
         return fill(INSTRUMENT, {
             "InstrumentID": self.edge.instruments.to_webctp(info.venue, info.exchange, info.symbol),
             "ExchangeID": info.exchange, "InstrumentName": info.name, "ExchangeInstID": info.symbol,
@@ -503,17 +565,16 @@ class TdSession(Session):
         """Cash-only bound: available funds over the last price (times the multiplier), in whole lots.
         Margin rates are not known to the edge, so for futures this is conservative (margin rate 1)."""
         instrument = self.edge.instruments.resolve(body.get("InstrumentID", ""), body.get("ExchangeID", ""))
-        accounts = self.target_accounts(body.get("InvestorID", ""), instrument.venue) if instrument else []
-        if instrument is None or not accounts:
+        target = await self.target_account(body.get("InvestorID", ""), instrument.venue) if instrument else None
+        if instrument is None or target is None:
             self.send(response("RspQryMaxOrderVolume", rsp_info(CTP_INSTRUMENT_NOT_FOUND), "QryMaxOrderVolume",
                                None, request_id=request_id, is_last=True))
             return
-        account = accounts[0][1]
+        account = target[1]
         tick = await self._last_tick(instrument)
         infos = {(i.venue, i.exchange, i.symbol): i for i in await self._instruments()}
         info = infos.get(tuple(instrument))
-        funds = await self._funds({}, accounts[:1])
-        available = sum(f.available for f in funds)
+        available = (await self._funds(*target)).available
         price = tick.last if tick and tick.last else 0.0
         multiplier = info.multiplier if info else 1.0
         lot = info.lot_size if info else 1
@@ -534,21 +595,20 @@ class TdSession(Session):
         self.send_all(stream("RspQryExchange", "Exchange", records, request_id=request_id, empty={}))
 
     async def qry_investor(self, body: dict[str, Any], request_id: int) -> None:
-        records = [fill(INVESTOR, {"BrokerID": self.edge.config.broker_id, "InvestorID": account,
-                                   "InvestorName": self.user_name, "IdentifiedCardType": "1", "IsActive": 1,
-                                   "InvestorGroupID": venue})
-                   for venue, account in self.target_accounts(body.get("InvestorID", ""))]
-        self.send_all(stream("RspQryInvestor", "Investor", records, request_id=request_id))
+        venue, account = await self._account(body)
+        record = fill(INVESTOR, {"BrokerID": self.edge.config.broker_id, "InvestorID": account,
+                                 "InvestorName": self.user_name, "IdentifiedCardType": "1", "IsActive": 1,
+                                 "InvestorGroupID": venue})
+        self.send_all(stream("RspQryInvestor", "Investor", [record], request_id=request_id))
 
     async def qry_trading_code(self, body: dict[str, Any], request_id: int) -> None:
         wanted = body.get("ExchangeID", "").strip()
-        records = []
-        for venue, account in self.target_accounts(body.get("InvestorID", "")):
-            exchanges = CTP_EXCHANGES if venue == self.edge.config.futures_venue else ("HK", "US")
-            records += [fill(TRADING_CODE, {"BrokerID": self.edge.config.broker_id, "ClientID": account,
-                                            "ClientIDType": "1", "ExchangeID": ex, "InvestorID": account,
-                                            "IsActive": 1, "BizType": "1"})
-                        for ex in exchanges if not wanted or ex == wanted]
+        venue, account = await self._account(body)
+        exchanges = CTP_EXCHANGES if venue == self.edge.config.futures_venue else ("HK", "US", "SH", "SZ")
+        records = [fill(TRADING_CODE, {"BrokerID": self.edge.config.broker_id, "ClientID": account,
+                                       "ClientIDType": "1", "ExchangeID": ex, "InvestorID": account,
+                                       "IsActive": 1, "BizType": "1"})
+                   for ex in exchanges if not wanted or ex == wanted]
         self.send_all(stream("RspQryTradingCode", "TradingCode", records, request_id=request_id))
 
     async def qry_no_data(self, body: dict[str, Any], request_id: int) -> None:

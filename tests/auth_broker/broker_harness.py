@@ -35,6 +35,11 @@ VERIFY_CODE = "472913"  # opend_sim's accepted code for these tests (not its def
 WAIT = 15.0
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 
+# ostai's mock OpenD and the broker's own supervision defaults (the launcher shortens them otherwise)
+OSTAI_MOCK = Path(__file__).with_name("ostai_mock_opend.py")
+OSTAI_DEFAULT_TIMINGS: dict[str, Any] = {"backoff_initial_s": 5.0, "backoff_max_s": 600.0, "min_spawn_gap_s": 5.0,
+                                         "quick_exit_s": 60.0, "opend_args": "", "state_dir_flag": ""}
+
 _PID_IN_LOG = re.compile(r'"event": "opend started".*?"pid": (\d+)|opend started.*?pid=(\d+)')
 
 
@@ -237,6 +242,15 @@ class BrokerLauncher:
         if wait_ws and settings.get("ws_enabled", True):
             await broker.wait_ws_up()
         return broker
+
+    async def start_ostai_mock(self, record: Path, **env: str) -> BrokerProcess:
+        """A broker set up only through ostai's variables, as ostai's test harness sets them (its MD5 really
+        is the four letters "test"), running ostai's mock OpenD; ``record`` gets a line per mock start."""
+        ostai = {"FUTU_CMD": f"{sys.executable} {OSTAI_MOCK}", "FUTU_LOGIN_ACCOUNT": "test",
+                 "FUTU_LOGIN_PWD_MD5": "test", "FUTU_LANG": "en", "FUTU_LOG_LEVEL": "info",
+                 "FUTU_PORT": str(free_port()), "FUTU_INIT_ON_START": "no", "FUTU_SUPERVISE_PROCESS": "yes",
+                 "MOCK_OPEND_RECORD": str(record), **env}
+        return await self.start(env=ostai, auth=OSTAI_DEFAULT_TIMINGS)
 
     async def stop_all(self) -> None:
         for broker in self.started:

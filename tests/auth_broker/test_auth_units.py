@@ -9,7 +9,7 @@ import pytest
 from auth_broker.console_lines import LineAssembler, clean
 from auth_broker.machine import AuthMachine, Broadcast, Changed, Credentials, KillChild, RequestSms, Write
 from auth_broker.markers import Kind, classify, classify_prompt
-from auth_broker.settings import ostai_bool, ostai_int, resolve
+from auth_broker.settings import ostai_bool, ostai_int, ostai_retry_base, resolve
 from tradebus.config import Config, ConfigError, load_config
 from tradebus.schemas.auth import AuthState
 
@@ -31,7 +31,9 @@ def test_marker_split_across_chunks_and_utf8_split_inside_a_character() -> None:
 
 
 def test_long_chunk_after_a_marker_is_not_lost() -> None:
-    """ostai's 200-char window missed a marker followed by 300+ bytes in one write (§1.5)."""
+    """ostai's 200-char window missed a marker followed by 300+ bytes in one write.
+
+    See docs/auth_broker.md, 'ostai's own behaviour'."""
     chunk = ("req_phone_verify_code [from mock-futuopend]\n" + "x" * 5000 + "\n").encode()
     lines = LineAssembler().feed(chunk)
     assert classify(lines[0]).kind is Kind.PHONE_NEEDED  # type: ignore[union-attr]
@@ -237,3 +239,23 @@ def test_tradebus_env_sets_auth_keys() -> None:
     _, settings = resolve(config, {})
     assert settings.opend_argv()[:3] == ["python", "-m", "opend_sim"]
     assert "-telnet_port=22222" in settings.opend_argv() and "--state-dir=/tmp/x" in settings.opend_argv()
+
+
+def test_md5_that_is_not_hex_is_passed_as_given_like_ostai() -> None:
+    _, settings = resolve(Config(), {"FUTU_LOGIN_ACCOUNT": "test", "FUTU_LOGIN_PWD_MD5": "test"})
+    assert "-login_pwd_md5=test" in settings.opend_argv() and not settings.credentials.md5_is_hex
+    _, hexed = resolve(Config(), {"FUTU_LOGIN_ACCOUNT": "1", "FUTU_LOGIN_PWD_MD5": "AB" * 16})
+    assert hexed.credentials.md5_is_hex and f"-login_pwd_md5={'ab' * 16}" in hexed.opend_argv()
+
+
+def test_futu_retry_from_the_environment_is_ostais_first_counter_value() -> None:
+    assert [ostai_retry_base(env) for env in ({}, {"FUTU_RETRY": "2"}, {"FUTU_RETRY": "3x"}, {"FUTU_RETRY": "x"})] \
+        == [0, 2, 3, 0]
+
+
+def test_a_failed_spawn_reads_as_closed_to_ostai_clients() -> None:
+    machine = AuthMachine(Credentials("1", ""))
+    machine.on_verify_code("12345")  # kept for the OpenD that never started: dropped with it
+    effects = machine.on_not_started("opend could not be started: Permission denied")
+    assert Broadcast({"type": "CLOSED"}) in effects and machine.state is AuthState.FAILED
+    assert machine.ws_status == -2 and machine.buffered_code is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import socket
 
 import pytest
 import websockets
@@ -73,6 +74,48 @@ async def test_token_is_required_when_configured(brokers: BrokerLauncher) -> Non
     client = await broker.ws("/?token=s3cr3t-tok")
     await client.expect("REQUEST_CODE")
     assert "s3cr3t-tok" not in broker.log_text()
+
+
+async def test_non_loopback_without_token_refuses_to_start(brokers: BrokerLauncher) -> None:
+    broker = await brokers.start("ok", auth={"ws_host": "0.0.0.0"}, wait_ws=False)
+    assert await asyncio.wait_for(broker.proc.wait(), 30) == 2
+    lines = broker.log_text().strip().splitlines()
+    assert lines == ["tradebus: configuration error: auth: ws_host '0.0.0.0' is not a loopback address: set "
+                     "auth.token (TRADEBUS_AUTH_TOKEN, at least 16 characters) so clients must connect with "
+                     "?token=…, or bind ws_host to 127.0.0.1"]
+    assert broker.alive_opend_pids() == []
+    short = await brokers.start("ok", auth={"ws_host": "0.0.0.0", "token": "short"}, wait_ws=False)
+    assert await asyncio.wait_for(short.proc.wait(), 30) == 2
+
+
+def _outside_address() -> str | None:
+    """This machine's address on its network (not loopback), or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))  # no packet is sent: this only picks the outgoing interface
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+async def test_non_loopback_listener_refuses_anonymous_clients(brokers: BrokerLauncher) -> None:
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    token = "tok-0123456789abcdef"
+    broker = await brokers.start("sms", auth={"ws_host": "0.0.0.0", "token": token})
+    for path in ("/", "/?token=", "/?token=tok-0123456789abcdeX", f"/?tok={token}"):
+        with pytest.raises(InvalidStatus) as refused:
+            await websockets.connect(f"ws://{outside}:{broker.ws_port}{path}", open_timeout=5)
+        assert refused.value.response.status_code == 401
+    assert broker.states().count("CONNECTED") == 0
+    conn = await websockets.connect(f"ws://{outside}:{broker.ws_port}/?token={token}", open_timeout=5)
+    try:
+        assert json.loads(await asyncio.wait_for(conn.recv(), 30)) == {"type": "REQUEST_CODE"}
+    finally:
+        await conn.close()
+    assert token not in broker.log_text()
 
 
 async def test_binds_loopback_by_default(brokers: BrokerLauncher) -> None:

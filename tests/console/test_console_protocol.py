@@ -222,7 +222,10 @@ async def test_a_wildcard_grant_lets_the_ticket_use_any_account_of_that_venue(co
     console_stack.stack.users.add("carol", "carol-password-1", ["sim:*"])
     client = await console_stack.client()
     await client.send({"type": "login", "user": "carol", "password": "carol-password-1"})
-    await client.expect("login_ok")
+    ok = await client.expect("login_ok")
+    # the wildcard stands for the accounts td_exec lists for the venue (panels show each of them)
+    assert [(a["venue"], a["account"]) for a in ok["accounts"]] == [("sim", "SIM-FUT"), ("sim", "SIM-HK"),
+                                                                  ("sim", "SIM-US")]
     await client.send({"type": "place", "venue": "sim", "account": "SIM-FUT", "instrument": "rb2601", "side": "buy",
                        "offset": "open", "qty": 1, "price": 3000.0})
     result = await client.expect("order_result")

@@ -27,7 +27,7 @@ def _substituted(value: str) -> str:
     def one(match: re.Match[str]) -> str:
         if match["op"] == "-":
             return _substituted(match["arg"])
-        return "placeholder"
+        return "placeholder-0123456789"  # long enough for any secret rule (auth token: 16+)
 
     return SUBST.sub(one, str(value))
 
@@ -50,11 +50,12 @@ def test_command_is_a_module_that_exists(service: str) -> None:
 @pytest.mark.parametrize("service", TRADEBUS_SERVICES)
 def test_every_tradebus_env_var_is_a_config_key_the_service_reads(service: str) -> None:
     env = {k: v for k, v in _env(service).items() if k.startswith("TRADEBUS_")}
-    for key, value in env.items():
-        try:
-            load_config(env={key: value})
-        except ConfigError as exc:
-            pytest.fail(f"{service}: {key}={value!r} is not a valid setting: {exc}")
+    # All together, as the service reads them: some settings are valid only in company (auth_broker's
+    # ws_host 0.0.0.0 needs its token). A bad key or value is named by the error.
+    try:
+        load_config(env=env)
+    except ConfigError as exc:
+        pytest.fail(f"{service}: its TRADEBUS_* settings are not valid: {exc}")
 
 
 @pytest.mark.parametrize("service", TRADEBUS_SERVICES)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from deploy.conftest import REPO, SecureNats
-from tradebus.bus import Bus, connect
+from deploy.conftest import REPO, SecureNats, as_user, violation
 from tradebus.bus.pipelined import PipelinedPublisher
 from tradebus.bus.replay import fold_stream, last_message
 from tradebus.bus.topology import ensure_topology
-from tradebus.config import NatsConfig, Secret, StreamsConfig
+from tradebus.config import StreamsConfig
 from tradebus.permissions import render_nats_conf
 from tradebus.schemas import MARKET_DATA_DECODER, ORDER_EVENT_DECODER
 from tradebus.schemas.base import encode
@@ -27,38 +24,6 @@ from tradebus.subjects import md_tick, td_evt
 
 def test_committed_nats_conf_is_generated_from_the_table() -> None:
     assert (REPO / "nats.conf").read_text() == render_nats_conf(), "run: tradebus nats-conf > nats.conf"
-
-
-@asynccontextmanager
-async def as_user(env: SecureNats, user: str) -> AsyncIterator[Bus]:
-    bus = await connect(NatsConfig(url=env.url, user=user, password=Secret(env.passwords[user]),
-                                   connect_timeout_s=2, request_timeout_s=2), f"test-{user}")
-    try:
-        yield bus
-    finally:
-        await bus.close()
-
-
-async def violation(env: SecureNats, user: str, action: Callable[[Client], Awaitable[object]]) -> str | None:
-    """Run ``action`` as ``user``; the permission violation the server reports, or None within 2 s."""
-    reported: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-    async def error_cb(exc: Exception) -> None:
-        if "permissions violation" in str(exc).lower() and not reported.done():
-            reported.set_result(str(exc))
-
-    nc = await nats.connect(env.url, user=user, password=env.passwords[user], error_cb=error_cb,
-                            inbox_prefix=f"_INBOX.{user}", allow_reconnect=False)
-    try:
-        await action(nc)
-        # nats-py hands the server's -ERR to error_cb on its own schedule (after the next PONG even),
-        # so wait for the report itself rather than a round trip.
-        try:
-            return await asyncio.wait_for(reported, 2)
-        except TimeoutError:
-            return None
-    finally:
-        await nc.close()
 
 
 def _tick(seq: int = 1) -> Tick:
@@ -114,7 +79,7 @@ async def test_owners_set_up_their_streams_and_others_cannot(secure_nats: Secure
     async with as_user(secure_nats, "ws_edge") as bus:
         outcome = await ensure_topology(bus.js, StreamsConfig(), "ws_edge")
         assert outcome["MD"] == "not_mine" and outcome["TD_EVT"] == "not_mine"
-        assert outcome["SYS"] in {"created", "unchanged"}
+        assert outcome["SYS_ws_edge"] in {"created", "unchanged"}
 
 
 async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
@@ -185,3 +150,12 @@ def test_generated_passwords_are_plain_strings_to_nats() -> None:
     for _ in range(200):
         for password in BusAccess.generate().passwords.values():
             assert password[0].isalpha() and password.isalnum()
+
+
+def test_security_doc_has_the_generated_permission_table() -> None:
+    from tradebus.permissions import render_permission_table
+
+    doc = (REPO / "docs" / "security.md").read_text()
+    begin, end = "<!-- permission-table:begin -->\n", "<!-- permission-table:end -->"
+    assert doc[doc.index(begin) + len(begin):doc.index(end)] == render_permission_table(), \
+        "paste tradebus.permissions.render_permission_table() into docs/security.md"

@@ -90,7 +90,9 @@ class BusWatch:
 
     async def start(self) -> BusWatch:
         await self.bus.nc.subscribe("md.tick.>", cb=self._on_tick)
-        await self.bus.nc.subscribe("td.evt.>", cb=self._on_order_event)
+        # TD_EVT is read through an ordered consumer on our own inbox: no user may subscribe to td.evt itself
+        await self.bus.js.subscribe("td.evt.>", cb=self._on_order_event, ordered_consumer=True,
+                                    deliver_policy=DeliverPolicy.NEW)
         await self.bus.nc.flush()
         return self
 

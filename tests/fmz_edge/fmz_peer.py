@@ -42,11 +42,13 @@ from tradebus.schemas.orders import (
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     Side,
     SubmitOrder,
     TimeInForce,
     TradesReply,
     TradeView,
+    VenueInfo,
 )
 from tradebus.sim import InstrumentKind, OrderKind, SimMarket, SimOrder, SimOrderStatus, SimReject
 from tradebus.sim import Offset as SimOffset
@@ -119,6 +121,10 @@ class Peer:
         account = subjects.unescape_token(account_token)
         command = TRADE_COMMAND_DECODER.decode(msg.data)
         self.commands.append(command)
+        if isinstance(command, QueryVenue):  # what td_exec says of a venue: its accounts (no trading day here)
+            accounts = sorted(a for v, a in self.accounts if v == venue)
+            await self.bus.reply(msg, VenueInfo(venue=venue, connected=True, accounts=accounts))
+            return
         if command.user not in self.accounts.get((venue, account), set()):
             await self.bus.reply(msg, CommandDenied(code="not_allowed", reason=f"user {command.user!r} may not "
                                                                                  f"use {venue}:{account}"))

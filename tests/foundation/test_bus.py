@@ -3,11 +3,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nats.js.api import StorageType, StreamConfig
+from polling import until_async
 
 from tradebus import schemas as s
 from tradebus import subjects
 from tradebus.bus import Bus, RequestFailed, RequestTimeout, connect, ensure_topology, fold_stream, last_message
-from tradebus.bus.topology import BUCKETS, STREAMS
+from tradebus.bus.topology import BUCKETS, STREAMS, heartbeat_stream_config
 from tradebus.config import NatsConfig, StreamsConfig
 
 T0 = 1_763_700_000_000_000_000
@@ -46,6 +48,50 @@ async def test_ensure_topology_updates_a_stream_whose_limits_changed(bus: Bus) -
     outcome = await ensure_topology(bus.js, StreamsConfig(md_max_msgs_per_subject=5))
     assert outcome["MD"] == "updated"
     assert (await bus.js.stream_info("MD")).config.max_msgs_per_subject == 5
+
+
+async def test_each_service_gets_its_own_heartbeat_stream_which_a_restricted_owner_never_updates(bus: Bus) -> None:
+    first = await ensure_topology(bus.js, StreamsConfig(), heartbeat_of="md_ingest")
+    assert first["SYS_md_ingest"] == "created"
+    info = await bus.js.stream_info("SYS_md_ingest")
+    assert info.config.subjects == ["sys.health.md_ingest"] and info.config.max_msgs_per_subject == 1
+    assert (await ensure_topology(bus.js, StreamsConfig(), heartbeat_of="md_ingest"))["SYS_md_ingest"] == "unchanged"
+    # A restricted owner (per-service users) may create its heartbeat stream but not change it.
+    widened = heartbeat_stream_config("md_ingest", StreamsConfig())
+    widened.subjects = ["sys.health.md_ingest", "td.cmd.>"]
+    await bus.js.update_stream(widened)  # changed behind its back (here by an unrestricted user)
+    outcome = await ensure_topology(bus.js, StreamsConfig(), "md_ingest")
+    assert outcome["SYS_md_ingest"] == "differs"  # reported, left for an administrator
+    assert (await bus.js.stream_info("SYS_md_ingest")).config.subjects == ["sys.health.md_ingest", "td.cmd.>"]
+    # An unrestricted (development) bus puts it back.
+    assert (await ensure_topology(bus.js, StreamsConfig(), heartbeat_of="md_ingest"))["SYS_md_ingest"] == "updated"
+
+
+async def test_an_old_shared_sys_stream_does_not_stop_a_service_from_starting(bus: Bus) -> None:
+    await bus.js.add_stream(StreamConfig(name="SYS", subjects=["sys.health.>"], storage=StorageType.MEMORY))
+    outcome = await ensure_topology(bus.js, StreamsConfig(), heartbeat_of="td_exec")
+    assert outcome["SYS_td_exec"] == "failed" and outcome["TD_EVT"] == "created"
+
+
+async def test_serve_never_answers_onto_a_subject_that_is_not_an_inbox(bus: Bus) -> None:
+    """A requester chooses the reply subject; pointed into td.evt.… our answer would be stored in TD_EVT."""
+    await ensure_topology(bus.js, StreamsConfig())
+    handled: list[str] = []
+
+    async def handler(msg) -> None:  # type: ignore[no-untyped-def]
+        handled.append(msg.reply)
+        await msg.respond(b"answer")
+
+    await bus.serve("svc.ask", handler)
+    await bus.nc.publish("svc.ask", b"{}", reply=subjects.td_evt("ctp", "000001", "O-1"))
+    assert (await bus.nc.request("svc.ask", b"{}", timeout=2)).data == b"answer"  # after the forged one
+    assert len(handled) == 1 and handled[0].startswith("_INBOX.")
+    # Handlers that answer with Bus.reply (td_exec's command endpoint) are held to the same rule.
+    forged = await bus.nc.subscribe("svc.ask2")
+    await bus.nc.publish("svc.ask2", b"{}", reply=subjects.td_evt("ctp", "000001", "O-2"))
+    await bus.reply(await forged.next_msg(timeout=2), s.CommandDenied(code="x", reason="y"))
+    await bus.nc.flush()
+    assert (await bus.js.stream_info("TD_EVT")).state.messages == 0
 
 
 async def test_publish_event_with_same_msg_id_is_stored_once(bus: Bus) -> None:
@@ -124,16 +170,13 @@ async def test_last_message_returns_the_newest_tick_captured_from_core_publish(b
         await bus.publish(subject, _tick(seq, 3100.0 + seq))
     await bus.nc.flush()
 
-    async def newest() -> s.Tick | None:
-        return await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER)
+    async def third() -> s.Tick | None:
+        tick = await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER)
+        return tick if tick is not None and tick.seq == 3 else None
 
     # Core publishes reach the stream asynchronously; poll the store with a deadline.
-    deadline = asyncio.get_running_loop().time() + 5
-    tick = await newest()
-    while (tick is None or tick.seq != 3) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
-        tick = await newest()
-    assert tick is not None and tick.seq == 3 and tick.last == 3103.0
+    tick = await until_async(third, 5, "the third tick in the MD stream", interval=0.01)
+    assert tick.last == 3103.0
 
 
 async def test_client_reconnects_after_server_restart(nats_server) -> None:  # type: ignore[no-untyped-def]

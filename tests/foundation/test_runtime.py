@@ -4,12 +4,15 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from local_http import http_get
+from polling import until_async
 
 from tradebus.bus import Bus
 from tradebus.natsd import free_port
@@ -30,31 +33,9 @@ class Proc:
             self.output += chunk
 
 
-async def _http_get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
-
-
 async def _healthy(port: int) -> tuple[int, bytes] | None:
-    status, body = await _http_get(port, "/healthz")
+    status, body = await http_get(port, "/healthz")
     return (status, body) if status == 200 else None
-
-
-async def _until(predicate, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = await predicate()
-            if result:
-                return result
-        except OSError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -78,13 +59,13 @@ async def example(nats_server, tmp_path: Path) -> AsyncIterator[Proc]:  # type: 
 
 
 async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus: Bus) -> None:
-    status, body = await _until(lambda: _healthy(example.health_port))
+    status, body = await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     beat = SYSTEM_DECODER.decode(body)
     assert status == 200 and beat.service == "example" and beat.checks == {"nats": "ok", "venue": "ok"}
 
     reply = await bus.nc.request("example.echo", b"ping", timeout=5)
     assert reply.data == b"ping"
-    _status, metrics = await _http_get(example.health_port, "/metrics")
+    _status, metrics = await http_get(example.health_port, "/metrics")
     assert b"tradebus_echo_requests_total 1" in metrics
     assert b"tradebus_nats_connected 1" in metrics
 
@@ -92,19 +73,19 @@ async def test_service_serves_healthz_metrics_and_heartbeats(example: Proc, bus:
     first = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
     second = SYSTEM_DECODER.decode((await sub.next_msg(timeout=5)).data)
     assert first.pid == example.process.pid and second.ts_event > first.ts_event
-    assert (await _http_get(example.health_port, "/nope"))[0] == 404
+    assert (await http_get(example.health_port, "/nope"))[0] == 404
 
 
 async def test_failing_check_turns_health_degraded_and_503(example: Proc, bus: Bus) -> None:
-    await _until(lambda: _healthy(example.health_port))
+    await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     await bus.nc.request("example.break", b"", timeout=5)
-    status, body = await _http_get(example.health_port, "/healthz")
+    status, body = await http_get(example.health_port, "/healthz")
     beat = SYSTEM_DECODER.decode(body)
     assert status == 503 and beat.state == "degraded" and beat.checks["venue"] == "down: test asked"
 
 
 async def test_sigterm_stops_the_service_cleanly_and_logs_no_secret(example: Proc, bus: Bus) -> None:
-    await _until(lambda: _healthy(example.health_port))
+    await until_async(lambda: _healthy(example.health_port), 10, "healthy", ignore=(OSError,))
     await bus.nc.request("example.echo", b"x", timeout=5)
     started = time.monotonic()
     example.process.send_signal(signal.SIGTERM)
@@ -128,7 +109,7 @@ async def test_stop_that_hangs_is_cut_at_the_budget(nats_server, tmp_path: Path,
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        await _until(lambda: _healthy(port))
+        await until_async(lambda: _healthy(port), 10, "healthy", ignore=(OSError,))
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 10)
@@ -149,12 +130,43 @@ async def test_service_waits_for_nats_then_connects(tmp_path: Path) -> None:
         sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
-        status, body = await _until(lambda: _http_get(port, "/healthz"))
+        status, body = await until_async(lambda: http_get(port, "/healthz"), 10, "/healthz answers", ignore=(OSError,))
         assert status == 503 and SYSTEM_DECODER.decode(body).state == "starting"
         await asyncio.to_thread(server.start)
 
-        await _until(lambda: _healthy(port), 15)
+        await until_async(lambda: _healthy(port), 15, "healthy", ignore=(OSError,))
     finally:
         process.kill()
         await process.wait()
         server.stop()
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+async def test_log_stream_setting_picks_where_json_lines_go(nats_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            stream: str) -> None:
+    """``[log] stream`` (compose sets stdout): every log line on that stream, none on the other."""
+    port = free_port()
+    env = {**os.environ, "TRADEBUS_NATS_URL": nats_server.url, "TRADEBUS_DATA_DIR": str(tmp_path),
+           "TRADEBUS_LOG_FORMAT": "json", "TRADEBUS_LOG_STREAM": stream, "EXAMPLE_STOP_DELAY": "0"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "example_service.py"), "--health-port", str(port), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await until_async(lambda: _healthy(port), 10, "healthy", ignore=(OSError,))
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    logged, other = (out, err) if stream == "stdout" else (err, out)
+    events = [json.loads(line)["event"] for line in logged.decode().splitlines()]
+    assert "service started" in events and events[-1] == "service stopped"
+    assert other == b""
+
+
+def test_a_log_stream_that_is_not_stdout_or_stderr_is_a_config_error(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(HERE / "example_service.py"), "--health-port", "0"],
+                            env={**os.environ, "TRADEBUS_LOG_STREAM": "syslog", "TRADEBUS_DATA_DIR": str(tmp_path)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "log.stream: expected stderr or stdout" in result.stderr

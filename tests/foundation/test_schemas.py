@@ -34,6 +34,15 @@ SAMPLES: list[BusMessage] = [
     s.QueryPositions(venue="futu", account="281756"),
     s.QueryFunds(venue="futu", account="281756"),
     s.QueryInstruments(venue="ctp", exchange="SHFE"),
+    s.QueryVenue(venue="ctp"),
+    s.VenueInfo(venue="ctp", connected=True, accounts=["000001"], trading_day="20261207"),
+    s.BarsQuery(venue="futu", exchange="HK", symbol="00700", period="1d", count=30),
+    s.TicksQuery(venue="ctp", exchange="SHFE", symbol="rb2601", start_ns=1, count=10, after_seq=5),
+    s.BarsPage(bars=[s.Bar(venue="ctp", exchange="SHFE", symbol="rb2601", interval="1m", start_ns=0,
+                           end_ns=60_000_000_000, open=1.0, high=2.0, low=0.5, close=1.5, volume=3, turnover=4.5)],
+               more=True, next_start_ns=1, sources=["stream"]),
+    s.TicksPage(ticks=[], more=False),
+    s.HistoryRefused(code="unsupported_period", reason="ctp has no history K-lines"),
     s.CommandAccepted(order=s.OrderView(
         venue="ctp", account="000001", client_order_id="O-1", venue_order_id=None, exchange="SHFE", symbol="rb2601",
         side=s.Side.SELL, order_type=s.OrderType.LIMIT, offset=s.Offset.CLOSE_TODAY,
@@ -90,6 +99,7 @@ DECODERS = {
     s.ORDER_EVENT_DECODER: s.OrderEvent,
     s.AUTH_DECODER: s.AuthMessage,
     s.SYSTEM_DECODER: s.SystemMessage,
+    s.HISTORY_DECODER: s.HistoryMessage,
 }
 REPLY_DECODER = msgspec.json.Decoder(s.TradeReply)
 
@@ -152,6 +162,7 @@ def test_new_reader_defaults_a_field_an_old_writer_did_not_send() -> None:
 def test_decoder_for_subject_maps_each_family() -> None:
     assert s.decoder_for_subject("md.tick.ctp.SHFE.rb2601") is s.MARKET_DATA_DECODER
     assert s.decoder_for_subject("md.ctl.subscribe") is s.MARKET_CONTROL_DECODER
+    assert s.decoder_for_subject("md.ctl.history") is s.HISTORY_DECODER
     assert s.decoder_for_subject("td.evt.ctp.1.O-1") is s.ORDER_EVENT_DECODER
     assert s.decoder_for_subject("td.cmd.ctp.1") is s.TRADE_COMMAND_DECODER
     assert s.decoder_for_subject("auth.opend.main.state") is s.AUTH_DECODER

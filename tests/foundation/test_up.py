@@ -19,6 +19,7 @@ import nats
 import pytest
 import websockets
 from up_harness import UpRun, finish_opend_login, healthy_rows, pid_alive, run_up, wait_for, wait_healthy
+from webctp_frames import BOTH_VENUES, depth_of, rb2601_buy
 
 from tradebus.users import UserStore
 
@@ -134,23 +135,13 @@ async def _webctp_flow(ws_port: int, password: str) -> dict[str, Any]:
     async with websockets.connect(md_url) as md, websockets.connect(td_url) as td:
         await md.send(json.dumps(login))
         assert (await _recv_until(md, lambda f: f["MsgType"] == "RspUserLogin"))[-1]["RspInfo"]["ErrorID"] == 0
-        await md.send(json.dumps({"MsgType": "SubscribeMarketData", "InstrumentID": ["rb2601", "HK.00700"],
+        await md.send(json.dumps({"MsgType": "SubscribeMarketData", "InstrumentID": list(BOTH_VENUES),
                                   "RequestID": 2}))
-        depth: dict[str, dict] = {}
-
-        def both(frame: dict) -> bool:
-            if frame["MsgType"] == "RtnDepthMarketData":
-                depth[frame["DepthMarketData"]["InstrumentID"]] = frame["DepthMarketData"]
-            return {"rb2601", "HK.00700"} <= set(depth)
-
-        await _recv_until(md, both)
+        depth, all_seen = depth_of(BOTH_VENUES)
+        await _recv_until(md, all_seen)
         await td.send(json.dumps(login))
         assert (await _recv_until(td, lambda f: f["MsgType"] == "RspUserLogin"))[-1]["RspInfo"]["ErrorID"] == 0
-        ask = depth["rb2601"]["AskPrice1"]
-        order = {"BrokerID": "9999", "InvestorID": "000001", "ExchangeID": "SHFE", "InstrumentID": "rb2601",
-                 "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
-                 "LimitPrice": ask + 5, "VolumeTotalOriginal": 1, "TimeCondition": "3", "VolumeCondition": "1",
-                 "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0, "IsSwapOrder": 0}
+        order = rb2601_buy(depth["rb2601"]["AskPrice1"] + 5)
         await td.send(json.dumps({"MsgType": "ReqOrderInsert", "InputOrder": order, "RequestID": 3}))
         pushes = await _recv_until(td, lambda f: f["MsgType"] == "RtnTrade", timeout=20)
         await td.send(json.dumps({"MsgType": "ReqQryInvestorPosition", "RequestID": 4,

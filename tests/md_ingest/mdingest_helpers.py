@@ -9,20 +9,19 @@ wires it, minus the signal handlers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from polling import until
 
 from md_ingest.service import MdIngest
 from opend_sim.state_dir import trust_device
@@ -165,18 +164,8 @@ class Harness:
             await self.service_bus.close()
 
     async def wait_for(self, what: str, pred: Callable[[], Any], timeout: float = WAIT) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = pred()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; statuses: "
-                                     f"{[(s.venue, s.state.value, s.reason) for s in self.statuses[-8:]]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+        return await until(pred, timeout, what, changed=self._changed, detail=lambda: (
+            f"statuses: {[(s.venue, s.state.value, s.reason) for s in self.statuses[-8:]]}"))
 
     def ticks_of(self, venue: str, symbol: str | None = None) -> list[Tick]:
         return [t for t in self.ticks if t.venue == venue and (symbol is None or t.symbol == symbol)]

@@ -8,11 +8,11 @@ import threading
 import time
 
 from md_ingest import ctp_map
-from md_ingest.backoff import Backoff
 from md_ingest.contract import Instrument
 from md_ingest.inbox import Inbox
 from md_ingest.publisher import Publisher
 from md_ingest.registry import Registry
+from tradebus.backoff import Backoff
 from tradebus.runtime.metrics import Registry as Metrics
 from tradebus.schemas.market import Level, Tick
 

@@ -26,6 +26,7 @@ async def test_ctp_ticks_normalised(nats_server, bus: Bus, ctp_front: tuple[SimP
     assert len(rb.bids) == 5 and len(rb.asks) == 5  # SHFE fronts carry five levels
     assert rb.bids[0].price < rb.asks[0].price
     assert rb.upper_limit is not None and rb.lower_limit is not None and rb.lower_limit < rb.upper_limit
+    assert rb.prev_close is not None and rb.pre_close is not None  # pre-settlement and previous close, both kept
     assert abs(rb.ts_event - time.time_ns()) < 5e9  # Beijing UpdateTime turned into UTC ns
     assert rb.ts_event <= rb.ts_init + 1_000_000_000
     assert rb.trading_day is not None and len(rb.trading_day) == 8

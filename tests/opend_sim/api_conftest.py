@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import os
+import queue
 import signal
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from opend_sim.api import OpenDApiServer
-from tradebus.sim import SimMarket
+from tradebus.sim import SimMarket, a_share_instruments, default_instruments
 
 T = TypeVar("T")
 TRADE_PASSWORD = "123456"
@@ -129,7 +130,7 @@ class ServerThread:
 
 
 def new_market() -> SimMarket:
-    return SimMarket(seed=11)
+    return SimMarket(default_instruments() + a_share_instruments(), seed=11)
 
 
 @pytest.fixture
@@ -180,3 +181,30 @@ def trade_ctx(port: int, market: Any = None) -> Any:
     mkt = market or futu.TrdMarket.HK
     return with_timeout(lambda: futu.OpenSecTradeContext(filter_trdmarket=mkt, host="127.0.0.1", port=port,
                                                          security_firm=futu.SecurityFirm.FUTUSECURITIES))
+
+
+PUSH_WAIT = 10.0
+
+
+class Collector:
+    """Handler mix-in: every result the handler base produced lands in a queue."""
+
+    got: queue.Queue[Any]
+
+    def on_recv_rsp(self, rsp_pb: Any) -> Any:
+        result = super().on_recv_rsp(rsp_pb)  # type: ignore[misc]
+        self.got.put(result)
+        return result
+
+    def next_ok(self, timeout: float = PUSH_WAIT) -> Any:
+        """The next push's data (most handlers return (ret, data); the broker's (ret, code, frames))."""
+        result = self.got.get(timeout=timeout)
+        assert result[0] == futu.RET_OK, result
+        return result[1] if len(result) == 2 else result[1:]
+
+
+def handler(base: type) -> Any:
+    """An instance of a futu handler class that records what it receives."""
+    obj = type(f"Test{base.__name__}", (Collector, base), {})()
+    obj.got = queue.Queue()
+    return obj

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterator
 from typing import Any
 
 import api_conftest
 import pytest
-from api_conftest import ServerThread, futu, new_market, quote_ctx
+from api_conftest import ServerThread, futu, handler, new_market, quote_ctx
 
 from opend_sim.api.server import NOT_LOGGED_IN
 from tradebus.sim import hk_tick_size
 
 api_opend = api_conftest.api_opend  # fixtures shared through the module, not conftest.py
 api_opend_manual = api_conftest.api_opend_manual
-WAIT = 10.0
 MAX_STEPS = 200
-
-
-class Collector:
-    """Handler mix-in: every (ret, data) the handler base produced lands in a queue."""
-
-    got: queue.Queue[Any]
-
-    def on_recv_rsp(self, rsp_pb: Any) -> tuple[int, Any]:
-        ret, data = super().on_recv_rsp(rsp_pb)  # type: ignore[misc]
-        self.got.put((ret, data))
-        return ret, data
-
-    def next_ok(self, timeout: float = WAIT) -> Any:
-        ret, data = self.got.get(timeout=timeout)
-        assert ret == futu.RET_OK, data
-        return data
-
-
-def handler(base: type) -> Any:
-    obj = type(f"Test{base.__name__}", (Collector, base), {})()
-    obj.got = queue.Queue()
-    return obj
 
 
 def step_until(srv: ServerThread, h: Any) -> Any:
@@ -112,7 +88,9 @@ def test_pull_needs_subscription_and_known_code(mctx: Any) -> None:
     assert ret == futu.RET_ERROR and "subscribe" in msg.lower()
     ret, msg = mctx.subscribe(["HK.99999"], [futu.SubType.QUOTE])
     assert (ret, msg) == (futu.RET_ERROR, "Unknown stock HK.99999")
-    ret, msg = mctx.subscribe(["HK.00700"], [futu.SubType.BROKER])
+    ret, msg = mctx.subscribe(["HK.00700"], [futu.SubType.K_120M])
+    assert ret == futu.RET_ERROR and "K_120M" in msg
+    ret, msg = mctx.subscribe(["US.AAPL"], [futu.SubType.BROKER])  # HKEX's broker queue only
     assert ret == futu.RET_ERROR and "BROKER" in msg
 
 

@@ -7,15 +7,14 @@ seconds each; they wait on handler queues and context status with deadlines, nev
 from __future__ import annotations
 
 import queue
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_conftest import TRADE_PASSWORD, ServerThread, futu, in_background, new_market, quote_ctx, trade_ctx
+from polling import wait_for
 
-from tradebus.sim import hk_tick_size
+from tradebus.sim import SimMarket, default_instruments, hk_tick_size
 
 RECONNECT_WAIT = 30.0
 
@@ -45,13 +44,6 @@ class OrderRecorder(futu.TradeOrderHandlerBase):
         return ret, data
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = RECONNECT_WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)  # polling a condition with a deadline
-
-
 def drain(q: queue.Queue[Any]) -> None:
     while not q.empty():
         q.get_nowait()
@@ -79,7 +71,8 @@ def test_restart_on_same_port_reconnects_resubscribes_and_keeps_broker_state(tmp
         assert state.exists()
 
         srv.stop()
-        wait_for(lambda: qctx.status != futu.ContextStatus.READY)
+        wait_for(lambda: qctx.status != futu.ContextStatus.READY, RECONNECT_WAIT, "the quote context to notice",
+                 interval=0.05)
         srv.start(port)
         drain(quotes.got)
         # futu-api reconnects by itself, re-sends its subscriptions, and pushes resume
@@ -87,7 +80,8 @@ def test_restart_on_same_port_reconnects_resubscribes_and_keeps_broker_state(tmp
         assert data["code"][0] == "HK.00700"
 
         # the broker kept the order; the client re-unlocked and re-registered for pushes by itself
-        wait_for(lambda: tctx.status == futu.ContextStatus.READY)
+        wait_for(lambda: tctx.status == futu.ContextStatus.READY, RECONNECT_WAIT, "the trade context ready",
+                 interval=0.05)
         ret, listed = tctx.order_list_query(order_id=order_id, trd_env=futu.TrdEnv.REAL)
         assert ret == futu.RET_OK and listed["remark"].tolist() == ["survives"]
         drain(orders.got)
@@ -109,7 +103,8 @@ def test_context_made_before_login_connects_once_logged_in() -> None:
     pending = in_background(lambda: futu.OpenQuoteContext(host="127.0.0.1", port=port))
     ctx = None
     try:
-        wait_for(lambda: srv.call(lambda: srv.server.refused_logins) >= 1)
+        wait_for(lambda: srv.call(lambda: srv.server.refused_logins) >= 1, RECONNECT_WAIT, "a refused login",
+                 interval=0.05)
         assert not pending.done()
         srv.login.set(True)
         ctx = pending.result(timeout=RECONNECT_WAIT)
@@ -147,3 +142,20 @@ def test_state_file_restores_accounts_orders_and_cash(tmp_path: Path) -> None:
     finally:
         ctx.close()
         second.shutdown()
+
+
+def test_state_saved_before_the_a_shares_gets_them_on_load(tmp_path: Path) -> None:
+    state = tmp_path / "broker.json"
+    old = ServerThread(lambda: SimMarket(default_instruments(), seed=11), state_path=state, tick_interval=0)
+    old.start()
+    old.shutdown()
+    srv = ServerThread(new_market, state_path=state, tick_interval=0)
+    srv.start()
+    ctx = quote_ctx(srv.port)
+    try:
+        ret, info = ctx.get_stock_basicinfo(futu.Market.SH, code_list=["SH.600519"])
+        assert ret == futu.RET_OK, info
+        assert info["lot_size"].tolist() == [100]
+    finally:
+        ctx.close()
+        srv.shutdown()

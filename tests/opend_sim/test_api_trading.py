@@ -296,3 +296,43 @@ def _history_includes_todays_orders_and_deals(api_opend_manual: ServerThread, tr
     assert ret == futu.RET_OK and deals["qty"].sum() == 100
     ret, none = trd.history_order_list_query(trd_env=REAL, start="2001-01-01", end="2001-01-02")
     assert ret == futu.RET_OK and none.empty
+
+
+def test_order_fee_query_reports_the_fees_charged_on_fills(api_opend_manual: ServerThread, trd: Any) -> None:
+    assert trd.unlock_trade(TRADE_PASSWORD)[0] == futu.RET_OK
+    q = hk_quote(api_opend_manual)
+    ret, placed = place(trd, q.asks[-1][0], 200)
+    assert ret == futu.RET_OK, placed
+    order_id = placed["order_id"][0]
+    ret, resting = place(trd, passive_bid(q), 100)
+    assert ret == futu.RET_OK, resting
+    ret, deals = trd.deal_list_query(trd_env=REAL)
+    assert ret == futu.RET_OK and deals["qty"].sum() == 200
+    ret, fees = trd.order_fee_query([order_id, resting["order_id"][0]], trd_env=REAL)
+    assert ret == futu.RET_OK, fees
+    expected = round(sum(p * n * 0.00138 for p, n in zip(deals["price"], deals["qty"], strict=True)), 2)
+    filled, unfilled = fees.to_dict("records")
+    assert filled["order_id"] == order_id and filled["fee_amount"] == pytest.approx(expected, abs=0.011)
+    assert [title for title, _ in filled["fee_details"]] == ["Commission", "Stamp Duty", "Trading Levies"]
+    assert sum(v for _, v in filled["fee_details"]) == pytest.approx(filled["fee_amount"], abs=1e-9)
+    assert unfilled["fee_amount"] == 0.0  # nothing filled, nothing charged
+    ret, msg = trd.order_fee_query(["no-such-order"], trd_env=REAL)
+    assert ret == futu.RET_ERROR and "does not exist" in msg
+
+
+def test_acctradinginfo_query_gives_what_cash_and_position_allow(api_opend_manual: ServerThread, trd: Any) -> None:
+    assert trd.unlock_trade(TRADE_PASSWORD)[0] == futu.RET_OK
+    q = hk_quote(api_opend_manual)
+    price = q.asks[0][0]
+    ret, info = trd.acctradinginfo_query(futu.OrderType.NORMAL, "HK.00700", price, trd_env=REAL)
+    assert ret == futu.RET_OK, info
+    row = info.iloc[0]
+    lots = int(500_000.0 // (100 * price * 1.00138))  # whole lots, fees included
+    assert row["max_cash_buy"] == lots * 100 and row["max_position_sell"] == 0
+    assert row["max_cash_and_margin_buy"] == row["max_cash_buy"] and row["max_sell_short"] == 0
+    assert place(trd, q.asks[-1][0], 300)[0] == futu.RET_OK
+    ret, info = trd.acctradinginfo_query(futu.OrderType.MARKET, "HK.00700", 0, trd_env=REAL)
+    assert ret == futu.RET_OK, info
+    assert info["max_position_sell"].iloc[0] == 300
+    ret, msg = trd.acctradinginfo_query(futu.OrderType.NORMAL, "HK.99999", 10.0, trd_env=REAL)
+    assert ret == futu.RET_ERROR and "Unknown stock" in msg

@@ -1,7 +1,7 @@
 """The whole ``opend_sim`` process: the API port opens at startup but serves only after the login.
 
 Runs only when ``opend_sim.api`` (written separately) is importable. Frames are built here by hand
-from futu_wire.md §1 (not with the server's own framing code) and bodies with futu's pb classes.
+from docs/simulators.md, 'OpenD API framing' (not with the server's own framing code) and bodies with futu's pb classes.
 """
 
 from __future__ import annotations

@@ -12,17 +12,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+
+from polling import wait_for
 
 from tradebus.natsd import free_port
 from tradebus.users import UserStore
 
-T = TypeVar("T")
 SERVICES = ("md_ingest", "td_exec", "auth_broker", "ws_edge", "fmz_edge")
 SIM_VERIFY_CODE = "123456"  # opend_sim's SMS code (see docs/simulators.md)
 
@@ -70,17 +69,6 @@ def pid_alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll another process's state until ``predicate`` is truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)  # polling another process's state, bounded by the deadline
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def up_ports() -> dict[str, int]:
     names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health", *SERVICES, "auth_ws",
              "ws_md", "ws_td", "fmz")
@@ -112,6 +100,69 @@ def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[
              "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"])],
             stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", env, log_path, ports)
+    try:
+        yield run
+    finally:
+        stop_up(process)
+
+
+def config_file_for(tmp_path: Path, ports: dict[str, int], extra: str = "") -> Path:
+    """A TOML file moving every port `tradebus up` binds to ``ports``: the only place they are set."""
+    health = "\n".join(f"{name} = {ports[name]}" for name in SERVICES)
+    text = f"""
+[nats]
+url = "nats://127.0.0.1:{ports['nats']}"
+
+[data]
+dir = "{tmp_path / 'var'}"
+
+[runtime]
+heartbeat_s = 0.5
+
+[health]
+supervisor = {ports['health']}
+{health}
+
+[up]
+nats_port = {ports['nats']}
+monitor_port = {ports['monitor']}
+opend_api_port = {ports['opend']}
+opend_telnet_port = {ports['telnet']}
+ctp_td_port = {ports['ctp_td']}
+ctp_md_port = {ports['ctp_md']}
+
+[auth]
+ws_port = {ports['auth_ws']}
+
+[ws]
+md_port = {ports['ws_md']}
+td_port = {ports['ws_td']}
+
+[fmz]
+port = {ports['fmz']}
+{extra}"""
+    path = tmp_path / "tradebus.toml"
+    path.write_text(text)
+    return path
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment without any TRADEBUS_ setting, and a HOME of the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEBUS_") or k.startswith("TRADEBUS_TEST_")}
+    return {**env, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+
+
+@contextmanager
+def run_up_with_config(tmp_path: Path, config: Path, ports: dict[str, int], *up_args: str) -> Iterator[UpRun]:
+    """``tradebus --config FILE up``: no TRADEBUS_ variable and no port flag, only the file."""
+    env = clean_env(tmp_path)
+    log_path = tmp_path / "up.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "tradebus", "--config", str(config), "up", *up_args],
+                                   stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    # The helper commands (status, verify-code) read the same file.
+    helper_env = {**env, "TRADEBUS_CONFIG": str(config), "TRADEBUS_DATA_DIR": str(tmp_path / "var")}
+    run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", helper_env, log_path, ports)
     try:
         yield run
     finally:

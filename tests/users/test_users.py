@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tradebus.users import UserError, UserStore, WeakPassword, WrongPassword
+from tradebus.users import UserError, UserStore, WeakPassword, WrongPassword, resolve_accounts
 
 
 def test_add_verify_remove(tmp_path: Path) -> None:
@@ -105,3 +105,13 @@ def test_cli_add_list_remove(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no user 'nobody'" in missing.stderr
     subprocess.run([*cmd, "remove", "erin"], env=env, capture_output=True, text=True, check=True)
     assert UserStore(tmp_path / "users.json").get("erin") is None
+
+
+def test_wildcard_grants_resolve_to_the_venue_accounts(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "users.json")
+    user = store.add("carol", "carol-secret-3", ["ctp:*", "futu:281756", "futu:*", "sim:SIM-HK"])
+    venues = {"ctp": ["000001", "000002"], "futu": ["281756", "999"], "sim": ["SIM-HK", "SIM-US"]}
+    assert resolve_accounts(user, venues) == [("ctp", "000001"), ("ctp", "000002"), ("futu", "281756"),
+                                              ("futu", "999"), ("sim", "SIM-HK")]  # sim:SIM-US not granted
+    assert resolve_accounts(user, {}) == [("futu", "281756"), ("sim", "SIM-HK")]  # venues unknown: explicit only
+    assert user.wildcard_venues() == ["ctp", "futu"]

@@ -1,5 +1,6 @@
 """Fixtures for these tests. The harness lives in ``ws_harness.py``: test modules import it by that unique name."""
 
+from node_ws import node_path
 from ws_harness import stack
 
-__all__ = ["stack"]
+__all__ = ["node_path", "stack"]

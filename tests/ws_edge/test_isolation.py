@@ -22,7 +22,8 @@ async def test_two_users_are_isolated(stack: Stack) -> None:
     await bob.send({"MsgType": "ReqQryTradingAccount", "QryTradingAccount": {"InvestorID": "SIM-FUT"},
                     "RequestID": 1})
     funds = await bob.stream("RspQryTradingAccount")
-    assert {m["TradingAccount"]["AccountID"] for m in funds} == {"SIM-US"}
+    # naming an account that is not his: CTP's 13 and no record, never another account's figures
+    assert [(m["RspInfo"]["ErrorID"], m["TradingAccount"]) for m in funds] == [(13, None)]
 
     for action in ({"OrderSysID": order["OrderSysID"], "ExchangeID": "SHFE"},
                    {"FrontID": order["FrontID"], "SessionID": order["SessionID"], "OrderRef": order["OrderRef"]}):
@@ -30,10 +31,10 @@ async def test_two_users_are_isolated(stack: Stack) -> None:
             "InvestorID": "SIM-FUT", "ActionFlag": "0", **action}})
         assert (await bob.recv())["RspInfo"]["ErrorID"] == 25  # not found among bob's accounts
 
-    # bob naming alice's account on an order lands in his own account, never hers
+    # bob naming alice's account on an order is refused (13), and nothing lands in hers
     await bob.send(insert({**FUT, "LimitPrice": 3000.0}))
-    reply, _ = await bob.recv_until(lambda m: m["MsgType"] == "RtnOrder")
-    assert reply["Order"]["InvestorID"] == "SIM-US"
+    reply, _ = await bob.recv_until(lambda m: m["MsgType"] == "RspOrderInsert")
+    assert reply["RspInfo"]["ErrorID"] == 13
 
     await alice.send({"MsgType": "ReqQryOrder", "QryOrder": {}, "RequestID": 1})
     mine = await alice.stream("RspQryOrder")

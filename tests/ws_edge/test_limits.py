@@ -34,7 +34,8 @@ async def test_failed_logins_slow_down(stack: Stack) -> None:
         assert (await client.recv())["RspInfo"]["ErrorID"] == 3
         elapsed.append(time.monotonic() - started)
     assert elapsed[2] >= 0.1  # base 0.05 s doubled: the third attempt waits at least 0.1 s
-    assert stack.edge.throttle.delay("alice", "10.0.0.9") == 0.2  # per user, whatever the address (capped)
+    assert stack.edge.throttle.delay("bob", "127.0.0.1") == 0.2  # per address, whatever the user (capped)
+    assert stack.edge.throttle.delay("alice", "10.0.0.9") == 0.0  # never slowed from another address
 
 
 async def test_token_and_paths(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tradebus.ratelimit import LoginGuard, TokenBucket
 from tradebus.schemas.market import Level, Tick
 from ws_edge.depth import depth_body
 from ws_edge.envelope import call_failed, depth, encode, error, response, rsp_info, stream
@@ -9,7 +10,6 @@ from ws_edge.fields import DEPTH_MD, DEPTH_TD, ORDER, TRADE_QRY, TRADE_RTN
 from ws_edge.instruments import InstrumentMap
 from ws_edge.orders import coid_for, ctp_ids, order_sys_id
 from ws_edge.requests import RequestInvalid, validate_td
-from ws_edge.throttle import LoginThrottle, TokenBucket
 
 
 def test_envelope_key_order_and_conditional_keys() -> None:
@@ -80,16 +80,17 @@ def test_token_bucket_and_login_throttle() -> None:
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     now[0] += 0.5
     assert bucket.take() and not bucket.take()
-    throttle = LoginThrottle(0.5, 4.0, 60.0, clock=lambda: now[0])
+    throttle = LoginGuard(0.5, 4.0, 60.0, clock=lambda: now[0])
     assert throttle.delay("alice", "1.2.3.4") == 0.0
     for _ in range(3):
-        throttle.failed("alice", "1.2.3.4")
-    assert throttle.delay("alice", "9.9.9.9") == 2.0  # per user
+        throttle.record_failure("alice", "1.2.3.4")
+    assert throttle.delay("alice", "9.9.9.9") == 0.0  # never slowed from another address: no lock-out
     assert throttle.delay("mallory", "1.2.3.4") == 2.0  # per address
     for _ in range(5):
-        throttle.failed("alice", "1.2.3.4")
-    assert throttle.delay("alice", "x") == 4.0  # capped
-    throttle.succeeded("alice")
-    assert throttle.delay("alice", "x") == 0.0
+        throttle.record_failure("alice", "1.2.3.4")
+    assert throttle.delay("alice", "1.2.3.4") == 4.0  # capped
+    throttle.record_success("alice", "1.2.3.4")
+    assert throttle.delay("alice", "1.2.3.4") == 4.0  # the address's own count stays after a success
+    assert throttle.delay("alice", "5.5.5.5") == 0.0
     now[0] += 61
     assert throttle.delay("mallory", "1.2.3.4") == 0.0  # the window forgets

@@ -168,10 +168,14 @@ async def test_futu_instrument_order_and_queries(stack: Stack) -> None:
     done, _ = await client.recv_until(lambda m: m["MsgType"] == "RtnOrder" and m["Order"]["OrderStatus"] == "0")
     assert done["Order"]["InvestorID"] == "SIM-HK" and done["Order"]["InstrumentID"] == "HK.00700"
     assert done["Order"]["ExchangeID"] == "HK" and done["Order"]["ExchangeInstID"] == "00700"
-    await client.send({"MsgType": "ReqQryInvestorPosition", "QryInvestorPosition": {"InstrumentID": "HK.00700"},
-                       "RequestID": 1})
+    await client.send({"MsgType": "ReqQryInvestorPosition", "QryInvestorPosition": {
+        "InvestorID": "SIM-HK", "InstrumentID": "HK.00700"}, "RequestID": 1})
     positions = await client.stream("RspQryInvestorPosition")
     assert [m["InvestorPosition"]["Position"] for m in positions] == [100]
+    # without an InvestorID the query answers for the session's investor (alice's first account, SIM-FUT)
+    await client.send({"MsgType": "ReqQryInvestorPosition", "QryInvestorPosition": {"InstrumentID": "HK.00700"},
+                       "RequestID": 1})
+    assert [m["InvestorPosition"] for m in await client.stream("RspQryInvestorPosition")] == [None]
 
 
 @pytest.mark.parametrize("msg_type", sorted(set(TD_ROUTES) - {"ReqUserLogin", "ReqOrderInsert", "ReqOrderAction"}))

@@ -1,4 +1,7 @@
-"""/md/: login, subscribe / unsubscribe, RtnDepthMarketData (reference §3.1, §7.1–7.2), shared subscriptions."""
+"""/md/: login, subscribe / unsubscribe, RtnDepthMarketData, shared subscriptions.
+
+The protocol: docs/ws_edge.md, 'Market-data requests'.
+"""
 
 from __future__ import annotations
 

@@ -26,6 +26,18 @@ EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 
 _encoder = msgspec.json.Encoder()
 log = get_logger("tradebus.bus")
+INBOX_ROOT = "_INBOX."  # every requester's replies: nats-py's default prefix, or _INBOX.<user>
+
+
+def answerable(msg: Msg) -> bool:
+    """Whether ``msg`` is a request we may answer: its reply subject is an inbox. The requester chooses
+    it and a responder may answer anywhere (``allow_responses``): pointed into ``td.evt.…`` our answer
+    would be stored in TD_EVT. A message a JetStream consumer pushed (reply ``$JS.ACK…``) is no request."""
+    if msg.reply.startswith(INBOX_ROOT):
+        return True
+    log.warning("request with a non-inbox reply subject not answered", subject=ascii(msg.subject),
+                reply=ascii(msg.reply[:200]))
+    return False
 
 
 class Bus:
@@ -87,7 +99,7 @@ class Bus:
             raise RequestFailed(subject, f"undecodable reply: {exc}") from exc
 
     async def reply(self, msg: Msg, message: BusMessage) -> None:
-        if msg.reply:
+        if msg.reply and answerable(msg):
             await self.nc.publish(msg.reply, _encoder.encode(message))
 
     async def serve(self, subject: str, handler: Callable[[Msg], Awaitable[None]], *, queue: str = "") -> Any:
@@ -99,6 +111,8 @@ class Bus:
         """
 
         async def guarded(msg: Msg) -> None:
+            if msg.reply and not answerable(msg):
+                return
             try:
                 await handler(msg)
             except Exception:

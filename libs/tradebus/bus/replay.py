@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 S = TypeVar("S")
@@ -53,3 +54,31 @@ async def last_message(js: JetStreamContext, stream: str, subject: str, decoder:
     if raw.data is None:
         return None
     return decoder.decode(raw.data)
+
+
+async def read_stream(js: JetStreamContext, stream: str, subject_filter: str, *, start_seq: int | None = None,
+                      start_ns: int | None = None, idle_timeout: float = 5.0) -> AsyncIterator[tuple[int, bytes]]:
+    """(stream sequence, payload) of every stored message matching ``subject_filter``, in stream order, from
+    ``start_seq`` or from the first stored at or after ``start_ns`` (else from the beginning), up to the
+    messages that existed when the read started. The caller stops early by leaving the loop."""
+    if start_seq is not None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq))
+    elif start_ns is not None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
+                                opt_start_time=datetime.fromtimestamp(start_ns / 1e9, tz=UTC))
+    else:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    sub = await js.subscribe(subject_filter, stream=stream, ordered_consumer=True, config=config)
+    try:
+        info = await sub.consumer_info()
+        delivered = info.delivered.consumer_seq if info.delivered else 0
+        if not info.num_pending and not delivered:
+            return
+        while True:
+            msg = await sub.next_msg(timeout=idle_timeout)
+            meta = msg.metadata
+            yield meta.sequence.stream, msg.data
+            if meta.num_pending == 0:
+                return
+    finally:
+        await sub.unsubscribe()

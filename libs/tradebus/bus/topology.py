@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
 from tradebus.logs import get_logger
+from tradebus.subjects import sys_health, sys_health_stream
 
 log = get_logger("tradebus.bus")
 
@@ -80,22 +81,30 @@ def stream_configs(cfg: StreamsConfig) -> list[StreamConfig]:
             allow_direct=True,
             num_replicas=cfg.replicas,
         ),
-        StreamConfig(
-            name="SYS",
-            description="the last heartbeat of every service",
-            subjects=["sys.health.>"],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.MEMORY,
-            max_msgs_per_subject=1,
-            max_age=3600.0,
-            duplicate_window=60.0,
-            allow_direct=True,
-            num_replicas=cfg.replicas,
-        ),
     ]
 
 
-STREAMS: tuple[str, ...] = ("MD", "TD_EVT", "AUTH", "SYS")
+STREAMS: tuple[str, ...] = ("MD", "TD_EVT", "AUTH")
+
+
+def heartbeat_stream_config(service: str, cfg: StreamsConfig) -> StreamConfig:
+    """``service``'s own heartbeat stream: its last heartbeat, on its one subject.
+
+    One stream per service (not one shared by all) because whoever may update a stream may change its
+    subjects: a shared, writable-by-all stream let any service widen it to capture others' traffic.
+    """
+    return StreamConfig(
+        name=sys_health_stream(service),
+        description=f"the last heartbeat of {service}",
+        subjects=[sys_health(service)],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.MEMORY,
+        max_msgs_per_subject=1,
+        max_age=3600.0,
+        duplicate_window=60.0,
+        allow_direct=True,
+        num_replicas=cfg.replicas,
+    )
 
 # Fields we set, compared against the server's view to decide whether an update is needed.
 _COMPARED = ("subjects", "retention", "storage", "max_age", "max_bytes", "max_msgs_per_subject", "discard",
@@ -121,37 +130,42 @@ def _differs(want: StreamConfig, have: StreamConfig) -> list[str]:
 
 def _mine(stream: str, owner: str | None) -> bool:
     """Whether ``owner`` sets up ``stream`` (None: set up everything, as an unrestricted user may)."""
-    from tradebus.permissions import SHARED_STREAMS, STREAM_OWNERS
+    from tradebus.permissions import STREAM_OWNERS
 
-    return owner is None or stream in SHARED_STREAMS or STREAM_OWNERS.get(stream) == owner
+    return owner is None or STREAM_OWNERS.get(stream) == owner
+
+
+async def ensure_stream(js: JetStreamContext, want: StreamConfig, *, update: bool = True) -> str:
+    """Create or update one stream: "created", "updated", "unchanged" (or "differs", left as it is,
+    when ``update`` is False: its user may create the stream but not change it)."""
+    try:
+        info = await js.stream_info(want.name or "")
+    except NotFoundError:
+        await js.add_stream(want)
+        log.info("stream created", stream=want.name)
+        return "created"
+    changed = _differs(want, info.config)
+    if not changed:
+        return "unchanged"
+    if not update:
+        log.warning("stream differs from its declaration; only an administrator may change it", stream=want.name,
+                    fields=changed)
+        return "differs"
+    await js.update_stream(want)
+    log.info("stream updated", stream=want.name, fields=changed)
+    return "updated"
 
 
 async def ensure_streams(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
     """Create or update each stream; returns what was done per stream ("created"/"updated"/"unchanged").
 
-    With ``owner``, only that service's streams (and the shared SYS) are touched; the others are left
-    to their owners ("not_mine"), because the bus permissions let only the owner create or update them.
+    With ``owner``, only that service's streams are touched; the others are left to their owners
+    ("not_mine"), because the bus permissions let only the owner create or update them.
     """
     outcome: dict[str, str] = {}
     for want in stream_configs(cfg):
         assert want.name is not None
-        if not _mine(want.name, owner):
-            outcome[want.name] = "not_mine"
-            continue
-        try:
-            info = await js.stream_info(want.name)
-        except NotFoundError:
-            await js.add_stream(want)
-            outcome[want.name] = "created"
-            log.info("stream created", stream=want.name)
-            continue
-        changed = _differs(want, info.config)
-        if changed:
-            await js.update_stream(want)
-            outcome[want.name] = "updated"
-            log.info("stream updated", stream=want.name, fields=changed)
-        else:
-            outcome[want.name] = "unchanged"
+        outcome[want.name] = await ensure_stream(js, want) if _mine(want.name, owner) else "not_mine"
     return outcome
 
 
@@ -184,5 +198,22 @@ async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | 
     return outcome
 
 
-async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None) -> dict[str, str]:
-    return {**await ensure_streams(js, cfg, owner), **await ensure_buckets(js, cfg, owner)}
+async def ensure_topology(js: JetStreamContext, cfg: StreamsConfig, owner: str | None = None, *,
+                          heartbeat_of: str | None = None) -> dict[str, str]:
+    """The shared streams and buckets (``owner``'s only, under per-service users), plus the heartbeat
+    stream of ``heartbeat_of`` (default: ``owner``), which its service creates for itself but, under
+    per-service users, may not update: an update may change subjects, and a service able to widen a
+    stream it reads could capture anyone's traffic (see docs/security.md)."""
+    outcome = {**await ensure_streams(js, cfg, owner), **await ensure_buckets(js, cfg, owner)}
+    service = heartbeat_of or owner
+    if service:
+        want = heartbeat_stream_config(service, cfg)
+        try:
+            outcome[str(want.name)] = await ensure_stream(js, want, update=owner is None)
+        except APIError as exc:
+            # e.g. the shared SYS stream of earlier versions still holds sys.health.> (subjects overlap).
+            # It was a memory stream: restarting nats-server removes it. Heartbeats still go out live.
+            log.error("heartbeat stream not created; restart nats-server once if an old SYS stream holds "
+                      "sys.health.>", stream=want.name, error=exc.description or str(exc))
+            outcome[str(want.name)] = "failed"
+    return outcome

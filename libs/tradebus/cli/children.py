@@ -1,4 +1,9 @@
-"""Supervised child processes: start, stream their output, probe their health, restart with backoff."""
+"""Supervised child processes: start, stream their output, probe their health, restart with backoff.
+
+What the table, ``tradebus status`` and ``/metrics`` show comes from here: a child is "running" only
+while its process is alive (its exit is noticed even when a grandchild keeps its output pipe open),
+and ``restarts`` counts every restart, reported through ``on_restart`` as it happens.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from tradebus.backoff import Backoff
 from tradebus.cli.registry import ProcessSpec
 from tradebus.logs import get_logger
 from tradebus.schemas.health import ChildProcess
@@ -20,6 +26,20 @@ _PR_SET_PDEATHSIG = 1
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 30.0  # a child that ran this long gets its backoff reset
+OUTPUT_DRAIN_S = 1.0  # after an exit, read what is left of its output this long, no more
+
+
+class RestartBackoff:
+    """Restart delays: doubling from BACKOFF_FIRST_S to BACKOFF_MAX_S, reset after a stable run."""
+
+    def __init__(self) -> None:
+        self._delays = Backoff(BACKOFF_FIRST_S, BACKOFF_MAX_S, jitter=0.0)
+
+    def after_exit(self, ran_s: float) -> float:
+        """The delay before the next start, given how long the process ran."""
+        if ran_s > STABLE_AFTER_S:
+            self._delays.reset()
+        return self._delays.next()
 
 
 def _die_with_parent() -> None:
@@ -28,37 +48,61 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class Child:
-    def __init__(self, spec: ProcessSpec, env: dict[str, str], on_line: Callable[[str, str], None],
-                 on_change: Callable[[], None]) -> None:
-        self.spec = spec
-        self.env = env
-        self.on_line = on_line
-        self.on_change = on_change
-        self.process: asyncio.subprocess.Process | None = None
-        self.state = "starting"
+def child_view(name: str, state: str, pid: int | None, restarts: int, healthy: bool, detail: str) -> ChildProcess:
+    """One row of the table and of the supervisor's heartbeat; a process that is gone is never "running"."""
+    if state == "running" and pid is None:
+        state, healthy = "exited", False
+    return ChildProcess(name=name, state=state, pid=pid, restarts=restarts, healthy=healthy, detail=detail)
+
+
+class Supervised:
+    """What every supervised process reports: its state (changes announced), restarts and health."""
+
+    def __init__(self, name: str, state: str, on_change: Callable[[], None],
+                 on_restart: Callable[[str], None]) -> None:
+        self.name = name
+        self.state = state
+        self.detail = ""
         self.restarts = 0
         self.healthy = False
-        self.detail = ""
-        self.stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._backoff = BACKOFF_FIRST_S
+        self.on_change = on_change
+        self.on_restart = on_restart
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process and self.process.returncode is None else None
+        raise NotImplementedError
 
     def view(self) -> ChildProcess:
-        return ChildProcess(name=self.spec.name, state=self.state, pid=self.pid, restarts=self.restarts,
-                            healthy=self.healthy, detail=self.detail)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._supervise(), name=f"child:{self.spec.name}")
+        return child_view(self.name, self.state, self.pid, self.restarts, self.healthy, self.detail)
 
     def _set(self, state: str, detail: str = "") -> None:
         if (state, detail) != (self.state, self.detail):
             self.state, self.detail = state, detail
             self.on_change()
+
+    def _restarted(self) -> None:
+        self.restarts += 1
+        self.on_restart(self.name)
+
+
+class Child(Supervised):
+    def __init__(self, spec: ProcessSpec, env: dict[str, str], on_line: Callable[[str, str], None],
+                 on_change: Callable[[], None], on_restart: Callable[[str], None] = lambda _name: None) -> None:
+        super().__init__(spec.name, "starting", on_change, on_restart)
+        self.spec = spec
+        self.env = env
+        self.on_line = on_line
+        self.process: asyncio.subprocess.Process | None = None
+        self.stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = RestartBackoff()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process and self.process.returncode is None else None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._supervise(), name=f"child:{self.spec.name}")
 
     async def _supervise(self) -> None:
         while not self.stopping:
@@ -75,20 +119,33 @@ class Child:
                 return
             self._set("running")
             log.info("process started", process=self.spec.name, pid=self.process.pid)
-            await self._pump_output(self.process)
-            code = await self.process.wait()
+            code = await self._run_until_exit(self.process)
             self.healthy = False
             if self.stopping:
                 self._set("stopped", f"exit {code}")
                 return
-            if time.monotonic() - started > STABLE_AFTER_S:
-                self._backoff = BACKOFF_FIRST_S
-            log.warning("process exited; restarting", process=self.spec.name, exit_code=code,
-                        restart_in_s=self._backoff)
-            self._set("backoff", f"exit {code}, restart in {self._backoff:g}s")
-            await asyncio.sleep(self._backoff)  # the restart backoff itself, not a race workaround
-            self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
-            self.restarts += 1
+            delay = self._backoff.after_exit(time.monotonic() - started)
+            log.warning("process exited; restarting", process=self.spec.name, exit_code=code, restart_in_s=delay)
+            self._set("backoff", f"exit {code}, restart in {delay:g}s")
+            await asyncio.sleep(delay)  # the restart backoff itself, not a race workaround
+            self._restarted()
+
+    async def _run_until_exit(self, process: asyncio.subprocess.Process) -> int:
+        """Relay the output until the process exits; its exit, not the end of its output, decides.
+
+        A grandchild (auth_broker's OpenD) may hold the pipe open after the child died; the child is
+        dead all the same, so after a short drain the rest of that output is dropped.
+        """
+        pump = asyncio.create_task(self._pump_output(process))
+        try:
+            code = await process.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pump), OUTPUT_DRAIN_S)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        return code
 
     async def _pump_output(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

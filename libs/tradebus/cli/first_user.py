@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tradebus.cli.registry import SIM_LOGIN_ACCOUNT
 from tradebus.config import Config
+from tradebus.sim.futu_accounts import simulated_futu_accounts
 from tradebus.users import UserStore, new_password
 
 DEMO_USER = "demo"
@@ -15,9 +16,7 @@ DEMO_USER = "demo"
 
 def simulated_accounts(config: Config) -> list[str]:
     """``ctp:<investor>`` of ctp_sim and every Futu account opend_sim opens for the demo login."""
-    from opend_sim.api.accounts import build_accounts  # the simulator decides its account ids
-
-    futu = [f"futu:{acc.acc_id}" for acc in build_accounts(SIM_LOGIN_ACCOUNT)]
+    futu = [f"futu:{acc.acc_id}" for acc in simulated_futu_accounts(SIM_LOGIN_ACCOUNT)]
     return [f"ctp:{config.ctp.user_id}", *futu]
 
 

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-code": ("verify_code", "finish an OpenD login: tradebus verify-code 123456 (or init / status)"),
     "healthcheck": ("healthcheck", "exit 0 when a service's /healthz answers 200: tradebus healthcheck 9101"),
     "nats-conf": ("nats_conf", "print the nats.conf (one user per service) generated from the permission table"),
+    "asyncapi": ("asyncapi", "print the bus contract as AsyncAPI 3.0 (docs/asyncapi.yaml): channels, payloads, users"),
     "user": ("user", "edge users: tradebus user add NAME --accounts ctp:000001 [--fmz] | list | remove NAME"),
 }
 

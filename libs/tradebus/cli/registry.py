@@ -19,6 +19,7 @@ class PortUse:
     port: int
     what: str  # "OpenD API port"
     change_with: str  # "--opend-port or [up] opend_api_port"
+    host: str = "127.0.0.1"  # the address the process binds, from the same config
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,38 @@ def simulator_specs(config: Config) -> list[ProcessSpec]:
     ]
 
 
-def _health(config: Config, name: str) -> tuple[list[str], str, PortUse]:
+def _health(config: Config, name: str) -> tuple[list[str], str | None, list[PortUse]]:
+    """A service's health flag, its /healthz URL (None when [health] <name> = 0) and the port it binds."""
     port = getattr(config.health, name)
-    return (["--health-port", str(port)], f"http://127.0.0.1:{port}/healthz",
-            PortUse(port, f"{name} health port", f"TRADEBUS_HEALTH_{name.upper()} or [health] {name}"))
+    if not port:
+        return ["--health-port", "0"], None, []
+    host = config.runtime.http_host
+    return (["--health-port", str(port)], f"http://{_connect_host(host)}:{port}/healthz",
+            [PortUse(port, f"{name} health port", f"TRADEBUS_HEALTH_{name.upper()} or [health] {name}", host)])
+
+
+def _connect_host(bind_host: str) -> str:
+    """Where to reach a server bound to ``bind_host`` from this machine."""
+    return "127.0.0.1" if bind_host in ("", "0.0.0.0", "::") else bind_host
+
+
+def opend_supervised(config: Config) -> bool:
+    """Whether auth_broker runs OpenD under `tradebus up` (opend_sim, or a local FutuOpenD).
+
+    ``[auth] opend``: ``auto`` runs opend_sim with the simulators and uses ``[futu] host/port`` as an
+    OpenD run elsewhere under ``--no-sims``; ``supervised`` always runs ``[auth] opend_cmd``;
+    ``external`` never runs one.
+    """
+    mode = config.auth.opend
+    return mode == "supervised" or (mode == "auto" and config.up.simulators)
 
 
 def _venue_env(config: Config) -> dict[str, str]:
     """Where md_ingest and td_exec find OpenD and the CTP fronts under `tradebus up`."""
     up = config.up
-    env = {"TRADEBUS_FUTU_HOST": "127.0.0.1", "TRADEBUS_FUTU_PORT": str(up.opend_api_port),
-           "TRADEBUS_FUTU_AUTH_INSTANCE": config.auth.instance}
+    env = {"TRADEBUS_FUTU_AUTH_INSTANCE": config.auth.instance}
+    if opend_supervised(config):  # the OpenD auth_broker runs listens here; otherwise [futu] host/port
+        env |= {"TRADEBUS_FUTU_HOST": "127.0.0.1", "TRADEBUS_FUTU_PORT": str(up.opend_api_port)}
     if up.simulators:
         env |= {"TRADEBUS_CTP_MD_FRONT": f"sim://127.0.0.1:{up.ctp_md_port}",
                 "TRADEBUS_CTP_TD_FRONT": f"sim://127.0.0.1:{up.ctp_td_port}"}
@@ -86,7 +108,10 @@ def _venue_env(config: Config) -> dict[str, str]:
 
 def _auth_broker_env(config: Config) -> dict[str, str]:
     up = config.up
-    env = {"TRADEBUS_AUTH_API_PORT": str(up.opend_api_port), "TRADEBUS_AUTH_TELNET_PORT": str(up.opend_telnet_port)}
+    if not opend_supervised(config):
+        return {"TRADEBUS_AUTH_OPEND": "external"}
+    env = {"TRADEBUS_AUTH_OPEND": "supervised", "TRADEBUS_AUTH_API_PORT": str(up.opend_api_port),
+           "TRADEBUS_AUTH_TELNET_PORT": str(up.opend_telnet_port)}
     if up.simulators:
         env |= {
             "TRADEBUS_AUTH_OPEND_CMD": f"{sys.executable} -m opend_sim",
@@ -99,43 +124,53 @@ def _auth_broker_env(config: Config) -> dict[str, str]:
     return env
 
 
+def _auth_broker_ports(config: Config) -> list[PortUse]:
+    auth, up = config.auth, config.up
+    ports = []
+    if auth.ws_enabled and auth.ws_port:
+        ports.append(PortUse(auth.ws_port, "auth_broker WebSocket", "TRADEBUS_AUTH_WS_PORT or [auth] ws_port",
+                             auth.ws_host))
+    if opend_supervised(config):
+        ports += [PortUse(up.opend_api_port, "OpenD API port", "--opend-port or [up] opend_api_port"),
+                  PortUse(up.opend_telnet_port, "OpenD telnet port", "--opend-telnet-port or [up] opend_telnet_port")]
+    return ports
+
+
+def _ws_edge_ports(config: Config) -> list[PortUse]:
+    ws = config.ws
+    ports = [PortUse(ws.md_port, "ws_edge WebSocket (webctp /md/ and /td/)", "TRADEBUS_WS_MD_PORT or [ws] md_port",
+                     ws.host)]
+    if ws.td_port:
+        ports.append(PortUse(ws.td_port, "ws_edge trading WebSocket (/td/)", "TRADEBUS_WS_TD_PORT or [ws] td_port",
+                             ws.host))
+    return ports
+
+
+def _service(config: Config, name: str, ports: list[PortUse], env: dict[str, str] | None = None) -> ProcessSpec:
+    args, url, health_ports = _health(config, name)
+    return ProcessSpec(name, _module(name, *args), [*health_ports, *ports], health_url=url, env=env or {},
+                       tcp_probe=None if url else next(((_connect_host(p.host), p.port) for p in ports), None))
+
+
 def service_specs(config: Config) -> list[ProcessSpec]:
     """The bus services, in start order; each reads the shared config plus the env given here."""
-    specs: list[ProcessSpec] = []
     venue_env = _venue_env(config)
-    args, url, port = _health(config, "auth_broker")
-    specs.append(ProcessSpec(
-        "auth_broker", _module("auth_broker", *args), [port, PortUse(config.auth.ws_port, "auth_broker WebSocket",
-                                                                     "TRADEBUS_AUTH_WS_PORT or [auth] ws_port"),
-                                                       PortUse(config.up.opend_api_port, "OpenD API port",
-                                                               "--opend-port or [up] opend_api_port"),
-                                                       PortUse(config.up.opend_telnet_port, "OpenD telnet port",
-                                                               "--opend-telnet-port or [up] opend_telnet_port")],
-        health_url=url, env=_auth_broker_env(config)))
-    args, url, port = _health(config, "md_ingest")
     md_env = dict(venue_env)
     if not config.md.subscriptions:
         md_env["TRADEBUS_MD_SUBSCRIPTIONS"] = ",".join(UP_SUBSCRIPTIONS)
     if config.up.simulators:
         md_env["TRADEBUS_MD_STALE_HOURS"] = "always"  # the simulators trade around the clock
-    specs.append(ProcessSpec("md_ingest", _module("md_ingest", *args), [port], health_url=url, env=md_env))
-    args, url, port = _health(config, "td_exec")
     td_env = dict(venue_env)
     if config.up.simulators and not config.futu.trade_pwd_md5:
         td_env["TRADEBUS_FUTU_TRADE_PWD_MD5"] = SIM_TRADE_PWD_MD5
-    specs.append(ProcessSpec("td_exec", _module("td_exec", *args), [port], health_url=url, env=td_env))
-    args, url, port = _health(config, "ws_edge")
-    ws_ports = [PortUse(config.ws.md_port, "ws_edge WebSocket (webctp /md/ and /td/)",
-                        "TRADEBUS_WS_MD_PORT or [ws] md_port")]
-    if config.ws.td_port:
-        ws_ports.append(PortUse(config.ws.td_port, "ws_edge trading WebSocket (/td/)",
-                                "TRADEBUS_WS_TD_PORT or [ws] td_port"))
-    specs.append(ProcessSpec("ws_edge", _module("ws_edge", *args), [port, *ws_ports], health_url=url))
-    args, url, port = _health(config, "fmz_edge")
-    specs.append(ProcessSpec("fmz_edge", _module("fmz_edge", *args),
-                             [port, PortUse(config.fmz.port, "fmz_edge HTTP", "TRADEBUS_FMZ_PORT or [fmz] port")],
-                             health_url=url))
-    return specs
+    fmz = config.fmz
+    return [
+        _service(config, "auth_broker", _auth_broker_ports(config), _auth_broker_env(config)),
+        _service(config, "md_ingest", [], md_env),
+        _service(config, "td_exec", [], td_env),
+        _service(config, "ws_edge", _ws_edge_ports(config)),
+        _service(config, "fmz_edge", [PortUse(fmz.port, "fmz_edge HTTP", "TRADEBUS_FMZ_PORT or [fmz] port", fmz.host)]),
+    ]
 
 
 def process_specs(config: Config) -> list[ProcessSpec]:

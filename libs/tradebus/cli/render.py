@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tradebus.log_escape import escape_text
+
 _COLOURS = ("36", "35", "33", "32", "34", "91", "96", "95", "93")
 _LEVEL_COLOUR = {"debug": "2", "info": "32", "warning": "33", "error": "31", "critical": "31;1"}
 _json = msgspec.json.Decoder()
@@ -18,6 +20,11 @@ class LinePrinter:
 
     Children log JSON lines (they are not on a TTY); those are rendered as
     ``level  event  key=value …`` so one stream reads the same whatever process wrote it.
+
+    A child's line cannot forge another: everything taken from it — a JSON record's level, event,
+    keys and values, or a line that is not JSON at all — is escaped (``log_escape.py``) before it is
+    printed, so a newline, carriage return or ANSI escape inside it shows as ``\\n`` / ``\\x1b``
+    after the child's own prefix, never as a new ``<name> | …`` line or terminal control.
     """
 
     def __init__(self, colour: bool, width: int = 12) -> None:
@@ -35,17 +42,18 @@ class LinePrinter:
 
     def _render(self, line: str) -> str:
         if not line.startswith("{"):
-            return line
+            return escape_text(line)
         try:
             record = _json.decode(line)
         except msgspec.DecodeError:
-            return line
+            return escape_text(line)
         if not isinstance(record, dict) or "event" not in record:
-            return line
-        level = str(record.get("level", "info"))
-        fields = " ".join(f"{k}={v}" for k, v in record.items() if k not in _SKIP_KEYS)
+            return escape_text(line)
+        level = escape_text(str(record.get("level", "info")))
+        fields = " ".join(f"{escape_text(str(k))}={escape_text(str(v))}"
+                          for k, v in record.items() if k not in _SKIP_KEYS)
         head = self._paint(f"{level:<7}", _LEVEL_COLOUR.get(level, "0"))
-        return f"{head} {record['event']}" + (f"  {fields}" if fields else "")
+        return f"{head} {escape_text(str(record['event']))}" + (f"  {fields}" if fields else "")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -1,8 +1,10 @@
 """``tradebus status``: the health of every service, read over the bus.
 
-Reads the last heartbeat of every service from the ``SYS`` stream (one per subject), so the answer is
+Reads the last heartbeat of every service from its heartbeat stream (``SYS_<service>``), so the answer is
 immediate, and includes the processes ``tradebus up`` supervises (from the supervisor's heartbeat),
-which covers the venue simulators that are not on the bus themselves.
+which covers nats-server and the venue simulators that are not on the bus themselves. For a supervised
+service the supervisor has the last word on its pid, whether it is alive and how often it restarted: a
+heartbeat from a process that has died since is shown with the supervisor's state, never as healthy.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import time
 
 import msgspec
 
-from tradebus.bus import connect, fold_stream
+from tradebus.bus import connect
+from tradebus.bus.heartbeats import last_heartbeats
 from tradebus.cli.bus_access import with_operator_credentials
 from tradebus.cli.render import age, table
 from tradebus.config import Config, load_or_exit
-from tradebus.schemas import SYSTEM_DECODER, HealthState, Heartbeat
-from tradebus.subjects import SYS_HEALTH_ALL
+from tradebus.logs import configure_logging
+from tradebus.schemas import HealthState, Heartbeat
+from tradebus.schemas.health import ChildProcess
 
 STALE_AFTER_INTERVALS = 3
 
@@ -34,15 +38,36 @@ class Row(msgspec.Struct, frozen=True):
     detail: str
 
 
+def _fresh(beat: Heartbeat, now_ns: int) -> bool:
+    return now_ns - beat.ts_event < STALE_AFTER_INTERVALS * beat.interval_s * 1e9
+
+
+def _supervised(beats: dict[str, Heartbeat], now_ns: int) -> dict[str, ChildProcess]:
+    """What a live supervisor says of each of its processes (restart counts, and whether each is alive)."""
+    return {child.name: child for beat in beats.values() if _fresh(beat, now_ns) for child in beat.children}
+
+
+def _own_row(name: str, beat: Heartbeat, child: ChildProcess | None, now_ns: int) -> Row:
+    """A service's row from its own heartbeat, corrected by its supervisor: a dead process is not running."""
+    fresh = _fresh(beat, now_ns)
+    state = beat.state.value if fresh else "silent"
+    healthy = fresh and beat.state == HealthState.OK
+    problems = ", ".join(f"{k}: {v}" for k, v in beat.checks.items() if v != "ok")
+    if child is None:
+        return Row(name, state, healthy, beat.pid, 0, beat.ts_event, problems)
+    if child.pid != beat.pid:  # its last heartbeat is from a process the supervisor no longer runs
+        state, healthy = child.state, False
+        problems = child.detail or problems
+    return Row(name, state, healthy and child.healthy, child.pid, child.restarts, beat.ts_event, problems)
+
+
 def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
+    supervised = _supervised(beats, now_ns)
     rows: list[Row] = []
     for name in sorted(beats):
         beat = beats[name]
-        fresh = now_ns - beat.ts_event < STALE_AFTER_INTERVALS * beat.interval_s * 1e9
-        state = beat.state.value if fresh else "silent"
-        problems = ", ".join(f"{k}: {v}" for k, v in beat.checks.items() if v != "ok")
-        rows.append(Row(name, state, fresh and beat.state == HealthState.OK, beat.pid, 0, beat.ts_event, problems))
-        if fresh:
+        rows.append(_own_row(name, beat, supervised.get(name), now_ns))
+        if _fresh(beat, now_ns):
             for child in beat.children:
                 if child.name in beats:
                     continue  # it heartbeats itself; its own row says more
@@ -54,11 +79,7 @@ def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
 async def read_heartbeats(config: Config, timeout: float) -> dict[str, Heartbeat]:
     bus = await asyncio.wait_for(connect(config.nats, "tradebus-status"), timeout)
     try:
-        def keep(state: dict[str, Heartbeat], beat: Heartbeat, _subject: str, _seq: int) -> dict[str, Heartbeat]:
-            state[beat.service] = beat
-            return state
-
-        return await asyncio.wait_for(fold_stream(bus.js, SYS_HEALTH_ALL, SYSTEM_DECODER, keep, {}), timeout)
+        return await asyncio.wait_for(last_heartbeats(bus), timeout)
     finally:
         await bus.close()
 
@@ -74,6 +95,8 @@ def status_main(argv: list[str], config_path: str | None) -> int:
         config = msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=args.nats_url,
                                                                                max_reconnect_attempts=0))
     config = with_operator_credentials(config)
+    # The client's own reconnect chatter goes to stderr, errors only: stdout is the answer (--json).
+    configure_logging("tradebus-status", level="error", secrets=config.secrets())
     try:
         beats = asyncio.run(read_heartbeats(config, args.timeout))
     except Exception as exc:  # any failure to reach the bus is reported the same way

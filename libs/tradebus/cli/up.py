@@ -1,10 +1,13 @@
 """``tradebus up``: the whole system on one machine.
 
-Order of events: check every port we will need (one clear error naming the port and the flag that
-changes it), start the embedded ``nats-server`` with JetStream in the data folder, declare the streams,
-start every process of :mod:`tradebus.cli.registry` as a supervised child, then show their logs and a
-status table until Ctrl-C. Ctrl-C (or SIGTERM) stops the children (SIGTERM, then SIGKILL after a
-grace period), then NATS — within ten seconds, leaving nothing behind.
+Order of events: check every port the processes will bind, computed from the same configuration they
+will read (one clear error naming the port and the key or flag that changes it), start the embedded
+``nats-server`` with JetStream in the data folder, start every process of :mod:`tradebus.cli.registry`
+as a supervised child, then show their logs and a status table until Ctrl-C. nats-server is supervised
+like the children (:mod:`tradebus.cli.nats_child`). Every child gets the configuration file
+``tradebus --config FILE up`` was given (as ``TRADEBUS_CONFIG``) and the same environment overrides.
+Ctrl-C (or SIGTERM) stops the children (SIGTERM, then SIGKILL after a grace period), then NATS —
+within ten seconds, leaving nothing behind.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
+from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
 from tradebus.cli.children import Child
 from tradebus.cli.first_user import ensure_first_user
+from tradebus.cli.nats_child import NatsChild
 from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
-from tradebus.config import Config, load_or_exit
-from tradebus.logs import configure_logging, get_logger
+from tradebus.config import CONFIG_ENV, Config, load_or_exit
+from tradebus.logs import configure_logging, get_logger, log_stream
 from tradebus.natsd import NatsServer, NatsServerError, port_in_use
 from tradebus.runtime import Runtime, Service
 from tradebus.schemas import SYSTEM_DECODER, Heartbeat
 from tradebus.schemas.health import ChildProcess
 from tradebus.subjects import SYS_HEALTH_ALL
+from tradebus.users import users_path
 
 log = get_logger("tradebus.up")
 
@@ -56,11 +62,11 @@ class Supervisor(Service):
     name = "supervisor"
 
     def __init__(self, config: Config, specs: list[ProcessSpec], nats: NatsServer, printer: LinePrinter,
-                 access: BusAccess | None) -> None:
+                 access: BusAccess | None, config_path: str | None = None) -> None:
         super().__init__(config)
         self.access = access
         self.specs = specs
-        self.nats = nats
+        self.config_path = config_path
         self.printer = printer
         self.procs: list[Child] = []
         self.heartbeats: dict[str, Heartbeat] = {}
@@ -68,10 +74,16 @@ class Supervisor(Service):
         self._tasks: list[asyncio.Task[None]] = []
         self.restarts_total = self.metrics.counter("child_restarts_total", "restarts of supervised processes",
                                                    ("process",))
+        self.nats = NatsChild(nats, self._changed.set, self._count_restart)
+
+    def _count_restart(self, name: str) -> None:
+        self.restarts_total.inc(1.0, name)
 
     def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["TRADEBUS_NATS_URL"] = self.nats.url
+        if self.config_path is not None:  # the file `tradebus --config FILE up` read, for every child
+            env[CONFIG_ENV] = str(Path(self.config_path).resolve())
+        env["TRADEBUS_NATS_URL"] = self.nats.server.url
         env["TRADEBUS_DATA_DIR"] = self.config.data.dir
         env["TRADEBUS_LOG_FORMAT"] = "json"  # rendered by our LinePrinter
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -83,10 +95,11 @@ class Supervisor(Service):
         for spec in self.specs:
             # Each service connects as its own bus user; simulators do not use the bus.
             child_env = {**env, **spec.env, **(self.access.client_env(spec.name) if self.access else {})}
-            child = Child(spec, child_env, self._print_line, self._changed.set)
+            child = Child(spec, child_env, self._print_line, self._changed.set, self._count_restart)
             self.procs.append(child)
             child.start()
-        self._tasks = [asyncio.create_task(self._probe_loop()), asyncio.create_task(self._table_loop())]
+        self._tasks = [asyncio.create_task(self._probe_loop()), asyncio.create_task(self._table_loop()),
+                       asyncio.create_task(self.nats.watch())]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -94,13 +107,14 @@ class Supervisor(Service):
         # Stop in reverse start order: services before the simulators they talk to.
         await asyncio.gather(*(c.stop(CHILD_STOP_GRACE_S) for c in reversed(self.procs)),
                              return_exceptions=True)
+        self.nats.stopping = True  # _run stops the server itself, after the supervisor's last heartbeat
         self._print_table()
 
     def checks(self) -> dict[str, str]:
-        return {c.spec.name: "ok" if c.healthy else c.state for c in self.procs}
+        return {view.name: "ok" if view.healthy else view.state for view in self.children()}
 
     def children(self) -> tuple[ChildProcess, ...]:
-        return tuple(c.view() for c in self.procs)
+        return (self.nats.view(), *(c.view() for c in self.procs))
 
     async def _on_heartbeat(self, msg: Msg) -> None:
         try:
@@ -130,12 +144,11 @@ class Supervisor(Service):
                 last_printed = time.monotonic()
 
     def _print_table(self) -> None:
-        rows: list[list[object]] = [["nats", "running" if self.nats.pid else "stopped", self.nats.pid, 0,
-                                     "ok" if self.nats.pid else "-", "-"]]
-        for child in self.procs:
-            beat = self.heartbeats.get(child.spec.name)
-            rows.append([child.spec.name, child.state, child.pid, child.restarts,
-                         "ok" if child.healthy else "-", age(beat.ts_event) if beat else "-"])
+        rows: list[list[object]] = []
+        for view in self.children():
+            beat = self.heartbeats.get(view.name)
+            rows.append([view.name, view.state, view.pid, view.restarts, "ok" if view.healthy else "-",
+                         age(beat.ts_event) if beat else "-"])
         print(table(("SERVICE", "STATE", "PID", "RESTARTS", "HEALTH", "LAST HEARTBEAT"), rows), flush=True)
 
 
@@ -160,12 +173,16 @@ def _apply_flags(config: Config, args: argparse.Namespace) -> Config:
     return msgspec.structs.replace(config, up=up, data=data, nats=nats)
 
 
-def _ports_needed(config: Config, specs: list[ProcessSpec]) -> list[PortUse]:
-    ports = [PortUse(config.up.nats_port, "NATS client port", "--nats-port or [up] nats_port"),
-             PortUse(config.up.monitor_port, "NATS monitoring port", "--monitor-port or [up] monitor_port")]
+def ports_needed(config: Config, specs: list[ProcessSpec]) -> list[PortUse]:
+    """Every port `tradebus up` and its children will bind, from the configuration they all read."""
+    up = config.up
+    ports = [PortUse(up.nats_port, "NATS client port", "--nats-port or [up] nats_port", up.nats_host)]
+    if up.monitor_port > 0:
+        ports.append(PortUse(up.monitor_port, "NATS monitoring port", "--monitor-port or [up] monitor_port",
+                             NatsServer.monitor_host))
     if config.health.supervisor:
         ports.append(PortUse(config.health.supervisor, "supervisor health port",
-                             "TRADEBUS_HEALTH_SUPERVISOR or [health] supervisor"))
+                             "TRADEBUS_HEALTH_SUPERVISOR or [health] supervisor", config.runtime.http_host))
     for spec in specs:
         ports.extend(spec.ports)
     return ports
@@ -173,23 +190,28 @@ def _ports_needed(config: Config, specs: list[ProcessSpec]) -> list[PortUse]:
 
 def check_ports(config: Config, specs: list[ProcessSpec]) -> str | None:
     seen: dict[int, str] = {}
-    for use in _ports_needed(config, specs):
+    for use in ports_needed(config, specs):
+        if not use.port:  # 0: the process picks a free port itself
+            continue
         if use.port in seen:
             return f"port {use.port} is configured twice ({seen[use.port]} and {use.what}); change it with " \
                    f"{use.change_with}"
         seen[use.port] = use.what
-        if port_in_use("127.0.0.1", use.port):
+        if port_in_use(use.host, use.port):
             return f"port {use.port} ({use.what}) is already in use; choose another with {use.change_with}"
     return None
 
 
-async def _run(config: Config, specs: list[ProcessSpec], secure: bool) -> int:
+async def _run(config: Config, specs: list[ProcessSpec], secure: bool, config_path: str | None) -> int:
     data_dir = Path(config.data.dir)
     access = BusAccess.generate() if secure else None
     conf = access.write_files(data_dir, config.nats.url) if access else None
     nats = NatsServer(store_dir=data_dir / "nats", host=config.up.nats_host, port=config.up.nats_port,
                       monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log", config_file=conf,
                       env=access.server_env() if access else None)
+    bus_users = BusUserSync(conf.read_text(), users_path(config), conf, lambda: nats.pid) if conf else None
+    if bus_users:
+        bus_users.write()  # strategies' bus users (tradebus user add --bus), kept in sync below
     try:
         await asyncio.to_thread(nats.start)
     except NatsServerError as exc:
@@ -199,11 +221,14 @@ async def _run(config: Config, specs: list[ProcessSpec], secure: bool) -> int:
           flush=True)
     printer = LinePrinter(colour=sys.stdout.isatty())
     supervisor = Supervisor(access.config_for(config, "supervisor") if access else config, specs, nats, printer,
-                            access)
+                            access, config_path)
     runtime = Runtime(supervisor, health_port=config.health.supervisor)
+    sync_task = asyncio.create_task(bus_users.run()) if bus_users else None
     try:
         return await runtime.run()
     finally:
+        if sync_task:
+            sync_task.cancel()
         await asyncio.to_thread(nats.stop, 2.0)
         forget_operator_credentials(data_dir)
         print("tradebus up: stopped", flush=True)
@@ -214,7 +239,8 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     config = _apply_flags(load_or_exit(config_path), args)
     # Stop budget: children get CHILD_STOP_GRACE_S, then NATS; the whole stop stays under 10 s.
     config = msgspec.structs.replace(config, runtime=msgspec.structs.replace(config.runtime, stop_timeout_s=9.0))
-    configure_logging("supervisor", level=config.log.level, fmt=config.log.format, secrets=config.secrets())
+    configure_logging("supervisor", level=config.log.level, fmt=config.log.format, secrets=config.secrets(),
+                      stream=log_stream(config.log.stream))
     specs = process_specs(config)
     problem = check_ports(config, specs)
     if problem:
@@ -228,6 +254,6 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     try:
         import uvloop
 
-        return int(uvloop.run(_run(config, specs, not args.open_bus)))
+        return int(uvloop.run(_run(config, specs, not args.open_bus, config_path)))
     except ImportError:  # pragma: no cover
-        return asyncio.run(_run(config, specs, not args.open_bus))
+        return asyncio.run(_run(config, specs, not args.open_bus, config_path))

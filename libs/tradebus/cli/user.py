@@ -19,6 +19,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="comma-separated venue accounts the user may trade: ctp:000001,futu:281756457 or ctp:*")
     _password_options(add)
     add.add_argument("--fmz", action="store_true", help="also issue an FMZ access_key / secret_key pair")
+    add.add_argument("--bus", action="store_true",
+                     help="also a NATS user (a strategy): trade its accounts on td.cmd.*, read md.* and its td.evt.*")
     reset = sub.add_parser("password", help="set a new password (an operator's reset; keeps accounts and keys)")
     reset.add_argument("name")
     _password_options(reset)
@@ -55,8 +57,8 @@ def user_main(argv: list[str], config_path: str | None) -> int:
     try:
         if args.action == "add":
             password = _read_password(args)
-            user = store.add(args.name, password, args.accounts.split(","))
-            print(f"added {user.name}: {', '.join(user.accounts)}")
+            user = store.add(args.name, password, args.accounts.split(","), bus=args.bus)
+            print(f"added {user.name}: {', '.join(user.accounts)}{' (bus user)' if user.on_bus else ''}")
             if args.fmz:
                 access, secret = store.issue_fmz_key(user.name)
                 print(f"access_key={access} secret_key={secret}")
@@ -69,7 +71,8 @@ def user_main(argv: list[str], config_path: str | None) -> int:
         elif args.action == "list":
             for user in store.list():
                 keys = f"  fmz keys: {', '.join(k.access_key for k in user.fmz_keys)}" if user.fmz_keys else ""
-                print(f"{user.name}  {', '.join(user.accounts)}{keys}")
+                bus = "  bus user" if user.on_bus else ""
+                print(f"{user.name}  {', '.join(user.accounts)}{bus}{keys}")
         elif args.action == "remove":
             store.remove(args.name)
             print(f"removed {args.name}")

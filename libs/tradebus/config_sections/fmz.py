@@ -17,6 +17,12 @@ class FmzConfig(Section, frozen=True, kw_only=True):
     # exchange.Go's concurrent requests may arrive slightly out of order; an exact repeat is always
     # refused. 0 = strictly increasing.
     nonce_reorder_s: float = 2.0
+    # Wrong key pairs (docs/security.md): one check in flight per address once it has failed; the n-th
+    # failure in the window delays the next request from that address by base * 2**(n-1), capped.
+    # The FMZ docker shares one address for all its exchanges: fix a wrong key rather than live with it.
+    key_fail_base_delay_s: float = 0.25
+    key_fail_max_delay_s: float = 5.0
+    key_fail_window_s: float = 300.0
     request_timeout_s: float = 5.0  # td.cmd / md.ctl requests
     md_wait_s: float = 3.0  # after subscribing an instrument, wait this long for its first tick
     trades_lookback_s: float = 300.0  # `trades` reads ticks this far back from the last one

@@ -21,8 +21,16 @@ class TdConfig(Section, frozen=True, kw_only=True):
     # order list, is marked rejected (code "absent_at_venue"): an insert cannot be in flight that long.
     inflight_grace_s: float = 60.0
     inflight_check_s: float = 5.0  # how often in-flight orders are checked against the venue
+    # The largest quantity one order (or a modification) may have; larger is denied ("qty_too_large").
+    # Never above 2**31-1 whatever is set here: CTP's volume field is a 32-bit int. The default only
+    # stops typing accidents (HK penny stocks trade in lots of 10 000+ shares); set your own risk limit.
+    max_order_qty: int = 1_000_000_000
     spool_max_bytes: int = 64 << 20  # local spool of venue events while NATS is away
     # A snapshot of the fold (object store td_snapshots) once this many events were appended since the
     # last one, so a restart replays only the events after it. 0 = never.
     snapshot_every_events: int = 100_000
     snapshot_check_s: float = 10.0  # how often that count is looked at
+
+    def __post_init__(self) -> None:
+        if self.max_order_qty < 1:
+            raise ValueError(f"max_order_qty must be at least 1, got {self.max_order_qty}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from tradebus.config_sections.base import Secret, Section
 
 
@@ -14,6 +16,10 @@ class WsConfig(Section, frozen=True, kw_only=True):
     combined: bool = True
     instance_id: str = ""  # md.ctl requester "ws_edge:<id>"; default: random per process
     token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
+    # A /md/ ReqUserLogin with empty UserID and Password (webctp's market-data login needs none) is taken from
+    # loopback clients only ("loopback"), from anyone ("all") or from nobody ("none"). Exchange data can
+    # carry licence terms that forbid passing it on: widen this only where you may. /td/ always needs a user.
+    anonymous_md: Literal["loopback", "all", "none"] = "loopback"
     # Frames: larger than max_frame_bytes get a -400 reply; larger than hard_max_frame_bytes close the
     # socket (1009) before they are read into memory.
     max_frame_bytes: int = 65_536
@@ -26,11 +32,14 @@ class WsConfig(Section, frozen=True, kw_only=True):
     queue_max_frames: int = 5_000
     # Socket write buffer above which a client counts as behind (its ticks are conflated).
     write_buffer_high: int = 262_144
-    # Failed logins: the n-th failure in the window delays the next attempt by base * 2**(n-1),
-    # per user name and per address, capped.
+    # Logins (webctp, console, password changes; docs/security.md): one check in flight per address
+    # (more are refused unchecked); the n-th failure in the window delays the next attempt from that
+    # address, and of that user from that address, by base * 2**(n-1), capped; one check at a time per
+    # user name, at most login_max_waiting queued behind it. Failures never slow another address.
     login_fail_base_delay_s: float = 0.25
     login_fail_max_delay_s: float = 30.0
     login_fail_window_s: float = 600.0
+    login_max_waiting: int = 8
     # Which bus venue serves CTP-style instruments (rb2601) and which serves HK./US./SH./SZ. codes.
     futures_venue: str = "ctp"
     stocks_venue: str = "futu"

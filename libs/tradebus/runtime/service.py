@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import random
 import signal
 import socket
 import sys
@@ -28,9 +27,10 @@ from collections.abc import Callable
 import msgspec
 
 from tradebus import __version__
+from tradebus.backoff import Backoff
 from tradebus.bus import Bus, connect, ensure_topology
 from tradebus.config import Config, load_or_exit
-from tradebus.logs import configure_logging, get_logger
+from tradebus.logs import configure_logging, get_logger, log_stream
 from tradebus.runtime.http import HealthHttpServer
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas import HealthState, Heartbeat
@@ -118,7 +118,7 @@ class Runtime:
 
     async def _connect(self) -> Bus:
         """Retry the first connection with backoff: NATS may come up after us (compose, `tradebus up`)."""
-        delay = 0.2
+        backoff = Backoff(0.2, 5.0)
         while True:
             try:
                 bus = await connect(self.config.nats, self.service.name,
@@ -128,20 +128,33 @@ class Runtime:
             except Exception as exc:
                 if self.stop_event.is_set():
                     raise
+                delay = backoff.next()
                 log.warning("nats not reachable yet", url=self.config.nats.url, error=str(exc) or type(exc).__name__,
                             retry_in_s=round(delay, 2))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), delay)
                 if self.stop_event.is_set():
                     raise
-                delay = min(delay * 2, 5.0) * (0.8 + 0.4 * random.random())
 
     async def _on_disconnect(self) -> None:
         self._nats_up = False
 
+    async def _ensure_topology(self) -> None:
+        # Under per-service bus users only a stream's owner may create it; unrestricted (a
+        # development bus), any service sets up the whole topology so start order never matters.
+        assert self.bus is not None
+        owner = self.service.name if self.config.nats.user else None
+        await ensure_topology(self.bus.js, self.config.streams, owner, heartbeat_of=self.service.name)
+
     async def _on_reconnect(self) -> None:
         self._nats_up = True
         self._reconnects.inc()
+        # A restarted server has lost its in-memory streams (the heartbeat streams): declare them again, idempotently.
+        if self.bus is not None:
+            try:
+                await self._ensure_topology()
+            except Exception as exc:  # the next reconnect tries again; the service keeps running
+                log.warning("streams not declared after reconnect", error=str(exc) or type(exc).__name__)
 
     async def _heartbeats(self) -> None:
         interval = self.config.runtime.heartbeat_s
@@ -173,10 +186,7 @@ class Runtime:
             except Exception:
                 return 0 if self.stop_event.is_set() else 1
             self.service.bus = self.bus
-            # Under per-service bus users only a stream's owner may create it; unrestricted (a
-            # development bus), any service sets up the whole topology so start order never matters.
-            owner = self.service.name if self.config.nats.user else None
-            await ensure_topology(self.bus.js, self.config.streams, owner)
+            await self._ensure_topology()
             await self.service.start()
             self.state = HealthState.OK
             log.info("service started", version=__version__, health_port=self.health_port or None)
@@ -228,7 +238,8 @@ def run_service(factory: Callable[[Config], Service], *, name: str, argv: list[s
     """Entry point of every service's ``__main__``; exits the process with the service's status."""
     args = _parse_args(argv)
     config = load_or_exit(args.config)
-    configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets())
+    configure_logging(name, level=config.log.level, fmt=config.log.format, secrets=config.secrets(),
+                      stream=log_stream(config.log.stream))
     service = factory(config)
     port = args.health_port if args.health_port is not None else getattr(config.health, name, 0)
     runtime = Runtime(service, health_port=port)

@@ -29,6 +29,7 @@ from tradebus.schemas.auth import (
 )
 from tradebus.schemas.base import BusMessage, encode, now_ns
 from tradebus.schemas.health import ChildProcess, HealthState, Heartbeat, SystemMessage
+from tradebus.schemas.history import BarsPage, BarsQuery, HistoryMessage, HistoryRefused, TicksPage, TicksQuery
 from tradebus.schemas.market import (
     Bar,
     FeedState,
@@ -69,17 +70,19 @@ from tradebus.schemas.orders import (
     QueryOrders,
     QueryPositions,
     QueryTrades,
+    QueryVenue,
     Side,
     SubmitOrder,
     TimeInForce,
     TradeCommand,
     TradesReply,
     TradeView,
+    VenueInfo,
 )
 
 TradeReply = (
     CommandAccepted | CommandDenied | OrderView | AccountSnapshot | PositionSnapshot | InstrumentInfo | OrdersReply
-    | TradesReply | TradeView | PositionsReply | FundsReply | InstrumentsReply
+    | TradesReply | TradeView | PositionsReply | FundsReply | InstrumentsReply | VenueInfo
 )
 
 MARKET_DATA_DECODER = msgspec.json.Decoder(MarketData)
@@ -87,11 +90,13 @@ MARKET_CONTROL_DECODER = msgspec.json.Decoder(MarketControl)
 TRADE_COMMAND_DECODER = msgspec.json.Decoder(TradeCommand)
 ORDER_EVENT_DECODER = msgspec.json.Decoder(OrderEvent)
 TRADE_REPLY_DECODER = msgspec.json.Decoder(TradeReply)
+HISTORY_DECODER = msgspec.json.Decoder(HistoryMessage)
 AUTH_DECODER = msgspec.json.Decoder(AuthMessage)
 SYSTEM_DECODER = msgspec.json.Decoder(SystemMessage)
 
 # Subject family (first two tokens, or one) → the decoder for everything published under it.
 _FAMILIES: tuple[tuple[str, msgspec.json.Decoder], ...] = (
+    ("md.ctl.history", HISTORY_DECODER),
     ("md.ctl.", MARKET_CONTROL_DECODER),
     ("md.", MARKET_DATA_DECODER),
     ("td.cmd.", TRADE_COMMAND_DECODER),
@@ -110,6 +115,7 @@ def decoder_for_subject(subject: str) -> msgspec.json.Decoder | None:
 
 __all__ = [
     "AUTH_DECODER",
+    "HISTORY_DECODER",
     "MARKET_CONTROL_DECODER",
     "MARKET_DATA_DECODER",
     "ORDER_EVENT_DECODER",
@@ -126,6 +132,8 @@ __all__ = [
     "AuthState",
     "AuthStateChanged",
     "Bar",
+    "BarsPage",
+    "BarsQuery",
     "BusMessage",
     "CancelOrder",
     "ChildProcess",
@@ -136,6 +144,8 @@ __all__ = [
     "FundsReply",
     "HealthState",
     "Heartbeat",
+    "HistoryMessage",
+    "HistoryRefused",
     "InstrumentInfo",
     "InstrumentsReply",
     "Level",
@@ -167,18 +177,22 @@ __all__ = [
     "QueryOrders",
     "QueryPositions",
     "QueryTrades",
+    "QueryVenue",
     "Side",
     "SubmitOrder",
     "SubscribeRequest",
     "SubscriptionReply",
     "SystemMessage",
     "Tick",
+    "TicksPage",
+    "TicksQuery",
     "TimeInForce",
     "TradeCommand",
     "TradeReply",
     "TradeView",
     "TradesReply",
     "UnsubscribeRequest",
+    "VenueInfo",
     "decoder_for_subject",
     "encode",
     "now_ns",

@@ -36,6 +36,7 @@ class Tick(BusMessage, frozen=True, kw_only=True):
     high: float | None = None
     low: float | None = None
     prev_close: float | None = None  # pre-settlement for futures
+    pre_close: float | None = None  # futures only: the previous close (stocks' previous close is prev_close)
     volume: int = 0
     turnover: float = 0.0
     open_interest: int | None = None

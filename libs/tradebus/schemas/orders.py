@@ -130,9 +130,27 @@ class QueryInstruments(BusMessage, frozen=True, kw_only=True):
     user: str = ""
 
 
+class QueryVenue(BusMessage, frozen=True, kw_only=True):
+    """What a venue is right now: its accounts and its trading day (answered with ``VenueInfo``).
+
+    Sent on ``td.cmd.<venue>.-`` (:func:`tradebus.subjects.td_venue`) with ``account`` empty: edges use it
+    to turn a ``<venue>:*`` grant into the venue's concrete accounts."""
+
+    venue: str
+    account: str = ""
+    user: str = ""
+
+
+class VenueInfo(BusMessage, frozen=True, kw_only=True):
+    venue: str
+    connected: bool
+    accounts: list[str]
+    trading_day: str | None = None  # YYYYMMDD as the venue reports it (a CTP front's login day); None if it has none
+
+
 TradeCommand = (
     SubmitOrder | CancelOrder | ModifyOrder | QueryOrders | QueryTrades | QueryPositions | QueryFunds
-    | QueryInstruments
+    | QueryInstruments | QueryVenue
 )
 
 

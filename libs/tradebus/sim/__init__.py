@@ -1,6 +1,6 @@
 """The simulated market shared by ``opend_sim`` and ``ctp_sim``: instruments, prices, matching, accounts."""
 
-from tradebus.sim.instruments import default_instruments, hk_tick_size
+from tradebus.sim.instruments import a_share_instruments, default_instruments, hk_tick_size
 from tradebus.sim.market import SimMarket
 from tradebus.sim.types import (
     Funds,
@@ -33,6 +33,7 @@ __all__ = [
     "SimOrderStatus",
     "SimReject",
     "SimTrade",
+    "a_share_instruments",
     "default_instruments",
     "hk_tick_size",
 ]

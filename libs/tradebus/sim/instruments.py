@@ -132,6 +132,26 @@ def _us(symbol: str, name: str, ref: float) -> SimInstrument:
     )
 
 
+def _cn(market: str, symbol: str, name: str, ref: float, *, limit: float = 0.10) -> SimInstrument:
+    # Shanghai / Shenzhen A-shares: 0.01 CNY tick, 100-share lots, a daily limit of 10 % around the previous
+    # close (20 % on ChiNext and STAR). Commission ~0.025 % plus stamp duty 0.05 % (sells) averaged in.
+    return SimInstrument(
+        market=market, symbol=symbol, name=name, kind=InstrumentKind.STOCK, currency="CNY",
+        lot_size=100, price_tick=0.01, multiplier=1.0, margin_rate=1.0,
+        ref_price=ref, limit_pct=limit, fee_rate=0.0005, fee_per_lot=0.0,
+    )
+
+
+def a_share_instruments() -> list[SimInstrument]:
+    """Shanghai (SH) and Shenzhen (SZ) A-shares, served by opend_sim's quote API."""
+    return [
+        _cn("SH", "600519", "贵州茅台", 1448.0),
+        _cn("SH", "601318", "中国平安", 56.21),
+        _cn("SZ", "000001", "平安银行", 11.52),
+        _cn("SZ", "300750", "宁德时代", 262.4, limit=0.20),
+    ]
+
+
 def _fut(
     market: str, symbol: str, name: str, *, tick: float, mult: int, margin: float, limit: float,
     ref: float, fee_rate: float = 0.0, fee_per_lot: float = 0.0,

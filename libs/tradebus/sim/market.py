@@ -120,6 +120,14 @@ class SimMarket:
         self._listeners: list[_Listener] = []
         self._pending: list[Event] = []
 
+    @property
+    def seed(self) -> int:
+        return self._s.seed
+
+    def now_ns(self) -> int:
+        """The market's clock (UTC nanoseconds): what its quotes are stamped with."""
+        return self._clock()
+
     # ------------------------------------------------------------------ instruments and quotes
 
     def instruments(self, market: str | None = None) -> list[SimInstrument]:
@@ -128,6 +136,17 @@ class SimMarket:
     def instrument(self, market: str, symbol: str) -> SimInstrument | None:
         ist = self._by_key.get(inst_key(market, symbol))
         return ist.inst if ist is not None else None
+
+    def add_instrument(self, inst: SimInstrument) -> bool:
+        """List ``inst`` if it is not listed yet (a market restored from an older snapshot lacks newer
+        instruments). Returns whether it was added."""
+        if inst_key(inst.market, inst.symbol) in self._by_key:
+            return False
+        ist = _new_inst_state(inst, self._s.seed, self._clock())
+        rebuild_book(ist, self._s.take_prio())
+        self._s.instruments.append(ist)
+        self._by_key[ist.key] = ist
+        return True
 
     def quote(self, market: str, symbol: str) -> Quote:
         return self._build_quote(self._by_key[inst_key(market, symbol)])

@@ -11,25 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Side and Offset are the bus's own enums: one set per concept, and the sim's orders carry the same values
+# as the bus's. In the sim, Offset.CLOSE closes yesterday's position first, then today's (as every
+# exchange but SHFE/INE does).
+from tradebus.schemas.orders import Offset, Side
+
 
 class InstrumentKind(StrEnum):
     STOCK = "stock"
     FUTURE = "future"
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-
-class Offset(StrEnum):
-    """Futures position effect; stocks always use ``NONE``."""
-
-    NONE = "none"
-    OPEN = "open"
-    CLOSE = "close"  # closes yesterday's position first, then today's (exchanges other than SHFE/INE)
-    CLOSE_TODAY = "close_today"
-    CLOSE_YESTERDAY = "close_yesterday"
 
 
 class OrderKind(StrEnum):

@@ -1,32 +1,21 @@
 """The Futu trading accounts that OpenD lists for the logged-in user, each backed by a sim account.
 
-Account ids derive from the login account only, so they are the same after every restart of the
-simulator, as a real broker's are.
+Which accounts and their ids (stable across restarts, derived from the login account) are decided in
+``tradebus.sim.futu_accounts``; this module adds OpenD's wire values.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from opend_sim.api.mapping import TRD_ENV_REAL, TRD_ENV_SIMULATE
 from tradebus.sim import InstrumentKind, SimMarket
+from tradebus.sim.futu_accounts import simulated_futu_accounts
 
 ACC_TYPE_CASH = 1
 SIM_ACC_TYPE_STOCK = 1
 SECURITY_FIRM_FUTUSECURITIES = 1
 ACC_STATUS_ACTIVE = 0
-
-# (trdEnv, market, currency, opening cash): one cash account per market and environment.
-# Paper accounts start with Futu's default 1,000,000; the "real" ones with a plausible retail balance.
-ACCOUNT_SPECS: tuple[tuple[int, str, str, float], ...] = (
-    (TRD_ENV_REAL, "HK", "HKD", 500_000.0),
-    (TRD_ENV_REAL, "US", "USD", 100_000.0),
-    (TRD_ENV_SIMULATE, "HK", "HKD", 1_000_000.0),
-    (TRD_ENV_SIMULATE, "US", "USD", 1_000_000.0),
-)
-_REAL_ID_BASE = 281_756_000_000_000  # real Futu acc ids are 15-18 digits
-_SIM_ID_BASE = 10_000_000  # paper acc ids are short
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,20 +29,10 @@ class FutuAccount:
     card_num: str
 
 
-def _user_seed(login_account: str) -> int:
-    return int.from_bytes(hashlib.sha256(login_account.encode()).digest()[:4], "big") % 100_000
-
-
 def build_accounts(login_account: str) -> list[FutuAccount]:
-    seed = _user_seed(login_account)
-    out: list[FutuAccount] = []
-    for index, (env, market, currency, cash) in enumerate(ACCOUNT_SPECS, start=1):
-        base = _REAL_ID_BASE if env == TRD_ENV_REAL else _SIM_ID_BASE
-        acc_id = base + seed * 10 + index
-        kind = "real" if env == TRD_ENV_REAL else "paper"
-        out.append(FutuAccount(acc_id, env, market, currency, cash, f"futu-{kind}-{market.lower()}-{acc_id}",
-                               f"1001{acc_id % 10**12:012d}"))
-    return out
+    return [FutuAccount(acc.acc_id, TRD_ENV_REAL if acc.real else TRD_ENV_SIMULATE, acc.market, acc.currency,
+                        acc.cash, acc.sim_name, acc.card_num)
+            for acc in simulated_futu_accounts(login_account)]
 
 
 def open_on_market(market: SimMarket, accounts: list[FutuAccount]) -> None:

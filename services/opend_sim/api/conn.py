@@ -6,11 +6,12 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from opend_sim.api import pb, timefmt
+from opend_sim.api.mapping import MARKET_STATE
 from opend_sim.api.session import Session
+from tradebus.sim.calendar import calendar_of, phase
 
 SERVER_VER = 1011  # OpenD 10.11, the version this futu-api release ships with
 SERVER_BUILD_NO = 7108
@@ -22,10 +23,7 @@ PROGRAM_STATUS_LOGGING = 2
 
 # Qot_Common.QotMarketState. The simulated stock markets trade around the clock, so they report a
 # continuous-trading state; markets that are not simulated report CLOSED.
-STATE_MORNING = 3
-STATE_AFTERNOON = 5
 STATE_CLOSED = 6
-NOON = 12
 
 ENCRYPTION_REFUSED = ("opend_sim serves the plaintext protocol only: encrypted connections (RSA/AES) are "
                       "not enabled. Leave is_encrypt off and do not call SysConfig.set_init_rsa_file().")
@@ -38,7 +36,9 @@ def login_user_id(login_account: str) -> int:
 
 
 class ConnectionProtos:
-    def __init__(self, login_account: str, is_logged_in: Callable[[], bool]) -> None:
+    def __init__(self, login_account: str, is_logged_in: Callable[[], bool],
+                 now_ns: Callable[[], int] = time.time_ns) -> None:
+        self._now_ns = now_ns  # the market's clock: the market states follow the calendars at it
         self._user_id = login_user_id(login_account)
         self._is_logged_in = is_logged_in
 
@@ -70,15 +70,15 @@ class ConnectionProtos:
     def global_state(self, session: Session, req: Any) -> Any:
         logged_in = self._is_logged_in()
         now = time.time()
-        hk_hour = datetime.fromtimestamp(now, timefmt.MARKET_TZ["HK"]).hour
+        market_ns = self._now_ns()
         rsp = pb.response(1002)
         rsp.retType = 0
         s2c = rsp.s2c
-        s2c.marketHK = STATE_MORNING if hk_hour < NOON else STATE_AFTERNOON
-        s2c.marketUS = STATE_AFTERNOON
-        s2c.marketSH = STATE_CLOSED
-        s2c.marketSZ = STATE_CLOSED
-        s2c.marketHKFuture = STATE_CLOSED
+        s2c.marketHK = _state("HK", market_ns)
+        s2c.marketUS = _state("US", market_ns)
+        s2c.marketSH = _state("SH", market_ns)
+        s2c.marketSZ = _state("SZ", market_ns)
+        s2c.marketHKFuture = STATE_CLOSED  # HK futures are not simulated
         s2c.qotLogined = logged_in
         s2c.trdLogined = logged_in
         s2c.serverVer = SERVER_VER
@@ -88,3 +88,7 @@ class ConnectionProtos:
         s2c.programStatus.type = PROGRAM_STATUS_READY if logged_in else PROGRAM_STATUS_LOGGING
         s2c.connID = session.conn_id
         return rsp
+
+
+def _state(market: str, ts_ns: int) -> int:
+    return MARKET_STATE[phase(calendar_of(market), timefmt.local(market, ts_ns))]

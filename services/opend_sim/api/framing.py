@@ -31,7 +31,9 @@ class Frame:
 
 
 def pack(proto_id: int, serial: int, body: bytes) -> bytes:
-    """A complete packet; replies and pushes are always protobuf (fmt 0), see futu_wire.md §1."""
+    """A complete packet; replies and pushes are always protobuf (fmt 0).
+
+    See docs/simulators.md, 'OpenD API framing'."""
     head = HEADER.pack(
         MAGIC[0], MAGIC[1], proto_id, FMT_PROTOBUF, PROTO_VER, serial & 0xFFFFFFFF, len(body),
         hashlib.sha1(body).digest(), b"\0" * 8,

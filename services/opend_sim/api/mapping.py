@@ -1,7 +1,8 @@
 """Venue <-> domain tables: futu wire enums on one side, ``tradebus.sim`` values on the other.
 
 Every table is written once, in the direction that is natural to read, and its inverse is generated.
-The ints are the futu-api 10.11 wire values (futu_wire.md §4-§5, ``Qot_Common.proto``, ``Trd_Common.proto``).
+The ints are the futu-api 10.11 wire values (docs/simulators.md, 'Wire values';
+``Qot_Common.proto``, ``Trd_Common.proto``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from tradebus.sim import OrderKind, RejectReason, Side, SimOrderStatus
 
 # market of the sim instrument -> Qot_Common.QotMarket (quote messages)
-QOT_MARKET: dict[str, int] = {"HK": 1, "US": 11}
+QOT_MARKET: dict[str, int] = {"HK": 1, "US": 11, "SH": 21, "SZ": 22}
 QOT_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in QOT_MARKET.items()}
 
 # market of the sim instrument -> Trd_Common.TrdSecMarket (secMarket of orders, fills, positions)
@@ -21,7 +22,8 @@ TRD_MARKET: dict[str, int] = {"HK": 1, "US": 2}
 TRD_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in TRD_MARKET.items()}
 
 # market -> the exchange's own time zone, used for every time string put on the wire
-MARKET_TZ_NAME: dict[str, str] = {"HK": "Asia/Hong_Kong", "US": "America/New_York"}
+MARKET_TZ_NAME: dict[str, str] = {"HK": "Asia/Hong_Kong", "US": "America/New_York", "SH": "Asia/Shanghai",
+                                  "SZ": "Asia/Shanghai"}
 
 CURRENCY: dict[str, int] = {"HKD": 1, "USD": 2, "CNH": 3}
 CURRENCY_TO_SIM: dict[int, str] = {v: k for k, v in CURRENCY.items()}
@@ -62,13 +64,30 @@ SUB_TYPE_NAME: dict[int, str] = {
 SUB_QUOTE = 1
 SUB_ORDER_BOOK = 2
 SUB_TICKER = 4
+SUB_RT = 5
+SUB_BROKER = 14
 
-# K-line subscription type -> Qot_Common.KLType (the numberings differ) for the intraday bars we build
-SUB_TO_KL_TYPE: dict[int, int] = {11: 1, 17: 10, 7: 6, 18: 12, 8: 7, 9: 8, 10: 9, 6: 2}
+# K-line subscription type -> Qot_Common.KLType (the numberings differ)
+SUB_TO_KL_TYPE: dict[int, int] = {11: 1, 17: 10, 7: 6, 18: 12, 8: 7, 9: 8, 10: 9, 6: 2,
+                                  12: 3, 13: 4, 15: 11, 16: 5}
 KL_TYPE_TO_SUB: dict[int, int] = {v: k for k, v in SUB_TO_KL_TYPE.items()}
-# KLType -> bar length in minutes; 0 = the trading day (built from the quote's day statistics)
+# intraday KLType -> bar length in minutes; 0 = the trading day (built from the quote's day statistics)
 KL_TYPE_MINUTES: dict[int, int] = {1: 1, 10: 3, 6: 5, 12: 10, 7: 15, 8: 30, 9: 60, 2: 0}
-SUPPORTED_SUB_TYPES: frozenset[int] = frozenset({SUB_QUOTE, SUB_ORDER_BOOK, SUB_TICKER, *SUB_TO_KL_TYPE})
+KL_DAY = 2
+# KLTypes longer than a day -> the period their bars cover (week, month, quarter, year)
+KL_TYPE_PERIOD: dict[int, str] = {3: "week", 4: "month", 11: "quarter", 5: "year"}
+SUPPORTED_SUB_TYPES: frozenset[int] = frozenset({SUB_QUOTE, SUB_ORDER_BOOK, SUB_TICKER, SUB_RT, SUB_BROKER,
+                                                 *SUB_TO_KL_TYPE})
+
+# Qot_Common.QotMarketState for each phase of tradebus.sim.calendar (US regular hours read AFTERNOON at Futu)
+MARKET_STATE: dict[str, int] = {
+    "closed": 6, "pre_market": 8, "auction": 1, "waiting_open": 2, "morning": 3, "lunch": 4, "afternoon": 5,
+    "closing_auction": 19, "after_hours": 10,
+}
+# Qot_Common.TradeDateMarket -> calendar; Qot_Common.SecurityType of a stock; ExchType per market
+TRADE_DATE_MARKET: dict[int, str] = {1: "HK", 2: "US", 3: "CN"}
+SECURITY_TYPE_EQUITY = 3
+EXCH_TYPE: dict[str, int] = {"HK": 1, "US": 5, "SH": 14, "SZ": 15}
 
 # Qot_Common.TickerDirection
 TICKER_BUY = 1

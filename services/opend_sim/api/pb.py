@@ -47,10 +47,23 @@ PROTO_MODULES: dict[int, str] = {
     3007: "Qot_UpdateKL",
     3010: "Qot_GetTicker",
     3011: "Qot_UpdateTicker",
+    3008: "Qot_GetRT",
+    3009: "Qot_UpdateRT",
     3012: "Qot_GetOrderBook",
     3013: "Qot_UpdateOrderBook",
+    3014: "Qot_GetBroker",
+    3015: "Qot_UpdateBroker",
+    3103: "Qot_RequestHistoryKL",
     3202: "Qot_GetStaticInfo",
     3203: "Qot_GetSecuritySnapshot",
+    3204: "Qot_GetPlateSet",
+    3205: "Qot_GetPlateSecurity",
+    3207: "Qot_GetOwnerPlate",
+    3211: "Qot_GetCapitalFlow",
+    3219: "Qot_RequestTradeDate",
+    3223: "Qot_GetMarketState",
+    2111: "Trd_GetMaxTrdQtys",
+    2225: "Trd_GetOrderFee",
 }
 PROTO_IDS: dict[str, int] = {name: pid for pid, name in PROTO_MODULES.items()}
 
@@ -85,6 +98,14 @@ def for_proto(proto_id: int) -> ModuleType:
 def response(proto_id: int) -> Any:
     """A fresh ``Response`` of ``proto_id`` (or the generic one for unknown ids)."""
     return module(PROTO_MODULES.get(proto_id, _GENERIC_RESPONSE_MODULE)).Response()
+
+
+def ok_response(proto_id: int) -> Any:
+    """A successful ``Response`` of ``proto_id`` with its (possibly empty) S2C present."""
+    rsp = response(proto_id)
+    rsp.retType = 0
+    rsp.s2c.SetInParent()  # an empty S2C must still be present
+    return rsp
 
 
 def error_response(proto_id: int, msg: str, ret_type: int = -1) -> Any:

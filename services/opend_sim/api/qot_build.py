@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Any
 
 from opend_sim.api import timefmt
-from opend_sim.api.mapping import QOT_MARKET, TICKER_TYPE_AUTO_MATCH
+from opend_sim.api.mapping import EXCH_TYPE, QOT_MARKET, SECURITY_TYPE_EQUITY, TICKER_TYPE_AUTO_MATCH
 from opend_sim.api.tape import Bar, Tick
 from tradebus.sim import Quote, SimInstrument, hk_tick_size
+from tradebus.sim.rng import Rng
 
-REHAB_FORWARD = 1  # the push's rehabType when the client registered none (futu_wire.md §4)
+REHAB_FORWARD = 1  # the push's rehabType when the client registered none (docs/simulators.md, 'Wire values')
 PUSH_DATA_REALTIME = 1
-SECURITY_TYPE_EQUITY = 3  # Qot_Common.SecurityType_Eqty
 _LEVEL_ORDER_SIZE = 4  # synthetic book: about four board lots per resting order
 
 
@@ -48,16 +47,6 @@ def fill_basic_qot(dst: Any, inst: SimInstrument, q: Quote) -> None:
     dst.turnoverRate = 0.0  # shares outstanding are not simulated
     high, low = dst.highPrice, dst.lowPrice
     dst.amplitude = round((high - low) / q.prev_close * 100, 3) if q.prev_close else 0.0
-
-
-def fill_static_basic(dst: Any, inst: SimInstrument) -> None:
-    """A 3202 static-information record: identity, board lot, type and name."""
-    fill_security(dst.security, inst)
-    dst.id = zlib.crc32(f"{inst.market}.{inst.symbol}".encode())  # stable across runs
-    dst.lotSize = inst.lot_size
-    dst.secType = SECURITY_TYPE_EQUITY
-    dst.name = inst.name
-    dst.listTime = ""
 
 
 def fill_snapshot(dst: Any, inst: SimInstrument, q: Quote) -> None:
@@ -129,3 +118,51 @@ def fill_kline(dst: Any, bar: Bar) -> None:
     dst.turnover = bar.turnover
     dst.changeRate = round((bar.close - bar.last_close) / bar.last_close * 100, 3) if bar.last_close else 0.0
     dst.timestamp = bar.label.timestamp()
+
+
+def fill_timeshare(dst: Any, bar: Bar, prev_close: float, day_volume: int, day_turnover: float) -> None:
+    """One point of the intraday time-share chart: a minute bar plus the day's running average price."""
+    dst.time = bar.label.strftime("%Y-%m-%d %H:%M:%S")
+    dst.minute = bar.label.hour * 60 + bar.label.minute  # minutes since midnight, exchange time
+    dst.isBlank = False
+    dst.price = bar.close
+    dst.lastClosePrice = prev_close
+    dst.avgPrice = round(day_turnover / day_volume, 4) if day_volume else bar.close
+    dst.volume = bar.volume
+    dst.turnover = bar.turnover
+    dst.timestamp = bar.label.timestamp()
+
+
+BROKERS_PER_LEVEL = (1, 4)
+BROKER_IDS = (1000, 9999)
+
+
+def fill_broker_queue(s2c: Any, inst: SimInstrument, q: Quote, seed: int, levels: int) -> None:
+    """HKEX broker queue: a few broker ids at each of the book's price levels (``pos`` 1 = best).
+
+    The same price level of the same instrument always shows the same brokers (seeded by price), so a
+    queue changes where the book changes."""
+    fill_security(s2c.security, inst)
+    s2c.name = inst.name
+    for side, book in (("ask", q.asks), ("bid", q.bids)):
+        target = s2c.brokerAskList if side == "ask" else s2c.brokerBidList
+        for pos, (price, _qty) in enumerate(book[:levels], start=1):
+            rng = Rng.for_key(seed, f"broker:{inst.market}.{inst.symbol}:{side}:{price:.4f}")
+            for _ in range(rng.randint(*BROKERS_PER_LEVEL)):
+                broker_id = rng.randint(*BROKER_IDS)
+                entry = target.add()
+                entry.id = broker_id
+                entry.name = f"Sim Broker {broker_id}"
+                entry.pos = pos
+
+
+def fill_static_basic(dst: Any, inst: SimInstrument, stock_id: int) -> None:
+    fill_security(dst.security, inst)
+    dst.id = stock_id
+    dst.lotSize = inst.lot_size
+    dst.secType = SECURITY_TYPE_EQUITY
+    dst.name = inst.name
+    dst.listTime = ""  # listing dates are not simulated
+    dst.delisting = False
+    if inst.market in EXCH_TYPE:
+        dst.exchType = EXCH_TYPE[inst.market]

@@ -1,6 +1,6 @@
 """Quote protos: 3001 Qot_Sub (with OpenD's quota rules), 3003 GetSubInfo, pulls and pushes.
 
-OpenD's rules, as its FAQ states them (futu_wire.md §4): quota is counted per subscription type per
+OpenD's rules, as its FAQ states them (docs/simulators.md, 'Quote rules'): quota is counted per subscription type per
 security across all connections; a subscription can be cancelled only after it has lasted one
 minute, and one left by a closed connection keeps its quota until that minute is over; pull queries
 need the matching subscription on the asking connection.
@@ -11,29 +11,39 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from opend_sim.api import framing, pb, qot_build
+from opend_sim.api import framing, pb, qot_build, timefmt
+from opend_sim.api.history_kl import HistoryBook
 from opend_sim.api.mapping import (
+    KL_TYPE_PERIOD,
     KL_TYPE_TO_SUB,
     QOT_MARKET,
     QOT_MARKET_TO_SIM,
+    SUB_BROKER,
     SUB_ORDER_BOOK,
     SUB_QUOTE,
+    SUB_RT,
     SUB_TICKER,
     SUB_TO_KL_TYPE,
     SUB_TYPE_NAME,
     SUPPORTED_SUB_TYPES,
 )
 from opend_sim.api.session import PUSH_SERIAL, Session
-from opend_sim.api.tape import MAX_BARS, MAX_TICKS, InstrumentTape, Tick
+from opend_sim.api.tape import MAX_BARS, MAX_TICKS, Bar, InstrumentTape, Tick
 from tradebus.sim import Quote, SimInstrument, SimMarket
 
 SecKey = tuple[str, str]  # (market, symbol)
+KL_MINUTE = 1  # Qot_Common.KLType_1Min: the time-share chart is made of these
 SubKey = tuple[SecKey, int]  # (security, SubType)
 
 ORDER_BOOK_MAX = 10
+BROKER_LEVELS = 5  # the book's depth: every level has its brokers
 SNAPSHOT_MAX_CODES = 400  # OpenD's limit per get_market_snapshot call
+HISTORY_MAX_PER_PAGE = 1000  # request_history_kline pages by at most 1000 bars
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
 class QuoteError(Exception):
@@ -61,13 +71,26 @@ class QuoteService:
         self._lingering: dict[SubKey, float] = {}  # closed connections' young subscriptions -> release time
         # every new quote, from market steps and from user trades between steps
         self._new_quotes: list[Quote] = []
+        self._seed = market.seed
+        self.history = HistoryBook(market.seed)
         market.add_listener(_ignore, _ignore, self._on_quote)
 
     def handlers(self) -> dict[int, Callable[[Session, Any], Any]]:
         return {3001: self._guard(3001, self.subscribe), 3003: self._guard(3003, self.sub_info),
                 3004: self._guard(3004, self.basic_qot), 3006: self._guard(3006, self.kline),
-                3010: self._guard(3010, self.ticker), 3012: self._guard(3012, self.order_book),
-                3202: self._guard(3202, self.static_info), 3203: self._guard(3203, self.snapshot)}
+                3008: self._guard(3008, self.rt_data), 3010: self._guard(3010, self.ticker),
+                3012: self._guard(3012, self.order_book), 3014: self._guard(3014, self.broker_queue),
+                3103: self._guard(3103, self.history_kline), 3203: self._guard(3203, self.snapshot)}
+
+    def instrument(self, security: Any) -> SimInstrument:
+        """The instrument a ``Qot_Common.Security`` names (QuoteError if unknown)."""
+        return self._resolve(security)
+
+    def instruments(self) -> list[SimInstrument]:
+        return list(self._instruments.values())
+
+    def live_quote(self, inst: SimInstrument) -> Quote:
+        return self._tape(inst).quote
 
     @staticmethod
     def _guard(proto_id: int, fn: Callable[[Session, Any], Any]) -> Callable[[Session, Any], Any]:
@@ -115,12 +138,17 @@ class QuoteService:
         mine = self._subs.setdefault(session.conn_id, {})
         if c2s.isUnsubAll:
             self._unsubscribe(mine, list(mine))
-            return _ok(3001)
+            return pb.ok_response(3001)
         insts = [self._resolve(sec) for sec in c2s.securityList]
         for sub_type in c2s.subTypeList:
             if sub_type not in SUPPORTED_SUB_TYPES:
                 name = SUB_TYPE_NAME.get(sub_type, str(sub_type))
                 raise QuoteError(f"Subscription type {name} is not supported by opend_sim")
+            if sub_type == SUB_BROKER and c2s.isSubOrUnSub:
+                for inst in insts:
+                    if inst.market != "HK":
+                        raise QuoteError(f"BROKER is only available for HK securities, not "
+                                         f"{qot_build.code_str(inst.market, inst.symbol)}")
         keys = [((i.market, i.symbol), st) for i in insts for st in c2s.subTypeList]
         if c2s.isSubOrUnSub:
             self._subscribe(session, mine, keys, push=c2s.isRegOrUnRegPush)
@@ -129,7 +157,7 @@ class QuoteService:
                     self._first_push(session, key)
         else:
             self._unsubscribe(mine, keys)
-        return _ok(3001)
+        return pb.ok_response(3001)
 
     def _subscribe(self, session: Session, mine: dict[SubKey, SubEntry], keys: list[SubKey], *,
                    push: bool) -> None:
@@ -159,7 +187,7 @@ class QuoteService:
     # 3003 -------------------------------------------------------------------------------------
 
     def sub_info(self, session: Session, req: Any) -> Any:
-        rsp = _ok(3003)
+        rsp = pb.ok_response(3003)
         s2c = rsp.s2c
         conn_ids = list(self._subs) if req.c2s.isReqAllConn else [session.conn_id]
         for conn_id in conn_ids:
@@ -188,19 +216,9 @@ class QuoteService:
         insts = [self._resolve(sec) for sec in req.c2s.securityList]
         for inst in insts:
             self._require(session, inst, SUB_QUOTE)
-        rsp = _ok(3004)
+        rsp = pb.ok_response(3004)
         for inst in insts:
             qot_build.fill_basic_qot(rsp.s2c.basicQotList.add(), inst, self._tape(inst).quote)
-        return rsp
-
-    def static_info(self, session: Session, req: Any) -> Any:
-        # the codes asked for (a market-wide list is not served); no subscription needed
-        insts = [self._resolve(sec) for sec in req.c2s.securityList]
-        if not insts:
-            raise QuoteError("opend_sim serves static information for a list of codes only")
-        rsp = _ok(3202)
-        for inst in insts:
-            qot_build.fill_static_basic(rsp.s2c.staticInfoList.add().basic, inst)
         return rsp
 
     def snapshot(self, session: Session, req: Any) -> Any:
@@ -208,7 +226,7 @@ class QuoteService:
         insts = [self._resolve(sec) for sec in req.c2s.securityList]
         if len(insts) > SNAPSHOT_MAX_CODES:
             raise QuoteError(f"Too many securities: at most {SNAPSHOT_MAX_CODES} per snapshot request")
-        rsp = _ok(3203)
+        rsp = pb.ok_response(3203)
         for inst in insts:
             qot_build.fill_snapshot(rsp.s2c.snapshotList.add().basic, inst, self._tape(inst).quote)
         return rsp
@@ -216,7 +234,7 @@ class QuoteService:
     def order_book(self, session: Session, req: Any) -> Any:
         inst = self._resolve(req.c2s.security)
         self._require(session, inst, SUB_ORDER_BOOK)
-        rsp = _ok(3012)
+        rsp = pb.ok_response(3012)
         num = max(0, min(req.c2s.num, ORDER_BOOK_MAX))
         qot_build.fill_order_book(rsp.s2c, inst, self._tape(inst).quote, num)
         return rsp
@@ -224,7 +242,7 @@ class QuoteService:
     def ticker(self, session: Session, req: Any) -> Any:
         inst = self._resolve(req.c2s.security)
         self._require(session, inst, SUB_TICKER)
-        rsp = _ok(3010)
+        rsp = pb.ok_response(3010)
         qot_build.fill_security(rsp.s2c.security, inst)
         rsp.s2c.name = inst.name
         num = max(0, min(req.c2s.maxRetNum, MAX_TICKS))
@@ -240,12 +258,74 @@ class QuoteService:
         if sub_type is None:
             raise QuoteError(f"K-line type {c2s.klType} is not supported by opend_sim")
         self._require(session, inst, sub_type)
-        rsp = _ok(3006)
+        rsp = pb.ok_response(3006)
         qot_build.fill_security(rsp.s2c.security, inst)
         rsp.s2c.name = inst.name
-        for bar in self._tape(inst).latest_bars(c2s.klType, min(c2s.reqNum, MAX_BARS)):
+        for bar in self._latest_bars(inst, c2s.klType, min(c2s.reqNum, MAX_BARS)):
             qot_build.fill_kline(rsp.s2c.klList.add(), bar)
         return rsp
+
+    def _latest_bars(self, inst: SimInstrument, kl_type: int, num: int) -> list[Bar]:
+        tape = self._tape(inst)
+        if kl_type in KL_TYPE_PERIOD:
+            return self.history.latest_period_bars(inst, tape, kl_type, num)
+        return tape.latest_bars(kl_type, num)
+
+    def history_kline(self, session: Session, req: Any) -> Any:
+        """3103: bars in [beginTime, endTime], a page at a time; no subscription needed (as OpenD)."""
+        c2s = req.c2s
+        inst = self._resolve(c2s.security)
+        if c2s.klType not in KL_TYPE_TO_SUB:
+            raise QuoteError(f"K-line type {c2s.klType} is not supported by opend_sim")
+        zone = timefmt.MARKET_TZ[inst.market]
+        begin, end = _parse_time(c2s.beginTime, zone), _parse_time(c2s.endTime, zone)
+        if end < begin:
+            raise QuoteError("The end time is earlier than the start time")
+        limit = c2s.maxAckKLNum if c2s.HasField("maxAckKLNum") and c2s.maxAckKLNum > 0 else HISTORY_MAX_PER_PAGE
+        offset = _page_offset(c2s.nextReqKey) if c2s.HasField("nextReqKey") else 0
+        bars, next_offset = self.history.page(inst, self._tape(inst), c2s.klType, begin, end, offset,
+                                              min(limit, HISTORY_MAX_PER_PAGE))
+        rsp = pb.ok_response(3103)
+        qot_build.fill_security(rsp.s2c.security, inst)
+        rsp.s2c.name = inst.name
+        for bar in bars:
+            qot_build.fill_kline(rsp.s2c.klList.add(), bar)
+        if next_offset is not None:
+            rsp.s2c.nextReqKey = str(next_offset).encode()
+        return rsp
+
+    def rt_data(self, session: Session, req: Any) -> Any:
+        inst = self._resolve(req.c2s.security)
+        self._require(session, inst, SUB_RT)
+        return self._rt_message(3008, inst, None)
+
+    def _rt_message(self, proto_id: int, inst: SimInstrument, last: int | None) -> Any:
+        """Today's time-share points (all, or the ``last`` ones for a push)."""
+        tape = self._tape(inst)
+        today = timefmt.local(inst.market, tape.quote.ts_ns).date()
+        minutes = [bar for bar in tape.bars[KL_MINUTE].bars if bar.label.date() == today]
+        rsp = pb.ok_response(proto_id)
+        qot_build.fill_security(rsp.s2c.security, inst)
+        rsp.s2c.name = inst.name
+        volume, turnover = 0, 0.0
+        points = []
+        for bar in minutes:
+            volume += bar.volume
+            turnover += bar.turnover
+            points.append((bar, volume, turnover))
+        for bar, day_volume, day_turnover in points[-last:] if last else points:
+            qot_build.fill_timeshare(rsp.s2c.rtList.add(), bar, tape.quote.prev_close, day_volume, day_turnover)
+        return rsp
+
+    def broker_queue(self, session: Session, req: Any) -> Any:
+        inst = self._resolve(req.c2s.security)
+        self._require(session, inst, SUB_BROKER)
+        rsp = pb.ok_response(3014)
+        qot_build.fill_broker_queue(rsp.s2c, inst, self._tape(inst).quote, self._seed, BROKER_LEVELS)
+        return rsp
+
+    def tape(self, inst: SimInstrument) -> InstrumentTape:
+        return self._tape(inst)
 
     def _tape(self, inst: SimInstrument) -> InstrumentTape:
         return self._tapes[(inst.market, inst.symbol)]
@@ -300,30 +380,35 @@ class QuoteService:
         inst = self._instruments[sec]
         tape = self._tapes[sec]
         if sub_type == SUB_QUOTE:
-            rsp = _ok(3005)
+            rsp = pb.ok_response(3005)
             qot_build.fill_basic_qot(rsp.s2c.basicQotList.add(), inst, tape.quote)
             return 3005, rsp
         if sub_type == SUB_ORDER_BOOK:
-            rsp = _ok(3013)
+            rsp = pb.ok_response(3013)
             qot_build.fill_order_book(rsp.s2c, inst, tape.quote, ORDER_BOOK_MAX)
             return 3013, rsp
+        if sub_type == SUB_RT:
+            return 3009, self._rt_message(3009, inst, 1)
+        if sub_type == SUB_BROKER:
+            rsp = pb.ok_response(3015)
+            qot_build.fill_broker_queue(rsp.s2c, inst, tape.quote, self._seed, BROKER_LEVELS)
+            return 3015, rsp
         if sub_type == SUB_TICKER:
             if not ticks:
                 return None
-            rsp = _ok(3011)
+            rsp = pb.ok_response(3011)
             qot_build.fill_security(rsp.s2c.security, inst)
             rsp.s2c.name = inst.name
             for tick in ticks:
                 qot_build.fill_ticker(rsp.s2c.tickerList.add(), inst, tick)
             return 3011, rsp
-        return self._kline_push(inst, tape, SUB_TO_KL_TYPE[sub_type])
+        return self._kline_push(inst, SUB_TO_KL_TYPE[sub_type])
 
-    @staticmethod
-    def _kline_push(inst: SimInstrument, tape: InstrumentTape, kl_type: int) -> tuple[int, Any] | None:
-        bars = tape.latest_bars(kl_type, 1)
+    def _kline_push(self, inst: SimInstrument, kl_type: int) -> tuple[int, Any] | None:
+        bars = self._latest_bars(inst, kl_type, 1)
         if not bars:
             return None
-        rsp = _ok(3007)
+        rsp = pb.ok_response(3007)
         rsp.s2c.rehabType = qot_build.REHAB_FORWARD
         rsp.s2c.klType = kl_type
         qot_build.fill_security(rsp.s2c.security, inst)
@@ -332,12 +417,23 @@ class QuoteService:
         return 3007, rsp
 
 
+def _parse_time(text: str, zone: ZoneInfo) -> datetime:
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    raise QuoteError(f"Invalid time {text[:40]!r}: expected YYYY-MM-DD [HH:MM:SS]")
+
+
+def _page_offset(key: bytes) -> int:
+    text = key.decode("ascii", "replace")
+    if not text.isdigit() or len(text) > 9:
+        raise QuoteError("Invalid nextReqKey: pass back the one the previous page returned")
+    return int(text)
+
+
 def _ignore(_event: object) -> None:
     """The quote service listens to quotes only."""
 
 
-def _ok(proto_id: int) -> Any:
-    rsp = pb.response(proto_id)
-    rsp.retType = 0
-    rsp.s2c.SetInParent()  # an empty S2C must still be present
-    return rsp

@@ -12,6 +12,7 @@ from typing import Any
 from opend_sim.api import framing, pb
 from opend_sim.api.conn import ConnectionProtos
 from opend_sim.api.quotes import QuoteService
+from opend_sim.api.reference import ReferenceService
 from opend_sim.api.session import Session
 from opend_sim.api.store import StateStore
 from opend_sim.api.trading import TradeService
@@ -34,7 +35,9 @@ _CLOSE_TIMEOUT = 5.0
 
 
 class OpenDApiServer:
-    """OpenD's API port over a SimMarket, for the unmodified futu-api (futu_wire.md).
+    """OpenD's API port over a SimMarket, for the unmodified futu-api.
+
+    The wire facts it relies on: docs/simulators.md, 'OpenD's API port: wire facts'.
 
     Behaviour chosen to match real OpenD:
     * InitConnect is refused (retType -1, the login state as retMsg) until ``is_logged_in()``; futu-api
@@ -57,17 +60,22 @@ class OpenDApiServer:
                  sub_quota: int = 100, unsub_min_seconds: float = 60.0) -> None:
         self._store = StateStore(state_path)
         restored = self._store.load()
+        if restored is not None:  # instruments added since the state was saved are listed too
+            for inst in market.instruments():
+                restored.add_instrument(inst)
         self.market: SimMarket = restored if restored is not None else market
         self._is_logged_in = is_logged_in
         self._login_status = login_status
         self._tick_interval = tick_interval
         self._sessions: dict[int, Session] = {}
-        self._conn = ConnectionProtos(login_account, is_logged_in)
+        self._conn = ConnectionProtos(login_account, is_logged_in, self.market.now_ns)
         self.quotes = QuoteService(self.market, quota=sub_quota, unsub_min_seconds=unsub_min_seconds)
         self.trading = TradeService(self.market, login_account=login_account, trade_pwd_md5=trade_pwd_md5,
                                     sessions=lambda: list(self._sessions.values()), on_change=self._persist)
+        self.reference = ReferenceService(self.quotes, self.market.now_ns)
         self._handlers: dict[int, Handler] = {
-            **self._conn.handlers(), **self.quotes.handlers(), **self.trading.handlers()}
+            **self._conn.handlers(), **self.quotes.handlers(), **self.reference.handlers(),
+            **self.trading.handlers()}
         self._server: asyncio.Server | None = None
         self._market_task: asyncio.Task[None] | None = None
         self._conn_tasks: set[asyncio.Task[Any]] = set()

@@ -17,7 +17,6 @@ from tradebus.sim import Quote
 
 MAX_TICKS = 1000  # get_rt_ticker returns at most 1000
 MAX_BARS = 1000  # get_cur_kline returns at most 1000
-KL_DAY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +41,19 @@ class Bar:
     last_close: float  # close of the bar before (or the previous close for the first bar)
 
     def add(self, price: float, volume: int, turnover: float) -> None:
-        self.high = max(self.high, price)
-        self.low = min(self.low, price)
-        self.close = price
+        self.add_bar(price, price, price, volume, turnover)
+
+    def add_bar(self, high: float, low: float, close: float, volume: int, turnover: float) -> None:
+        """Extend this bar by a later, shorter one."""
+        self.high = max(self.high, high)
+        self.low = min(self.low, low)
+        self.close = close
         self.volume += volume
         self.turnover += turnover
 
 
-def _bar_label(local: datetime, minutes: int) -> datetime:
+def bar_label(local: datetime, minutes: int) -> datetime:
+    """The label of the bar ``local`` falls in: its end for intraday bars, midnight for a day (0)."""
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if minutes == 0:
         return midnight
@@ -63,7 +67,7 @@ class PeriodBars:
         self.bars: deque[Bar] = deque(maxlen=MAX_BARS)
 
     def update(self, local: datetime, quote: Quote, volume: int, turnover: float) -> None:
-        label = _bar_label(local, self.minutes)
+        label = bar_label(local, self.minutes)
         current = self.bars[-1] if self.bars else None
         if self.minutes == 0:
             self._update_day(label, quote, current)

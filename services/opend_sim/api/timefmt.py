@@ -1,7 +1,7 @@
 """Time strings as OpenD writes them: the exchange's local time, ``YYYY-MM-DD HH:MM:SS[.mmm]``.
 
 futu-api splits quote ``updateTime`` on the space and copies the other strings as they are; a
-missing time part loses the push (futu_wire.md §8).
+missing time part loses the push (docs/simulators.md, 'Time strings').
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from opend_sim.api import framing, pb, trd_build
+from opend_sim.api import framing, pb, trd_build, trd_info
 from opend_sim.api.accounts import FutuAccount, build_accounts, open_on_market
 from opend_sim.api.mapping import (
     MODIFY_CANCEL,
@@ -68,6 +68,7 @@ class TradeService:
             2001: self.acc_list, 2005: self.unlock, 2008: self.sub_acc_push, 2101: self.funds,
             2102: self.positions, 2201: self.order_list, 2202: self.place_order, 2205: self.modify_order,
             2211: self.deal_list, 2221: self.history_order_list, 2222: self.history_deal_list,
+            2111: self.max_trade_qtys, 2225: self.order_fees,
         }
         return {pid: self._guard(pid, fn) for pid, fn in table.items()}
 
@@ -107,9 +108,7 @@ class TradeService:
         return self._market.instrument(market, symbol)
 
     def _ok(self, proto_id: int, acc: FutuAccount | None = None) -> Any:
-        rsp = pb.response(proto_id)
-        rsp.retType = 0
-        rsp.s2c.SetInParent()
+        rsp = pb.ok_response(proto_id)
         if acc is not None:
             trd_build.fill_header(rsp.s2c.header, acc)
         return rsp
@@ -211,6 +210,32 @@ class TradeService:
             trd_build.fill_deal(dst, t, self._name(t.market, t.symbol), acc)
             if timed and not _in_time_range(dst.createTime, c2s.filterConditions):
                 del rsp.s2c.orderFillList[-1]
+        return rsp
+
+    def max_trade_qtys(self, session: Session, req: Any) -> Any:
+        c2s = req.c2s
+        acc = self._account(c2s.header)
+        market = SEC_MARKET_TO_SIM.get(c2s.secMarket) if c2s.HasField("secMarket") and c2s.secMarket else acc.market
+        inst = self._market.instrument(market, c2s.code) if market == acc.market else None
+        if inst is None:
+            raise TradeError(reject_message(RejectReason.UNKNOWN_INSTRUMENT, f"{market}.{c2s.code[:20]}"))
+        rsp = self._ok(2111, acc)
+        try:
+            trd_info.max_quantities(rsp.s2c.maxTrdQtys, self._market, acc.sim_name, inst, c2s.orderType, c2s.price)
+        except trd_info.InfoError as exc:
+            raise TradeError(str(exc)) from exc
+        return rsp
+
+    def order_fees(self, session: Session, req: Any) -> Any:
+        c2s = req.c2s
+        acc = self._account(c2s.header)
+        orders = {o.order_id: o for o in self._market.orders(acc.sim_name)}
+        rsp = self._ok(2225, acc)
+        for order_id in c2s.orderIdExList:
+            order = orders.get(order_id)
+            if order is None:
+                raise TradeError(reject_message(RejectReason.UNKNOWN_ORDER, f"order {order_id[:40]}"))
+            trd_info.order_fee(rsp.s2c.orderFeeList.add(), self._market, acc.sim_name, order)
         return rsp
 
     # orders -----------------------------------------------------------------------------------

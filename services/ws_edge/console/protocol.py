@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from tradebus.orders.bounds import VENUE_QTY_MAX
+
 Text = Annotated[str, msgspec.Meta(max_length=64)]
 Instrument = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 
@@ -54,8 +56,8 @@ class Place(_In, tag="place"):
     account: Text
     instrument: Instrument
     side: Literal["buy", "sell"]
-    price: float
-    qty: int
+    price: float  # positivity and the tick are td_exec's to check (its reason reaches the ticket)
+    qty: Annotated[int, msgspec.Meta(le=VENUE_QTY_MAX)]  # beyond any venue's integer field
     offset: Literal["", "open", "close", "close_today"] = ""  # futures only; stocks leave it empty
 
 

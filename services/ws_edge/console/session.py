@@ -20,6 +20,7 @@ import msgspec
 
 from tradebus.bus import BusError
 from tradebus.logs import get_logger
+from tradebus.ratelimit import TokenBucket
 from tradebus.schemas import AUTH_DECODER
 from tradebus.schemas.auth import AuthCommand, AuthReply
 from tradebus.schemas.market import Tick
@@ -30,7 +31,6 @@ from ws_edge.console import protocol as p
 from ws_edge.console.sessions import ConsoleLogin
 from ws_edge.console.trading import INSTRUMENT_HINT, Refused, Trader
 from ws_edge.instruments import BusInstrument
-from ws_edge.throttle import TokenBucket
 
 if TYPE_CHECKING:
     from ws_edge.console import Console
@@ -123,6 +123,8 @@ class ConsoleSession:
             message = p.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise Refused(f"bad message: {exc}") from None
+        except RecursionError:  # found by the fuzz test: "[[[[…" deeper than the decoder's limit
+            raise Refused("bad message: nested too deeply") from None
         if self.user is None and not isinstance(message, p.BEFORE_LOGIN):
             raise Refused("log in first")
         await self._dispatch(message)
@@ -174,7 +176,7 @@ class ConsoleSession:
 
     async def _start(self, user: User, login: ConsoleLogin, token: str) -> None:
         self.user, self.login, self.token = user, login, token
-        self.trader = Trader(self.edge, user, self.session_id)
+        self.trader = Trader(self.edge, user, self.session_id, await self.edge.accounts_of(user))
         futures = self.edge.config.futures_venue
         accounts = [{"venue": v, "account": a, "kind": "futures" if v == futures else "stocks"}
                     for v, a in self.trader.accounts()]

@@ -1,12 +1,13 @@
 """What the System panel shows: every service's heartbeat, each venue's feed, each OpenD's login state.
 
-One :class:`SystemWatch` per ws_edge process, shared by every console. It reads three things through
-ordered JetStream consumers that start at the last stored message per subject, so a console is right
-the moment it logs in and then follows every change:
+One :class:`SystemWatch` per ws_edge process, shared by every console. It reads three things, each
+starting from what is stored, so a console is right the moment it logs in and then follows every change:
 
-* ``sys.health.>`` (stream SYS): one Heartbeat per service; the ``tradebus up`` supervisor's also
-  lists its children (the simulators have no heartbeat of their own);
-* ``auth.opend.*.state`` (stream AUTH): auth_broker's state changes per OpenD instance;
+* ``sys.health.>`` (a core subscription, then each service's last stored beat from its own stream
+  ``SYS_<service>``; the newer beat wins): one Heartbeat per service; the ``tradebus up`` supervisor's
+  also lists its children (the simulators have no heartbeat of their own);
+* ``auth.opend.*.state`` (stream AUTH, an ordered consumer from the last state per subject):
+  auth_broker's state changes per OpenD instance;
 * ``md.status.>`` (core subscription): venue-level feed changes as they happen. The MD stream keeps
   per-instrument statuses on the same subjects, so the starting point of a feed comes from
   md_ingest's heartbeat checks (``feed_<venue>``) instead, which every heartbeat repeats.
@@ -25,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from tradebus.bus import Bus
+from tradebus.bus.heartbeats import last_heartbeats
 from tradebus.logs import get_logger
 from tradebus.schemas import AUTH_DECODER, MARKET_DATA_DECODER, SYSTEM_DECODER
 from tradebus.schemas.auth import STATUS_NUMBER, AuthState, AuthStateChanged
@@ -35,6 +37,7 @@ from tradebus.subjects import AUTH_STATE_ALL, MD_STATUS_ALL, SYS_HEALTH_ALL
 log = get_logger("ws_edge.console.system")
 MISSING_AFTER_BEATS = 3.0  # a service whose heartbeat is this many intervals late shows as missing
 MISSING_FLOOR_S = 2.0
+SYS_HEALTH_PREFIX = SYS_HEALTH_ALL.removesuffix(">")
 FEED_CHECK_PREFIX = "feed_"
 # OpenD states in which a person must type something: the page shows a banner with a code field.
 CODE_PROMPTS: dict[AuthState, str] = {
@@ -83,9 +86,15 @@ class SystemWatch:
         async with self._lock:
             if self._subs:
                 return
-            self._subs.append(await self.bus.js.subscribe(
-                SYS_HEALTH_ALL, stream="SYS", ordered_consumer=True, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-                cb=self._on_beat))
+            # Live first, then the stored beats: a beat arriving in between is kept if it is newer.
+            self._subs.append(await self.bus.nc.subscribe(SYS_HEALTH_ALL, cb=self._on_beat))
+            try:
+                stored = await last_heartbeats(self.bus)
+            except Exception as exc:  # the live beats still arrive within one interval
+                log.warning("stored heartbeats unreadable", error=str(exc) or type(exc).__name__)
+                stored = {}
+            for beat in stored.values():
+                self._take_beat(beat)
             self._subs.append(await self.bus.js.subscribe(
                 AUTH_STATE_ALL, stream="AUTH", ordered_consumer=True,
                 deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, cb=self._on_auth))
@@ -108,7 +117,13 @@ class SystemWatch:
         except msgspec.DecodeError:
             log.warning("undecodable heartbeat", subject=msg.subject)
             return
-        if not isinstance(beat, Heartbeat):
+        # A service may publish only on its own sys.health.<name>: a beat naming another is forged.
+        if isinstance(beat, Heartbeat) and msg.subject == f"{SYS_HEALTH_PREFIX}{beat.service}":
+            self._take_beat(beat)
+
+    def _take_beat(self, beat: Heartbeat) -> None:
+        current = self.beats.get(beat.service)
+        if current is not None and current.ts_event > beat.ts_event:
             return
         self.beats[beat.service] = beat
         for check, value in beat.checks.items():

@@ -78,14 +78,15 @@ def funds_row(f: AccountSnapshot) -> dict[str, Any]:
 class Trader:
     """One console session's trading: its user, its accounts, its client order ids."""
 
-    def __init__(self, edge: Edge, user: User, session_id: int) -> None:
+    def __init__(self, edge: Edge, user: User, session_id: int, accounts: list[tuple[str, str]]) -> None:
         self.edge = edge
         self.user = user
         self.session_id = session_id
         self.next_ref = 0
+        self._accounts = accounts  # concrete, wildcard grants resolved at login (Edge.accounts_of)
 
     def accounts(self) -> list[tuple[str, str]]:
-        return self.user.account_list()
+        return self._accounts
 
     def _mine(self, venue: str, account: str) -> None:
         if not self.user.may_use(venue, account):

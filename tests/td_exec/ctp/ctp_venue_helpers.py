@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ctp_front import CtpFront
+from polling import until
 
 from td_exec.ctp_venue import CtpVenue
 from td_exec.venue import CancelRejectReport, FillReport, OrderReport, VenueOrder
@@ -55,20 +56,8 @@ class RecordingSink:
         self._note()
 
     async def wait(self, pred: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = pred()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what}; orders={self.orders[-5:]} "
-                                     f"fills={self.fills[-5:]} connections={self.connections}")
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), remaining)
-            except TimeoutError:
-                pass
+        return await until(pred, timeout, what, changed=self.changed, detail=lambda: (
+            f"orders={self.orders[-5:]} fills={self.fills[-5:]} connections={self.connections}"))
 
     async def connected(self, count: int = 1) -> None:
         await self.wait(lambda: sum(1 for c, _ in self.connections if c) >= count, what=f"{count} connections")

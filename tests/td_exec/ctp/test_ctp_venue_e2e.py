@@ -19,6 +19,7 @@ import msgspec
 import pytest
 from ctp_front import CtpFront
 from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue, venue_order
+from polling import until_async
 
 from td_exec.ctp_venue import CtpVenue
 from td_exec.venue import OrderRef, VenueOrder
@@ -129,16 +130,16 @@ async def order_view(bus: Bus, coid: str) -> Any:
 
 
 async def until_status(bus: Bus, coid: str, status: OrderStatus, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
     view = None
-    while True:
-        with contextlib.suppress(RequestFailed):  # td_exec (re)starting
-            view = await order_view(bus, coid)
-        if view is not None and view.status is status:
-            return view
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{coid} never reached {status}; last {view}")
-        await asyncio.sleep(0.2)
+
+    async def reached() -> Any:
+        nonlocal view
+        view = await order_view(bus, coid)
+        return view if view is not None and view.status is status else None
+
+    # RequestFailed: td_exec (re)starting
+    return await until_async(reached, timeout, f"{coid} to reach {status}", interval=0.2, ignore=(RequestFailed,),
+                             detail=lambda: f"last {view}")
 
 
 def order(coid: str, price: float | None, qty: int = 1, side: str = "buy", offset: str = "open") -> SubmitOrder:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from td_engine_helpers import TEST_TD, Harness, fut_order, until
 
-from td_exec.engine import rebuild
+from td_exec.rebuild import rebuild
 from td_exec.sim_venue import STATUS_SIM2TD
 from tradebus.schemas.orders import CommandAccepted, CommandDenied, OrderFilled, OrderStatus, Side
 

@@ -10,7 +10,7 @@ import msgspec
 from td_engine_helpers import TEST_TD, Harness, fut_order, until
 
 from td_exec import snapshot
-from td_exec.engine import rebuild
+from td_exec.rebuild import rebuild
 from tradebus.orders.order import Ledger
 from tradebus.schemas.orders import CancelOrder, CommandAccepted, OrderStatus, Side
 

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from td_exec.checks import check_modify, check_submit, on_tick
+from td_exec.checks import (
+    check_modify,
+    check_submit,
+    check_submit_without_facts,
+    exchange_grid,
+    on_tick,
+    snap_price,
+)
 from td_exec.spool import Spool, SpoolFull
 from td_exec.venue import Capabilities
 from tradebus.ids import order_event_id
@@ -147,17 +154,28 @@ def _cmd(**kw: object) -> SubmitOrder:
     ({"price": 3000.5}, "price_off_tick"),
     ({"price": 2899.0}, "price_out_of_limits"),
     ({"price": 3301.0}, "price_out_of_limits"),
+    ({"qty": 2**31}, "qty_too_large"),
+    ({"qty": 1001}, "qty_too_large"),
+    ({"price": 3000.00001}, "price_off_tick"),
 ])
 def test_check_submit_with_bad_field_returns_its_code(kw: dict[str, object], code: str) -> None:
-    denial = check_submit(_cmd(**kw), FUT, LIMIT_ONLY)
+    denial = check_submit(_cmd(**kw), FUT, LIMIT_ONLY, max_qty=1000)
     assert denial is not None and denial.code == code
 
 
 def test_check_submit_with_good_order_returns_none_and_hk_uses_the_spread_table() -> None:
-    assert check_submit(_cmd(), FUT, LIMIT_ONLY) is None
+    assert check_submit(_cmd(), FUT, LIMIT_ONLY, max_qty=1000) is None
+    assert check_submit(_cmd(qty=1000, price=3000.0000001), FUT, LIMIT_ONLY, max_qty=1000) is None  # snapped later
     assert on_tick(HK, 602.5) and on_tick(HK, 19.98) and not on_tick(HK, 602.3)
-    assert check_modify(FUT, 5, 3001.0, filled_qty=5).code == "bad_qty"  # type: ignore[union-attr]
-    assert check_modify(FUT, None, None, filled_qty=0).code == "nothing_to_modify"  # type: ignore[union-attr]
+    assert check_modify(FUT, 5, 3001.0, filled_qty=5, max_qty=1000).code == "bad_qty"  # type: ignore[union-attr]
+    assert check_modify(FUT, None, None, filled_qty=0, max_qty=1000).code == "nothing_to_modify"  # type: ignore[union-attr]
+    assert check_modify(FUT, 2**31, None, filled_qty=0, max_qty=2**40).code == "qty_too_large"  # type: ignore[union-attr]
+
+
+def test_snap_price_puts_near_tick_prices_on_the_grid_with_the_tick_decimals() -> None:
+    assert snap_price(FUT, 3000.0000001) == 3000.0 and snap_price(FUT, 2999.9999999) == 3000.0
+    assert snap_price(HK, 19.980000001) == 19.98 and repr(snap_price(HK, 602.49999999)) == "602.5"
+    assert snap_price(HK, 0.1 + 0.2 + 0.01 * 3) == 0.33  # float noise leaves with the tick's decimals
 
 
 def test_spool_keeps_order_drops_flushed_head_and_refuses_when_full(tmp_path: Path) -> None:
@@ -177,3 +195,22 @@ def test_spool_keeps_order_drops_flushed_head_and_refuses_when_full(tmp_path: Pa
     reopened.append("td.evt.d", "id4", b"w")
     assert [r.msg_id for r in reopened.records()] == ["id2", "id4"]
     reopened.close()
+
+
+STOCKS = Capabilities(order_types=frozenset({OrderType.LIMIT}), time_in_force=frozenset({TimeInForce.DAY}),
+                      offsets=frozenset({Offset.NONE}), modify=True)
+
+
+def test_orders_without_venue_facts_keep_the_exchange_grid_where_the_exchange_publishes_one() -> None:
+    hk = {"venue": "futu", "exchange": "HK", "symbol": "00700", "offset": Offset.NONE}
+    off_tick = check_submit_without_facts(_cmd(**hk, price=602.3), STOCKS, max_qty=1000)
+    assert off_tick is not None and off_tick.code == "price_off_tick"  # HKEX's spread table: 0.5 above 500
+    assert check_submit_without_facts(_cmd(**hk, price=602.5000000001), STOCKS, max_qty=1000) is None
+    grid = exchange_grid("futu", "HK", "00700")
+    assert grid is not None and snap_price(grid, 602.5000000001) == 602.5
+    # elsewhere the grid is the venue's fact: without it the price goes as given and the venue decides
+    assert exchange_grid("futu", "US", "AAPL") is None
+    assert check_submit_without_facts(_cmd(venue="futu", exchange="US", symbol="AAPL", offset=Offset.NONE,
+                                           price=187.123), STOCKS, max_qty=1000) is None
+    too_big = check_submit_without_facts(_cmd(**hk, qty=2**31, price=602.5), STOCKS, max_qty=2**40)
+    assert too_big is not None and too_big.code == "qty_too_large"

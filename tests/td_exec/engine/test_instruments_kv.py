@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import msgspec
+from polling import until_async
 from td_engine_helpers import Harness
 
 from td_exec.instruments_kv import instrument_key
@@ -54,9 +54,10 @@ async def test_td_exec_writes_the_venue_list_and_ws_edge_answers_from_it(harness
 
 async def _until_written(harness: Harness, wanted: set[str]) -> None:
     seen: set[str] = set()
-    for _ in range(100):
+
+    async def written() -> bool:
+        nonlocal seen
         seen = await _keys(harness)
-        if seen >= wanted:
-            return
-        await asyncio.sleep(0.05)  # a poll interval, bounded by the loop count
-    raise AssertionError(f"KV instruments missing {sorted(wanted - seen)}")
+        return seen >= wanted
+
+    await until_async(written, 10.0, "KV instruments", detail=lambda: f"missing {sorted(wanted - seen)}")

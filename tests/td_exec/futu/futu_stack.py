@@ -3,14 +3,13 @@ and CommandServer ``python -m td_exec`` runs → FutuVenue → an OpenD (opend_s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from futu_venue_helpers import HK, futu_config
+from polling import until_async
 
 from td_exec.commands import CommandServer
 from td_exec.engine import AccountStatus, Engine
@@ -28,12 +27,9 @@ TD = TdConfig(futu=True, ctp=False, sim=False, submit_timeout_s=5.0, cancel_time
               reconcile_timeout_s=10.0, store_timeout_s=1.0, inflight_grace_s=30.0, inflight_check_s=1.0)
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+async def until(predicate: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "condition") -> Any:
+    """The shared poll (``polling.until_async``) with this stack's default deadline."""
+    return await until_async(predicate, timeout, what)
 
 
 class Stack:

@@ -14,6 +14,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "opend_sim"))
 
 from api_conftest import TRADE_PWD_MD5, ServerThread, new_market  # noqa: F401  (re-exported)
+from polling import until
 
 from td_exec.futu_venue import FutuVenue
 from td_exec.venue import CancelRejectReport, FillReport, OrderRef, OrderReport, VenueOrder
@@ -91,20 +92,7 @@ class RecordingSink:
 
     async def until(self, condition: Callable[[], Any], timeout: float = WAIT, what: str = "") -> Any:
         """Wait until ``condition()`` is truthy (re-checked on every report) and return its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"timed out waiting for {what or condition}")
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
+        return await until(condition, timeout, what or str(condition), changed=self._changed)
 
     def orders_of(self, client_order_id: str) -> list[OrderReport]:
         return [r for r in self.orders if r.client_order_id == client_order_id]

@@ -3,8 +3,6 @@ orders survive) and the auth gate (contexts exist only while auth_broker says CO
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from futu_venue_helpers import (
@@ -18,6 +16,7 @@ from futu_venue_helpers import (
     new_order,
     resting_price,
 )
+from polling import until
 
 from td_exec.futu_venue import FutuVenue
 from tradebus.bus import Bus
@@ -29,14 +28,6 @@ from tradebus.schemas.orders import OrderStatus, Side
 from tradebus.subjects import auth_state
 
 RECONNECT_WAIT = 30.0  # futu-api waits a hard-coded 6 s before its first reconnect attempt
-
-
-async def poll(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_opend_restart_is_reported_and_trading_resumes(
@@ -82,8 +73,8 @@ async def test_auth_gate_opens_and_closes_the_contexts(opend: ServerThread, bus:
         await _announce(bus, "gw-futu", AuthState.CLOSED, 3)
         await sink.until(lambda: not sink.connected, what="closed on CLOSED")
         assert "closed" in sink.connections[-1][1]
-        await poll(lambda: opend.call(lambda: opend.server.connection_count) == 0,  # type: ignore[union-attr]
-                   what="contexts closed")
+        await until(lambda: opend.call(lambda: opend.server.connection_count) == 0,  # type: ignore[union-attr]
+                    10.0, "contexts closed", interval=0.05)
 
         await _announce(bus, "gw-futu", AuthState.CONNECTED, 4)
         await sink.until(lambda: sink.connected, what="reopened on CONNECTED")

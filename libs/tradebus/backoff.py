@@ -1,4 +1,9 @@
-"""Exponential backoff with jitter, for reconnects and relogins."""
+"""Exponential backoff, the one implementation: venue reconnects and relogins, the first NATS connection,
+restarts of supervised children and of OpenD, reconciliation retries.
+
+``jitter=0`` gives the plain doubling sequence (initial, 2×, 4× … capped), for callers whose delays are
+asserted exactly or that back off alone.
+"""
 
 from __future__ import annotations
 

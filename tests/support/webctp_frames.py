@@ -1,0 +1,28 @@
+"""webctp frames the end-to-end tests share (`tradebus up` and docker compose): the order and the depth wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+BOTH_VENUES = ("rb2601", "HK.00700")  # a CTP contract and a Futu stock
+
+
+def rb2601_buy(price: float, volume: int = 1) -> dict[str, Any]:
+    """A CTP limit buy of rb2601 for the simulated account 000001, as webctp's ReqOrderInsert body."""
+    return {"BrokerID": "9999", "InvestorID": "000001", "ExchangeID": "SHFE", "InstrumentID": "rb2601",
+            "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",
+            "LimitPrice": price, "VolumeTotalOriginal": volume, "TimeCondition": "3", "VolumeCondition": "1",
+            "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0, "IsSwapOrder": 0}
+
+
+def depth_of(instruments: tuple[str, ...]) -> tuple[dict[str, dict], Callable[[dict], bool]]:
+    """(depth by instrument, a predicate that records each RtnDepthMarketData and is true once all came)."""
+    depth: dict[str, dict] = {}
+
+    def all_seen(frame: dict) -> bool:
+        if frame["MsgType"] == "RtnDepthMarketData":
+            depth[frame["DepthMarketData"]["InstrumentID"]] = frame["DepthMarketData"]
+        return set(instruments) <= set(depth)
+
+    return depth, all_seen

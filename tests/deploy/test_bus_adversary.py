@@ -217,8 +217,12 @@ async def test_no_user_can_aim_a_push_consumer_into_td_evt(topology: SecureNats,
 
 
 async def test_no_user_may_delete_or_purge_any_stream(topology: SecureNats) -> None:
+    """Nobody deletes; nobody purges, except the owner of an object store (td_exec's snapshots) its own."""
     for perm in USERS.values():
+        assert f"{API}.STREAM.DELETE.>" in perm.deny_publish
         for stream in STREAM_OWNERS:
-            for verb in ("DELETE", "PURGE"):
-                assert not _granted(perm, f"{API}.STREAM.{verb}.{stream}"), (perm.user, verb, stream)
-                assert f"{API}.STREAM.{verb}.>" in perm.deny_publish
+            assert not _granted(perm, f"{API}.STREAM.DELETE.{stream}"), (perm.user, "DELETE", stream)
+            purge = f"{API}.STREAM.PURGE.{stream}"
+            may_purge = stream in OWNER_PURGES and STREAM_OWNERS[stream] == perm.user
+            assert _granted(perm, purge) is may_purge, (perm.user, "PURGE", stream)
+            assert (purge in perm.deny_publish or f"{API}.STREAM.PURGE.>" in perm.deny_publish) is not may_purge

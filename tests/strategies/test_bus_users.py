@@ -19,6 +19,7 @@ from polling import until_async
 
 from deploy.test_nats_permissions import violation
 from strategies.conftest import BOB_PW, BusWorld, connect_as, td_exec_double
+from tradebus.asyncapi import covers
 from tradebus.bus_users import conf_with_bus_users, permissions_for
 from tradebus.permissions import FAMILIES, STREAM_OWNERS, js_admin
 from tradebus.users import User, UserError, UserStore
@@ -203,24 +204,13 @@ def test_password_changes_keep_the_bus_hash_in_step(tmp_path: Path) -> None:
     assert store.get("edge").bus_password == ""  # type: ignore[union-attr]  # never becomes a bus user
 
 
-def _matches(grant: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` is one token, ``>`` the rest."""
-    want, have = grant.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
-
-
 def _table_probes() -> list[str]:
     """What a bus user must not publish, from the same permission table the adversarial test of the services
     uses (tests/deploy/test_bus_adversary.py): every subject family its grants do not cover, the
     administration of every stream, and ``$SYS``. A new family or stream is probed without editing this."""
     alice = User(name="alice", password_hash="x", accounts=["ctp:000001", "futu:*"], bus_password="h")
     allowed = permissions_for(alice)["publish"]["allow"]
-    probes = [f.sample for f in FAMILIES if not any(_matches(g, f.sample) for g in allowed)]
+    probes = [f.sample for f in FAMILIES if not any(covers(g, f.sample) for g in allowed)]
     probes += [s for stream in STREAM_OWNERS for s in js_admin(stream)]
     return [*probes, "$SYS.REQ.SERVER.PING"]
 

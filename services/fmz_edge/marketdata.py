@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
+from collections import deque
 
 import msgspec
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from fmz_edge.protocol import FmzError
 from tradebus import subjects
 from tradebus.bus import Bus, RequestFailed, RequestTimeout, last_message
+from tradebus.bus.replay import read_stream
 from tradebus.logs import get_logger
 from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
 from tradebus.schemas.market import Bar, SubscribeRequest, SubscriptionReply, Tick, UnsubscribeRequest
@@ -132,30 +132,14 @@ class MarketData:
 
 async def read_since(bus: Bus, subject: str, start_ns: int, max_msgs: int,
                      idle_timeout: float = 2.0) -> list[msgspec.Struct]:
-    """Messages stored on ``subject`` in stream MD from ``start_ns`` (store time), oldest first.
-
-    An ordered push consumer positioned by time; it stops at the messages that existed when it
-    started (``num_pending == 0``), keeping the newest ``max_msgs``.
-    """
-    start = dt.datetime.fromtimestamp(start_ns / 1e9, dt.UTC)
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start)
-    sub = await bus.js.subscribe(subject, stream="MD", ordered_consumer=True, config=config)
-    out: list[msgspec.Struct] = []
+    """Messages stored on ``subject`` in stream MD from ``start_ns`` (store time), oldest first, up to
+    the messages that existed when the read started, keeping the newest ``max_msgs``."""
+    out: deque[msgspec.Struct] = deque(maxlen=max_msgs)
     try:
-        info = await sub.consumer_info()
-        delivered = info.delivered.consumer_seq if info.delivered else 0
-        if not info.num_pending and not delivered:
-            return out
-        while True:
-            msg = await sub.next_msg(timeout=idle_timeout)
+        async for _seq, _subject, data in read_stream(bus.js, "MD", subject, start_ns=start_ns,
+                                                      idle_timeout=idle_timeout):
             with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):  # newer tags: skip
-                out.append(MARKET_DATA_DECODER.decode(msg.data))
-            if len(out) > max_msgs:
-                del out[0]
-            if msg.metadata.num_pending == 0:
-                break
+                out.append(MARKET_DATA_DECODER.decode(data))
     except TimeoutError:
         log.warning("market data replay stalled", subject=subject, read=len(out))
-    finally:
-        await sub.unsubscribe()
-    return out
+    return list(out)

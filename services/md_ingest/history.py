@@ -153,7 +153,7 @@ class HistoryServer:
         # subject), and only the last `count` ending by `end` are kept.
         keep: deque[Bar] | list[Bar] = deque(maxlen=query.count) if query.start_ns is None else []
         start = query.start_ns - MINUTE_NS if query.start_ns is not None else None
-        async for _seq, data in read_stream(self.bus.js, MD_STREAM, subject, start_ns=start):
+        async for _seq, _subject, data in read_stream(self.bus.js, MD_STREAM, subject, start_ns=start):
             bar = _decode(data, Bar)
             if bar is None:
                 continue
@@ -177,7 +177,8 @@ class HistoryServer:
         more = False
         start_seq = query.after_seq + 1 if query.after_seq is not None else None
         start_ns = None if start_seq is not None else query.start_ns - TICK_STORE_SLACK_NS
-        async for seq, data in read_stream(self.bus.js, MD_STREAM, subject, start_seq=start_seq, start_ns=start_ns):
+        async for seq, _subject, data in read_stream(self.bus.js, MD_STREAM, subject, start_seq=start_seq,
+                                                     start_ns=start_ns):
             tick = _decode(data, Tick)
             if tick is None or tick.ts_event < query.start_ns:
                 continue

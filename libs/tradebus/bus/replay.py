@@ -24,23 +24,9 @@ async def fold_stream(js: JetStreamContext, subject_filter: str, decoder: msgspe
     faster than pull fetches on this kind of machine) and stops at the messages that existed when the
     replay started, so a busy stream cannot keep it running forever.
     """
-    sub = await js.subscribe(subject_filter, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
     state = initial
-    try:
-        info = await sub.consumer_info()
-        # A push consumer may have delivered everything into our buffer before this call, leaving
-        # num_pending at 0; only "nothing pending and nothing delivered" means an empty replay.
-        delivered = info.delivered.consumer_seq if info.delivered else 0
-        if not info.num_pending and not delivered:
-            return state
-        while True:
-            msg = await sub.next_msg(timeout=idle_timeout)
-            meta = msg.metadata
-            state = fold(state, decoder.decode(msg.data), msg.subject, meta.sequence.stream)
-            if meta.num_pending == 0:
-                break
-    finally:
-        await sub.unsubscribe()
+    async for seq, subject, data in read_stream(js, None, subject_filter, idle_timeout=idle_timeout):
+        state = fold(state, decoder.decode(data), subject, seq)
     return state
 
 
@@ -56,11 +42,16 @@ async def last_message(js: JetStreamContext, stream: str, subject: str, decoder:
     return decoder.decode(raw.data)
 
 
-async def read_stream(js: JetStreamContext, stream: str, subject_filter: str, *, start_seq: int | None = None,
-                      start_ns: int | None = None, idle_timeout: float = 5.0) -> AsyncIterator[tuple[int, bytes]]:
-    """(stream sequence, payload) of every stored message matching ``subject_filter``, in stream order, from
+async def read_stream(js: JetStreamContext, stream: str | None, subject_filter: str, *, start_seq: int | None = None,
+                      start_ns: int | None = None,
+                      idle_timeout: float = 5.0) -> AsyncIterator[tuple[int, str, bytes]]:
+    """(stream sequence, subject, payload) of every stored message matching ``subject_filter``, in stream order, from
     ``start_seq`` or from the first stored at or after ``start_ns`` (else from the beginning), up to the
-    messages that existed when the read started. The caller stops early by leaving the loop."""
+    messages that existed when the read started. The caller stops early by leaving the loop; a read that
+    stalls for ``idle_timeout`` raises ``TimeoutError``.
+
+    A push consumer may have delivered everything into our buffer before ``consumer_info`` answers,
+    leaving ``num_pending`` at 0: only "nothing pending and nothing delivered" means an empty read."""
     if start_seq is not None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq))
     elif start_ns is not None:
@@ -77,7 +68,7 @@ async def read_stream(js: JetStreamContext, stream: str, subject_filter: str, *,
         while True:
             msg = await sub.next_msg(timeout=idle_timeout)
             meta = msg.metadata
-            yield meta.sequence.stream, msg.data
+            yield meta.sequence.stream, msg.subject, msg.data
             if meta.num_pending == 0:
                 return
     finally:

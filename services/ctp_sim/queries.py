@@ -8,7 +8,7 @@ by the api (the double returns -3 before sending), exactly where the native libr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from ctp_sim import fields
 from ctp_sim.config import FrontConfig
@@ -16,10 +16,16 @@ from ctp_sim.state import DayState
 from tradebus.ctp.wire import Frame
 from tradebus.sim import SimInstrument, SimMarket, SimReject
 
-if TYPE_CHECKING:
-    from ctp_sim.broker import TdSession
 
-ReplyMany = Callable[["TdSession", str, str, int, list[dict[str, Any]]], None]
+class Asker(Protocol):
+    """The session a query came on (the broker's ``TdSession``): the desk reads only its investor and
+    hands it back to the broker's reply function, so it need not know the broker."""
+
+    investor: str | None
+
+
+A = TypeVar("A", bound=Asker)
+ReplyMany = Callable[[A, str, str, int, list[dict[str, Any]]], None]
 Bodies = list[dict[str, Any]]
 
 
@@ -61,7 +67,7 @@ class QueryDesk:
             ),
         }
 
-    def answer(self, s: TdSession, frame: Frame, reply_many: ReplyMany) -> None:
+    def answer(self, s: A, frame: Frame, reply_many: ReplyMany[A]) -> None:
         entry = self._table.get(frame.op)
         if entry is None:
             reply_many(s, "OnRsp" + frame.op[3:], "", frame.rid, [])

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -34,6 +34,7 @@ from tradebus.client.errors import (
     UnknownSymbol,
     VenueDown,
 )
+from tradebus.client.link import BusLink
 from tradebus.client.symbols import parse_instrument
 from tradebus.ids import new_client_order_id
 from tradebus.orders.order import Ledger, Order, fold
@@ -62,9 +63,6 @@ from tradebus.schemas.orders import (
     TradeView,
 )
 from tradebus.subjects import td_cmd, td_evt_account
-
-if TYPE_CHECKING:
-    from tradebus.client.client import Client
 
 S = OrderStatus
 ORDER_EVENTS_STREAM = "TD_EVT"
@@ -112,7 +110,7 @@ def order_from_view(view: OrderView, trades: list[TradeView]) -> Order:
 class Account:
     """Get one with :meth:`Client.account`."""
 
-    def __init__(self, client: Client, venue: str, account: str) -> None:
+    def __init__(self, client: BusLink, venue: str, account: str) -> None:
         self.client = client
         self.venue = venue
         self.account = account

@@ -13,20 +13,18 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
 
 from tradebus.client.errors import ClientError, UnknownSymbol, VenueDown
+from tradebus.client.link import BusLink
 from tradebus.instrument import Instrument
 from tradebus.schemas import HISTORY_DECODER, MARKET_DATA_DECODER
 from tradebus.schemas.history import MAX_PAGE, BarsPage, BarsQuery, HistoryRefused, TicksPage, TicksQuery
 from tradebus.schemas.market import Bar, Tick
 from tradebus.subjects import MD_CTL_HISTORY, md_bar, md_tick
-
-if TYPE_CHECKING:
-    from tradebus.client.client import Client
 
 HISTORY_TIMEOUT_S = 20.0  # md_ingest may page through OpenD's K-lines for a request
 LIVE_BUFFER = 10_000  # ticks held for a consumer that is slower than the feed, then it is told
@@ -40,7 +38,7 @@ def _refusal(instrument: Instrument, refused: HistoryRefused) -> ClientError:
     return ClientError(f"{instrument}: {refused.code}: {refused.reason}")
 
 
-async def _ask(client: Client, instrument: Instrument, query: BarsQuery | TicksQuery) -> Any:
+async def _ask(client: BusLink, instrument: Instrument, query: BarsQuery | TicksQuery) -> Any:
     reply = await client.request(MD_CTL_HISTORY, query, HISTORY_DECODER,
                                  timeout=max(client.timeout, HISTORY_TIMEOUT_S))
     if isinstance(reply, HistoryRefused):
@@ -52,7 +50,7 @@ class BarSeries:
     """The last ``count`` bars of one instrument, oldest first in :attr:`bars`, kept current from
     ``md.bar.1m`` for 1-minute bars (other periods are history only)."""
 
-    def __init__(self, client: Client, instrument: Instrument, period: str, count: int) -> None:
+    def __init__(self, client: BusLink, instrument: Instrument, period: str, count: int) -> None:
         self.client = client
         self.instrument = instrument
         self.period = period
@@ -113,7 +111,7 @@ class BarSeries:
         return [bar.close for bar in self.bars]
 
 
-async def tick_stream(client: Client, instrument: Instrument, since_ns: int) -> AsyncIterator[Tick]:
+async def tick_stream(client: BusLink, instrument: Instrument, since_ns: int) -> AsyncIterator[Tick]:
     """Every tick of ``instrument`` from ``since_ns`` (stored ones first), then live, without end."""
     held: asyncio.Queue[Tick] = asyncio.Queue(maxsize=LIVE_BUFFER)
     overflowed = False

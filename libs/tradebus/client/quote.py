@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
 
 from tradebus.bus.replay import last_message
+from tradebus.client.link import BusLink
 from tradebus.instrument import Instrument
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.market import Tick
 from tradebus.subjects import md_tick
-
-if TYPE_CHECKING:
-    from tradebus.client.client import Client
 
 MD_STREAM = "MD"
 
@@ -25,7 +23,7 @@ class Quote:
     """``tick`` is the newest :class:`~tradebus.schemas.market.Tick` (None before the first); ``last``,
     ``bid`` and ``ask`` read it. :meth:`wait_update` returns the next tick."""
 
-    def __init__(self, client: Client, instrument: Instrument) -> None:
+    def __init__(self, client: BusLink, instrument: Instrument) -> None:
         self.client = client
         self.instrument = instrument
         self.subject = md_tick(*instrument)

@@ -195,6 +195,59 @@ class BizType(CodeSet):
     STOCK = "2"
 
 
+class InstLifePhase(CodeSet):
+    PREFIX = "THOST_FTDC_IP_"
+    NOT_START = "0"
+    STARTED = "1"
+    PAUSE = "2"
+    EXPIRED = "3"
+
+
+class MaxMarginSideAlgorithm(CodeSet):
+    PREFIX = "THOST_FTDC_MMSA_"
+    NO = "0"
+    YES = "1"
+
+
+class CombinationType(CodeSet):
+    PREFIX = "THOST_FTDC_COMBT_"
+    FUTURE = "0"
+
+
+class TradingRole(CodeSet):
+    PREFIX = "THOST_FTDC_ER_"
+    BROKER = "1"
+    HOST = "2"
+    MAKER = "3"
+
+
+class ExchangeProperty(CodeSet):
+    PREFIX = "THOST_FTDC_EXP_"
+    NORMAL = "0"
+
+
+class AppType(CodeSet):
+    PREFIX = "THOST_FTDC_APP_TYPE_"
+    INVESTOR = "1"
+
+
+class IdentifiedCardType(CodeSet):
+    PREFIX = "THOST_FTDC_ICT_"
+    IDCARD = "1"  # CTP's name is IDCard
+
+
+class ClientIdType(CodeSet):
+    PREFIX = "THOST_FTDC_CIDT_"
+    SPECULATION = "1"
+
+
+class InvestorRange(CodeSet):
+    PREFIX = "THOST_FTDC_IR_"
+    ALL = "1"
+    GROUP = "2"
+    SINGLE = "3"
+
+
 class ResumeType(CodeSet):
     """How a login replays the private / public flow (``SubscribePrivateTopic``); ints, not chars."""
 
@@ -209,7 +262,8 @@ CODE_SETS: tuple[type[CodeSet], ...] = (
     Direction, OffsetFlag, OrderPriceType, TimeCondition, VolumeCondition, OrderStatus, OrderSubmitStatus,
     HedgeFlag, ContingentCondition, ForceCloseReason, ActionFlag, OrderActionStatus, PosiDirection,
     PositionDate, PositionDateType, PositionType, ProductClass, OrderType, OrderSource, TradeType,
-    PriceSource, TradeSource, BizType, ResumeType,
+    PriceSource, TradeSource, BizType, InstLifePhase, MaxMarginSideAlgorithm, CombinationType, TradingRole,
+    ExchangeProperty, AppType, IdentifiedCardType, ClientIdType, InvestorRange, ResumeType,
 )  # fmt: skip
 
 

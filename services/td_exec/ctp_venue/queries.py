@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from td_exec.venue import VenueRejected, VenueUnknown
+from tradebus.ctp.codes import RC_IN_FLIGHT, RC_NOT_CONNECTED, RC_TOO_FAST
 
 log = logging.getLogger(__name__)
 
 QUERY_INTERVAL = 1.0
 QUERY_TIMEOUT = 10.0
 MAX_REFUSALS = 10
-RC_NOT_CONNECTED, RC_IN_FLIGHT, RC_TOO_FAST = -1, -2, -3
 
 Row = dict[str, Any]
 

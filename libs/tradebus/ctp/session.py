@@ -40,15 +40,16 @@ MAX_REFUSALS = 10
 
 
 class RequestFailed(Exception):
-    """A request the front refused (an ErrorID), that could not be sent, or that went unanswered."""
+    """A request the front refused (``answered``: an ErrorID), that could not be sent (``code`` is the
+    API's return code), or that went unanswered."""
 
-    def __init__(self, step: str, code: int, message: str) -> None:
+    def __init__(self, step: str, code: int, message: str, *, answered: bool = False) -> None:
         super().__init__(f"{step} failed: {code} {message}")
-        self.step, self.code, self.message = step, code, message
+        self.step, self.code, self.message, self.answered = step, code, message, answered
 
     @property
     def fatal(self) -> bool:
-        return self.code in FATAL_LOGIN_ERRORS
+        return self.answered and self.code in FATAL_LOGIN_ERRORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class Requests:
         if pending.done.done():
             return True
         if error is not None and error[0] != 0:
-            pending.done.set_exception(RequestFailed(pending.step, int(error[0]), str(error[1])))
+            pending.done.set_exception(RequestFailed(pending.step, int(error[0]), str(error[1]), answered=True))
             return True
         if row is not None:
             pending.rows.append(row)

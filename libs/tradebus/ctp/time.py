@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+TZ_NAME = "Asia/Shanghai"  # the IANA zone of every CTP exchange
+BEIJING = timezone(timedelta(hours=8), TZ_NAME)
 _NS = 1_000_000_000
 _HALF_DAY = timedelta(hours=12)
 

@@ -128,13 +128,14 @@ def test_disconnect_reasons_are_the_ones_openctp_documents(td: ModuleType) -> No
     assert codes.disconnect_text(7) == "front disconnected: reason (0x7)"
 
 
-def test_ids_are_padded_to_the_width_of_the_struct_fields(td: ModuleType) -> None:
+def test_ids_are_padded_to_the_width_of_the_order_ref_field(td: ModuleType) -> None:
     # SWIG refuses text longer than the C array, whose last byte is the terminator.
     order = td.CThostFtdcOrderField()
-    order.OrderSysID = "x" * (ids.ID_WIDTH + 8)
-    order.OrderRef = "x" * (ids.ID_WIDTH + 0)
+    order.OrderRef = order.OrderLocalID = order.OrderSysID = ids.padded(1187)
     with pytest.raises(TypeError):
         order.OrderRef = "x" * (ids.ID_WIDTH + 1)
+    with pytest.raises(TypeError):
+        order.OrderLocalID = "x" * (ids.ID_WIDTH + 1)
     assert ids.padded(1187) == "        1187" and ids.ref_number(ids.padded(1187)) == 1187
     assert ids.ref_number("ab") is None
     assert ids.parse_order_key(ids.order_key(1, -5, 42)) == (1, -5, 42)

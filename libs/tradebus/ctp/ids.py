@@ -1,7 +1,7 @@
 """CTP's order ids: the 12-character text width, and the (FrontID, SessionID, OrderRef) key.
 
-OrderRef, OrderSysID, OrderLocalID and TradeID are text fields that fronts fill right-aligned and
-space-padded to 12 characters (``"        1187"``); clients compare them after stripping. An order is
+OrderRef and OrderLocalID hold at most 12 characters (OrderSysID and TradeID 20), and fronts fill all
+four right-aligned and space-padded to 12 (``"        1187"``); clients compare them after stripping. An order is
 named by FrontID + SessionID + OrderRef from the moment it is sent (the key a client cancels by), and
 by ExchangeID + OrderSysID once the exchange has it (docs/ctp.md, "Ids").
 """

@@ -68,6 +68,14 @@ CTP_TEXT: dict[int, str] = {
 MD_OK_TEXT = "CTP:No Error"  # the MD front's success text is English
 
 
+class Refused(Exception):
+    """A request answered with an error (its RspInfo) and no record."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info.get("ErrorMsg", ""))
+        self.info = info
+
+
 def encode(message: dict[str, Any]) -> bytes:
     # A lone surrogate (CTP garbage bytes) cannot be UTF-8: replace it rather than fail the frame.
     return _dumps(message).encode("utf-8", "replace")

@@ -221,8 +221,9 @@ def parse_order_ref(text: str) -> int | None:
     return int(text)
 
 
-def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
-    """side / qty / type / price / offset / time in force of an InputOrder, or :class:`OrderFieldError`."""
+def order_terms(body: dict[str, Any]) -> dict[str, Any]:
+    """side / qty / type / price / offset / time in force of an InputOrder, or :class:`OrderFieldError`
+    (a stock order's offset is dropped by the ``OrderDesk``)."""
     side = DIRECTION.get(body.get("Direction", ""))
     if side is None:
         raise OrderFieldError(f"Direction {body.get('Direction')!r} must be '0' (buy) or '1' (sell)")
@@ -246,4 +247,23 @@ def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
         raise OrderFieldError(f"LimitPrice: {problem}")
     return {"side": side, "qty": qty, "order_type": order_type,
             "price": price if order_type == OrderType.LIMIT else None,
-            "offset": Offset.NONE if stock else offset, "time_in_force": tif}
+            "offset": offset, "time_in_force": tif}
+
+
+ACTION_DELETE, ACTION_MODIFY = "0", "3"  # CTP ActionFlag
+
+
+def action_change(body: dict[str, Any]) -> tuple[float | None, int | None] | None:
+    """What an InputOrderAction asks: None for a cancel, else a modify's (new price, new total quantity) —
+    ``LimitPrice`` and ``VolumeChange``, each None when not given (as Futu takes a modify). Any other
+    ActionFlag, or a bound broken, is :class:`OrderFieldError`."""
+    flag = body.get("ActionFlag", ACTION_DELETE) or ACTION_DELETE
+    if flag == ACTION_DELETE:
+        return None
+    if flag != ACTION_MODIFY:
+        raise OrderFieldError(f"ActionFlag {flag!r} is not supported (use '0' or '3')")
+    price = body.get("LimitPrice") or None
+    qty = body.get("VolumeChange") or None
+    if (qty is not None and qty_problem(qty)) or (price is not None and price_problem(price)):
+        raise OrderFieldError("LimitPrice / VolumeChange out of bounds")
+    return price, qty

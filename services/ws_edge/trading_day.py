@@ -13,11 +13,13 @@ the rule gives for its time.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_TZ
 
+CHINA_TZ = EXCHANGE_TZ["SHFE"]
 NIGHT_SESSION_HOUR = 18  # China time from which a futures exchange's activity counts for the next day
 _SATURDAY = 5
 _MINUTE_NS = 60_000_000_000
@@ -48,3 +50,8 @@ def trading_day(ts_ns: int, exchange: str, *, venue_day: str | None, now_ns: int
     if venue_day and day == rule_day(now_ns, exchange):
         return venue_day
     return day
+
+
+def china_now() -> datetime:
+    """The wall clock in China time: CTP fronts' ``LoginTime`` and exchange times are in it."""
+    return datetime.fromtimestamp(time.time(), CHINA_TZ)

@@ -33,22 +33,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctp_sim import clock, errors, fields
+from ctp_sim import errors, fields
 from ctp_sim.config import FrontConfig
 from ctp_sim.queries import QueryDesk
 from ctp_sim.state import DayState, FlowItem, OrderRec
+from tradebus.ctp import time as ctp_time
+from tradebus.ctp.codes import (
+    ActionFlag,
+    AppType,
+    HedgeFlag,
+    OrderActionStatus,
+    OrderPriceType,
+    OrderSubmitStatus,
+    ResumeType,
+    StatusMsg,
+    TimeCondition,
+    VolumeCondition,
+    exchange_rejected_msg,
+)
+from tradebus.ctp.codes import OrderStatus as CtpStatus
+from tradebus.ctp.exchanges import NO_MARKET_ORDER_EXCHANGES
+from tradebus.ctp.ids import padded, ref_number
+from tradebus.ctp.mapping import DIRECTION, position_effect
 from tradebus.ctp.wire import Frame
 from tradebus.sim import SimInstrument, SimMarket, SimOrder, SimOrderStatus, SimReject, SimTrade
 
 log = logging.getLogger(__name__)
 
-RESUME_RESTART, RESUME_RESUME, RESUME_QUICK, RESUME_NONE = 0, 1, 2, 3
-FAK = ("1", "1")  # (TimeCondition IOC, VolumeCondition AV)
-TIME_CONDITIONS = frozenset({"1", "3"})
-HEDGE_FLAGS = frozenset({"1", "2", "3"})
+FAK = (TimeCondition.IOC, VolumeCondition.AV)
+FOK = (TimeCondition.IOC, VolumeCondition.CV)  # not supported by ctp_sim: refused as a bad field
+TIME_CONDITIONS = frozenset({TimeCondition.IOC, TimeCondition.GFD})
+HEDGE_FLAGS = HedgeFlag.values()
+FINISHED = frozenset({CtpStatus.ALL_TRADED, CtpStatus.CANCELED})
 SYSTEM_NAME = "ctp_sim"
-# Exchanges that take no any-price (market) orders: the exchange, not the front, refuses them.
-LIMIT_ONLY_EXCHANGES = frozenset({"SHFE", "INE"})
 
 
 @dataclass(eq=False)
@@ -60,7 +77,7 @@ class TdSession:
     investor: str | None = None
     user_product_info: str = ""
     max_order_ref: int = 0
-    private_mode: int = RESUME_QUICK
+    private_mode: int = ResumeType.QUICK
     live: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -142,12 +159,12 @@ class Broker:
         self.dirty = True
         frame = _flow_frame(item)
         for s in self.sessions.values():
-            if s.investor == investor and s.live and s.private_mode != RESUME_NONE:
+            if s.investor == investor and s.live and s.private_mode != ResumeType.NONE:
                 s.send(frame)
 
     def _replay(self, s: TdSession, mode: int, after: int) -> None:
         flow = self.state.flows.get(s.investor or "", [])
-        start = {RESUME_RESTART: 0, RESUME_RESUME: max(0, min(after, len(flow)))}.get(mode, len(flow))
+        start = {ResumeType.RESTART: 0, ResumeType.RESUME: max(0, min(after, len(flow)))}.get(mode, len(flow))
         for item in flow[start:]:
             s.send(_flow_frame(item))
 
@@ -160,7 +177,7 @@ class Broker:
             "UserID": req.get("UserID", ""),
             "UserProductInfo": req.get("UserProductInfo", ""),
             "AppID": req.get("AppID", ""),
-            "AppType": "1",
+            "AppType": AppType.INVESTOR,
         }
         ok = not self.config.auth_required or (
             req.get("AppID") == self.config.app_id and req.get("AuthCode") == self.config.auth_code
@@ -177,9 +194,9 @@ class Broker:
             return
         investor = str(req["UserID"])
         s.investor, s.user_product_info = investor, str(req.get("UserProductInfo", ""))
-        s.private_mode = frame.resume if frame.resume >= 0 else RESUME_QUICK
+        s.private_mode = frame.resume if frame.resume >= 0 else ResumeType.QUICK
         now = self.now_ns()
-        hhmmss = clock.clock_time(now)
+        hhmmss = ctp_time.clock_time(now)
         body = {
             "TradingDay": self.state.trading_day,
             "LoginTime": hhmmss,
@@ -198,7 +215,7 @@ class Broker:
             "SysVersion": "ctp_sim 1.0",
         }
         self._reply(s, "OnRspUserLogin", "CThostFtdcRspUserLoginField", frame.rid, body, errors.SUCCESS)
-        if s.private_mode != RESUME_NONE:
+        if s.private_mode != ResumeType.NONE:
             self._replay(s, s.private_mode, frame.seq)
         s.live = True
 
@@ -213,7 +230,7 @@ class Broker:
         return None
 
     def _max_order_ref(self, investor: str) -> int:
-        refs = [_ref_number(r.order_ref) for r in self.state.orders if r.investor == investor]
+        refs = [ref_number(r.order_ref) or 0 for r in self.state.orders if r.investor == investor]
         return max([1, *refs])
 
     def _logout(self, s: TdSession, frame: Frame) -> None:
@@ -231,13 +248,13 @@ class Broker:
             self._reply(s, "OnRspSettlementInfoConfirm", "", frame.rid, None, errors.NOT_LOGGED_IN)
             return
         now = self.now_ns()
-        self.state.confirmed[s.investor] = f"{clock.calendar_day(now)} {clock.clock_time(now)}"
+        self.state.confirmed[s.investor] = f"{ctp_time.calendar_day(now)} {ctp_time.clock_time(now)}"
         self.dirty = True
         body = {
             "BrokerID": self.config.broker_id,
             "InvestorID": s.investor,
-            "ConfirmDate": clock.calendar_day(now),
-            "ConfirmTime": clock.clock_time(now),
+            "ConfirmDate": ctp_time.calendar_day(now),
+            "ConfirmTime": ctp_time.clock_time(now),
             "SettlementID": 1,
             "AccountID": req.get("AccountID") or s.investor,
             "CurrencyID": req.get("CurrencyID") or "CNY",
@@ -255,7 +272,7 @@ class Broker:
             self._refuse_insert(s, frame.rid, req, refused.error)
             return
         rec = self._new_order(s, frame.rid, req, inst)
-        if req.get("OrderPriceType") == "1" and inst.market in LIMIT_ONLY_EXCHANGES:
+        if req.get("OrderPriceType") == OrderPriceType.ANY_PRICE and inst.market in NO_MARKET_ORDER_EXCHANGES:
             self._exchange_rejected(rec, "不支持市价单")
             return
         self._submit(s, frame.rid, rec, inst)
@@ -282,7 +299,7 @@ class Broker:
         raw = str(req.get("OrderRef", ""))
         if not raw.strip():
             s.max_order_ref += 1
-            req["OrderRef"] = fields.padded(s.max_order_ref)
+            req["OrderRef"] = padded(s.max_order_ref)
             return
         if not raw.strip().isdigit():
             raise InsertRefused(errors.BAD_FIELD)
@@ -294,12 +311,12 @@ class Broker:
     @staticmethod
     def _check_order_fields(req: dict[str, Any], inst: SimInstrument) -> None:
         ok = (
-            req.get("Direction") in fields.DIRECTION_CTP2SIM
-            and fields.offset_to_sim(inst.market, str(req.get("CombOffsetFlag", ""))[:1]) is not None
+            req.get("Direction") in DIRECTION
+            and position_effect(inst.market, str(req.get("CombOffsetFlag", ""))[:1]) is not None
             and str(req.get("CombHedgeFlag", ""))[:1] in HEDGE_FLAGS
             and req.get("OrderPriceType") in fields.PRICE_TYPE_CTP2SIM
             and req.get("TimeCondition") in TIME_CONDITIONS
-            and (req.get("TimeCondition"), req.get("VolumeCondition")) != ("1", "3")
+            and (req.get("TimeCondition"), req.get("VolumeCondition")) != FOK
             and int(req.get("VolumeTotalOriginal", 0)) > 0
         )
         if not ok:
@@ -317,23 +334,23 @@ class Broker:
             exchange=inst.market,
             instrument=inst.symbol,
             input=req,
-            order_local_id=fields.padded(self.state.next("order_local_id")),
+            order_local_id=padded(self.state.next("order_local_id")),
             broker_order_seq=self.state.next("broker_order_seq"),
-            insert_date=clock.calendar_day(now),
-            insert_time=clock.clock_time(now),
+            insert_date=ctp_time.calendar_day(now),
+            insert_time=ctp_time.clock_time(now),
             user_product_info=s.user_product_info,
             volume_total=int(req["VolumeTotalOriginal"]),
-            status_msg="报单已提交",
+            status_msg=StatusMsg.SUBMITTED,
         )
 
     def _submit(self, s: TdSession, rid: int, rec: OrderRec, inst: SimInstrument) -> None:
         req = rec.input
-        offset = fields.offset_to_sim(inst.market, str(req["CombOffsetFlag"])[:1])
+        offset = position_effect(inst.market, str(req["CombOffsetFlag"])[:1])
         assert offset is not None  # checked in _check_order_fields
         self._inflight = rec
         try:
             order = self.market.submit(
-                rec.investor, inst.market, inst.symbol, fields.DIRECTION_CTP2SIM[req["Direction"]],
+                rec.investor, inst.market, inst.symbol, DIRECTION[req["Direction"]],
                 int(req["VolumeTotalOriginal"]), float(req.get("LimitPrice", 0.0)),
                 fields.PRICE_TYPE_CTP2SIM[req["OrderPriceType"]], offset,
                 remark=f"{rec.front_id}:{rec.session_id}:{rec.order_ref.strip()}",
@@ -360,9 +377,9 @@ class Broker:
         """The exchange refused it: the order exists, submitted then rejected."""
         self._admit(rec)
         now = self.now_ns()
-        rec.status, rec.submit_status = "5", "4"
-        rec.status_msg = f"已撤单报单被拒绝{rec.exchange}:{tail}"
-        rec.update_time = rec.cancel_time = clock.clock_time(now)
+        rec.status, rec.submit_status = CtpStatus.CANCELED, OrderSubmitStatus.INSERT_REJECTED
+        rec.status_msg = exchange_rejected_msg(rec.exchange, tail)
+        rec.update_time = rec.cancel_time = ctp_time.clock_time(now)
         self._push_order(rec)
 
     def _refuse_insert(self, s: TdSession, rid: int, req: dict[str, Any], error: tuple[int, str]) -> None:
@@ -401,17 +418,18 @@ class Broker:
             return
         now = self.now_ns()
         if not rec.order_sys_id:
-            rec.order_sys_id = fields.padded(self.state.next(f"order_sys_id.{rec.exchange}"))
-            rec.status, rec.submit_status, rec.status_msg = "3", "3", "未成交"
+            rec.order_sys_id = padded(self.state.next(f"order_sys_id.{rec.exchange}"))
+            rec.status, rec.submit_status = CtpStatus.NO_TRADE_QUEUEING, OrderSubmitStatus.ACCEPTED
+            rec.status_msg = StatusMsg.NO_TRADE_QUEUEING
             rec.sequence_no = self.state.next(f"sequence_no.{rec.exchange}")
             self._push_order(rec)
             if order.status is SimOrderStatus.QUEUED:
                 return
-        status, text = fields.STATUS_SIM2CTP.get(order.status, ("5", "已撤单"))
+        status, text = fields.status_of(order.status)
         rec.status, rec.status_msg = status, text
         rec.volume_traded = order.filled_qty
         rec.volume_total = order.qty - order.filled_qty
-        rec.update_time = clock.clock_time(now)
+        rec.update_time = ctp_time.clock_time(now)
         if order.status is SimOrderStatus.CANCELLED:
             rec.cancel_time = rec.update_time
         rec.sequence_no = self.state.next(f"sequence_no.{rec.exchange}")
@@ -422,7 +440,7 @@ class Broker:
     def _push_trade(self, rec: OrderRec, trade: SimTrade) -> None:
         body = fields.trade(
             rec, self.config.broker_id, self.state.trading_day,
-            trade_id=fields.padded(self.state.next(f"trade_id.{rec.exchange}")),
+            trade_id=padded(self.state.next(f"trade_id.{rec.exchange}")),
             price=trade.price, volume=trade.qty, ts_ns=trade.ts_ns,
             sequence_no=self.state.next(f"sequence_no.{rec.exchange}"),
         )
@@ -444,20 +462,20 @@ class Broker:
         now = self.now_ns()
         action = dict(req)
         action.update({
-            "ActionDate": clock.calendar_day(now),
-            "ActionTime": clock.clock_time(now),
-            "OrderActionStatus": "c",
+            "ActionDate": ctp_time.calendar_day(now),
+            "ActionTime": ctp_time.clock_time(now),
+            "OrderActionStatus": OrderActionStatus.REJECTED,
             "StatusMsg": error[1],
         })
         self._push(s.investor, "errrtn", "OnErrRtnOrderAction", "CThostFtdcOrderActionField", action, error)
 
     def _cancel(self, s: TdSession, req: dict[str, Any]) -> tuple[int, str] | None:
-        if req.get("ActionFlag", "0") != "0":
+        if req.get("ActionFlag", ActionFlag.DELETE) != ActionFlag.DELETE:
             return errors.BAD_FIELD  # ctp_sim supports delete only, not modify
         rec = self._find_order(req)
         if rec is None or rec.investor != s.investor:
             return errors.ORDER_NOT_FOUND
-        if not rec.sim_order_id or rec.status in ("0", "5"):
+        if not rec.sim_order_id or rec.status in FINISHED:
             return errors.ORDER_NOT_ACTIVE
         try:
             self.market.cancel(rec.investor, rec.sim_order_id)
@@ -492,8 +510,3 @@ class Broker:
 
 def _flow_frame(item: FlowItem) -> Frame:
     return Frame(kind=item.kind, cb=item.cb, st=item.st, body=item.body, err=item.err, seq=item.seq)
-
-
-def _ref_number(ref: str) -> int:
-    ref = ref.strip()
-    return int(ref) if ref.isdigit() else 0

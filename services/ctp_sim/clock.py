@@ -1,4 +1,4 @@
-"""Beijing wall time and the CTP trading day.
+"""The CTP trading day of a moment, as ctp_sim rolls it (Beijing time itself: ``tradebus.ctp.time``).
 
 China's futures exchanges keep Beijing time (UTC+8, no daylight saving). The trading day changes
 in the evening: the night session that opens at 21:00 already belongs to the next business day,
@@ -8,15 +8,12 @@ switch after the day's settlement, late afternoon). Exchange holidays are not mo
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from tradebus.ctp.time import beijing
+
 ROLL_HOUR = 18
 NIGHT_END_HOUR = 3  # the night session ends 02:30 at the latest
-
-
-def beijing(ts_ns: int) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(BEIJING)
 
 
 def _next_business_day(day: date) -> date:
@@ -41,15 +38,3 @@ def trading_day_of(ts_ns: int) -> str:
 def is_night(ts_ns: int) -> bool:
     hour = beijing(ts_ns).hour
     return hour >= ROLL_HOUR or hour < NIGHT_END_HOUR
-
-
-def calendar_day(ts_ns: int) -> str:
-    return beijing(ts_ns).strftime("%Y%m%d")
-
-
-def clock_time(ts_ns: int) -> str:
-    return beijing(ts_ns).strftime("%H:%M:%S")
-
-
-def millis(ts_ns: int) -> int:
-    return (ts_ns // 1_000_000) % 1000

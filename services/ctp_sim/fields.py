@@ -12,6 +12,9 @@ close and settlement during the session, empty book levels). Market data quirks 
 * ``ActionDay`` is the calendar day of the quote, except DCE during the night session, whose
   fronts put the trading day there (the well-known DCE quirk).
 * ``UpdateMillisec`` is 0 or 500, the half-second granularity of CTP L1 snapshots.
+
+The codes, the exchange sets and Beijing time come from the CTP kit (``tradebus.ctp``, docs/ctp.md),
+the same ones the clients read them with.
 """
 
 from __future__ import annotations
@@ -21,54 +24,55 @@ from typing import Any
 
 from ctp_sim import clock
 from ctp_sim.state import OrderRec
+from tradebus.ctp import time as ctp_time
+from tradebus.ctp.codes import (
+    STATUS_MSG,
+    BizType,
+    CombinationType,
+    HedgeFlag,
+    InstLifePhase,
+    MaxMarginSideAlgorithm,
+    OffsetFlag,
+    OrderSource,
+    OrderType,
+    PosiDirection,
+    PositionDate,
+    PositionDateType,
+    PositionType,
+    PriceSource,
+    ProductClass,
+    TradeSource,
+    TradeType,
+    TradingRole,
+)
+from tradebus.ctp.codes import OrderStatus as CtpStatus
+from tradebus.ctp.exchanges import (
+    ACTION_DAY_IS_TRADING_DAY,
+    AVERAGE_PRICE_PER_UNIT,
+    CLOSE_TODAY_EXCHANGES,
+    CZCE,
+    FIVE_LEVEL_EXCHANGES,
+)
+from tradebus.ctp.mapping import PRICE_TYPE
 from tradebus.ctp.structs import DBL_MAX
-from tradebus.sim import Funds, Offset, OrderKind, Position, Quote, Side, SimInstrument, SimOrderStatus
+from tradebus.sim import Funds, OrderKind, Position, Quote, SimInstrument, SimOrderStatus
 
-FIVE_LEVEL_EXCHANGES = frozenset({"SHFE", "INE"})
-# SHFE and INE keep today's and yesterday's positions apart; the others net them.
-SPLIT_POSITION_EXCHANGES = frozenset({"SHFE", "INE"})
-PER_UNIT_AVERAGE_EXCHANGES = frozenset({"CZCE"})
-
-DIRECTION_CTP2SIM: dict[str, Side] = {"0": Side.BUY, "1": Side.SELL}
-DIRECTION_SIM2CTP: dict[Side, str] = {v: k for k, v in DIRECTION_CTP2SIM.items()}
-# OffsetFlag at exchanges that split today/yesterday: plain Close means close yesterday there.
-OFFSET_CTP2SIM_SPLIT: dict[str, Offset] = {
-    "0": Offset.OPEN,
-    "1": Offset.CLOSE_YESTERDAY,
-    "3": Offset.CLOSE_TODAY,
-    "4": Offset.CLOSE_YESTERDAY,
+# The simulated market's order kinds carry the bus's order-type values.
+PRICE_TYPE_CTP2SIM: dict[str, OrderKind] = {code: OrderKind(kind.value) for code, kind in PRICE_TYPE.items()}
+STATUS_SIM2CTP: dict[SimOrderStatus, str] = {
+    SimOrderStatus.QUEUED: CtpStatus.NO_TRADE_QUEUEING,
+    SimOrderStatus.PARTIAL: CtpStatus.PART_TRADED_QUEUEING,
+    SimOrderStatus.FILLED: CtpStatus.ALL_TRADED,
+    SimOrderStatus.CANCELLED: CtpStatus.CANCELED,
 }
-# Elsewhere every close flag closes (yesterday's first).
-OFFSET_CTP2SIM_NET: dict[str, Offset] = {"0": Offset.OPEN, "1": Offset.CLOSE, "3": Offset.CLOSE, "4": Offset.CLOSE}
-PRICE_TYPE_CTP2SIM: dict[str, OrderKind] = {"2": OrderKind.LIMIT, "1": OrderKind.MARKET}
-PRICE_TYPE_SIM2CTP: dict[OrderKind, str] = {v: k for k, v in PRICE_TYPE_CTP2SIM.items()}
-STATUS_SIM2CTP: dict[SimOrderStatus, tuple[str, str]] = {
-    SimOrderStatus.QUEUED: ("3", "未成交"),
-    SimOrderStatus.PARTIAL: ("1", "部分成交"),
-    SimOrderStatus.FILLED: ("0", "全部成交"),
-    SimOrderStatus.CANCELLED: ("5", "已撤单"),
-}
-STATUS_CTP2SIM: dict[str, SimOrderStatus] = {v[0]: k for k, v in STATUS_SIM2CTP.items()}
-EXCHANGE_NAMES: dict[str, str] = {
-    "SHFE": "上海期货交易所",
-    "DCE": "大连商品交易所",
-    "CZCE": "郑州商品交易所",
-    "CFFEX": "中国金融期货交易所",
-    "INE": "上海国际能源交易中心",
-}
-ORDER_SYS_ID_WIDTH = 12
 
 _SYMBOL = re.compile(r"^([A-Za-z]+)(\d+)$")
 
 
-def offset_to_sim(exchange: str, flag: str) -> Offset | None:
-    table = OFFSET_CTP2SIM_SPLIT if exchange in SPLIT_POSITION_EXCHANGES else OFFSET_CTP2SIM_NET
-    return table.get(flag)
-
-
-def padded(n: int) -> str:
-    """Ids as CTP sends them: right-aligned, space-padded (``"        1187"``)."""
-    return f"{n:>{ORDER_SYS_ID_WIDTH}}"
+def status_of(status: SimOrderStatus) -> tuple[str, str]:
+    """The (OrderStatus, StatusMsg) a front reports for a simulated order's state."""
+    code = STATUS_SIM2CTP.get(status, CtpStatus.CANCELED)
+    return code, STATUS_MSG[code]
 
 
 def product_id(symbol: str) -> str:
@@ -83,7 +87,7 @@ def delivery(symbol: str, trading_day: str) -> tuple[int, int]:
         return 0, 0
     digits = found.group(2)
     month = int(digits[-2:])
-    if len(digits) == 3:
+    if len(digits) == 3:  # CZCE's ids carry one digit of year
         decade = int(trading_day[:3]) * 10
         year = decade + int(digits[0])
         if year < int(trading_day[:4]):
@@ -120,8 +124,8 @@ def depth(inst: SimInstrument, q: Quote, trading_day: str, pre_open_interest: fl
         "LowerLimitPrice": _dbl(q.lower_limit),
         "PreDelta": 0.0,
         "CurrDelta": DBL_MAX,
-        "UpdateTime": clock.clock_time(q.ts_ns),
-        "UpdateMillisec": 500 if clock.millis(q.ts_ns) >= 500 else 0,
+        "UpdateTime": ctp_time.clock_time(q.ts_ns),
+        "UpdateMillisec": 500 if ctp_time.millis(q.ts_ns) >= 500 else 0,
         "AveragePrice": average_price(inst, q),
         "ActionDay": action_day(inst, q.ts_ns, trading_day),
         "InstrumentID": inst.symbol,
@@ -143,13 +147,13 @@ def average_price(inst: SimInstrument, q: Quote) -> float:
     if q.volume <= 0:
         return 0.0
     average = q.turnover / q.volume
-    return average / inst.multiplier if inst.market in PER_UNIT_AVERAGE_EXCHANGES else average
+    return average / inst.multiplier if inst.market in AVERAGE_PRICE_PER_UNIT else average
 
 
 def action_day(inst: SimInstrument, ts_ns: int, trading_day: str) -> str:
-    if inst.market == "DCE" and clock.is_night(ts_ns):
+    if inst.market in ACTION_DAY_IS_TRADING_DAY and clock.is_night(ts_ns):
         return trading_day
-    return clock.calendar_day(ts_ns)
+    return ctp_time.calendar_day(ts_ns)
 
 
 def instrument(inst: SimInstrument, trading_day: str) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def instrument(inst: SimInstrument, trading_day: str) -> dict[str, Any]:
         "reserve2": inst.symbol,
         "ProductID": product_id(inst.symbol),
         "reserve3": product_id(inst.symbol),
-        "ProductClass": "1",
+        "ProductClass": ProductClass.FUTURES,
         "DeliveryYear": year,
         "DeliveryMonth": month,
         "MaxMarketOrderVolume": 1000,
@@ -178,16 +182,17 @@ def instrument(inst: SimInstrument, trading_day: str) -> dict[str, Any]:
         "ExpireDate": expire,
         "StartDelivDate": expire,
         "EndDelivDate": expire,
-        "InstLifePhase": "1",
+        "InstLifePhase": InstLifePhase.STARTED,
         "IsTrading": 1,
-        "PositionType": "2",
-        "PositionDateType": "1" if inst.market in SPLIT_POSITION_EXCHANGES else "2",
+        "PositionType": PositionType.GROSS,
+        "PositionDateType": (PositionDateType.USE_HISTORY if inst.market in CLOSE_TODAY_EXCHANGES
+                             else PositionDateType.NO_USE_HISTORY),
         "LongMarginRatio": inst.margin_rate,
         "ShortMarginRatio": inst.margin_rate,
-        "MaxMarginSideAlgorithm": "1",
+        "MaxMarginSideAlgorithm": MaxMarginSideAlgorithm.YES,
         "StrikePrice": 0.0,
         "UnderlyingMultiple": 1.0,
-        "CombinationType": "0",
+        "CombinationType": CombinationType.FUTURE,
     }
 
 
@@ -214,9 +219,9 @@ def order(rec: OrderRec, broker_id: str, trading_day: str) -> dict[str, Any]:
             "TradingDay": trading_day,
             "SettlementID": 1,
             "OrderSysID": rec.order_sys_id,
-            "OrderSource": "0",
+            "OrderSource": OrderSource.PARTICIPANT,
             "OrderStatus": rec.status,
-            "OrderType": "0",
+            "OrderType": OrderType.NORMAL,
             "VolumeTraded": rec.volume_traded,
             "VolumeTotal": rec.volume_total,
             "InsertDate": rec.insert_date,
@@ -230,7 +235,7 @@ def order(rec: OrderRec, broker_id: str, trading_day: str) -> dict[str, Any]:
             "UserProductInfo": rec.user_product_info,
             "StatusMsg": rec.status_msg,
             "BrokerOrderSeq": rec.broker_order_seq,
-            "ZCETotalTradedVolume": rec.volume_traded if rec.exchange == "CZCE" else 0,
+            "ZCETotalTradedVolume": rec.volume_traded if rec.exchange == CZCE else 0,
         }
     )
     return body
@@ -250,16 +255,16 @@ def trade(rec: OrderRec, broker_id: str, trading_day: str, *, trade_id: str, pri
         "OrderSysID": rec.order_sys_id,
         "ParticipantID": broker_id,
         "ClientID": f"{broker_id}{rec.investor}",
-        "TradingRole": "1",
+        "TradingRole": TradingRole.BROKER,
         "reserve2": rec.instrument,
-        "OffsetFlag": str(rec.input.get("CombOffsetFlag", "0"))[:1],
-        "HedgeFlag": str(rec.input.get("CombHedgeFlag", "1"))[:1],
+        "OffsetFlag": str(rec.input.get("CombOffsetFlag", OffsetFlag.OPEN))[:1],
+        "HedgeFlag": str(rec.input.get("CombHedgeFlag", HedgeFlag.SPECULATION))[:1],
         "Price": price,
         "Volume": volume,
-        "TradeDate": clock.calendar_day(ts_ns),
-        "TradeTime": clock.clock_time(ts_ns),
-        "TradeType": "0",
-        "PriceSource": "0",
+        "TradeDate": ctp_time.calendar_day(ts_ns),
+        "TradeTime": ctp_time.clock_time(ts_ns),
+        "TradeType": TradeType.COMMON,
+        "PriceSource": PriceSource.LAST_PRICE,
         "TraderID": f"{broker_id}sim",
         "OrderLocalID": rec.order_local_id,
         "ClearingPartID": broker_id,
@@ -268,7 +273,7 @@ def trade(rec: OrderRec, broker_id: str, trading_day: str, *, trade_id: str, pri
         "TradingDay": trading_day,
         "SettlementID": 1,
         "BrokerOrderSeq": rec.broker_order_seq,
-        "TradeSource": "0",
+        "TradeSource": TradeSource.NORMAL,
         "InvestUnitID": rec.input.get("InvestUnitID", ""),
         "InstrumentID": rec.instrument,
         "ExchangeInstID": rec.instrument,
@@ -295,7 +300,7 @@ def trading_account(funds: Funds, broker_id: str, investor: str, trading_day: st
         "TradingDay": trading_day,
         "SettlementID": 1,
         "CurrencyID": funds.currency,
-        "BizType": "1",
+        "BizType": BizType.FUTURE,
     }
 
 
@@ -303,8 +308,8 @@ def positions(pos: Position, inst: SimInstrument, broker_id: str, trading_day: s
               last: float) -> list[dict[str, Any]]:
     """InvestorPosition records for one instrument: one per direction, and per date on SHFE/INE."""
     sides = (
-        ("2", pos.long_qty, pos.long_today, pos.long_avg_price, pos.long_frozen),
-        ("3", pos.short_qty, pos.short_today, pos.short_avg_price, pos.short_frozen),
+        (PosiDirection.LONG, pos.long_qty, pos.long_today, pos.long_avg_price, pos.long_frozen),
+        (PosiDirection.SHORT, pos.short_qty, pos.short_today, pos.short_avg_price, pos.short_frozen),
     )
     gross = sum(qty * avg for _, qty, _, avg, _ in sides) or 1.0
     records: list[dict[str, Any]] = []
@@ -312,8 +317,9 @@ def positions(pos: Position, inst: SimInstrument, broker_id: str, trading_day: s
         if qty <= 0:
             continue
         share = qty * avg / gross
-        sign = 1.0 if direction == "2" else -1.0
-        parts = [("1", today), ("2", qty - today)] if inst.market in SPLIT_POSITION_EXCHANGES else [("1", qty)]
+        sign = 1.0 if direction == PosiDirection.LONG else -1.0
+        parts = ([(PositionDate.TODAY, today), (PositionDate.HISTORY, qty - today)]
+                 if inst.market in CLOSE_TODAY_EXCHANGES else [(PositionDate.TODAY, qty)])
         for date_flag, volume in parts:
             if volume <= 0:
                 continue
@@ -326,15 +332,15 @@ def positions(pos: Position, inst: SimInstrument, broker_id: str, trading_day: s
                     "reserve1": inst.symbol,
                     "ExchangeID": inst.market,
                     "PosiDirection": direction,
-                    "HedgeFlag": "1",
+                    "HedgeFlag": HedgeFlag.SPECULATION,
                     "PositionDate": date_flag,
                     "Position": volume,
-                    "TodayPosition": today if date_flag == "1" else 0,
-                    "YdPosition": volume - today if date_flag == "1" else volume,
+                    "TodayPosition": today if date_flag == PositionDate.TODAY else 0,
+                    "YdPosition": volume - today if date_flag == PositionDate.TODAY else volume,
                     # A close order on a long position freezes "short" volume in CTP's terms.
-                    "LongFrozen": frozen if direction == "3" else 0,
-                    "ShortFrozen": frozen if direction == "2" else 0,
-                    "OpenVolume": today if date_flag == "1" else 0,
+                    "LongFrozen": frozen if direction == PosiDirection.SHORT else 0,
+                    "ShortFrozen": frozen if direction == PosiDirection.LONG else 0,
+                    "OpenVolume": today if date_flag == PositionDate.TODAY else 0,
                     "PositionCost": cost,
                     "OpenCost": cost,
                     "UseMargin": pos.margin * share * (volume / qty),

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctp_sim import clock, errors, fields
+from ctp_sim import errors, fields
 from ctp_sim.config import FrontConfig
 from ctp_sim.state import DayState
+from tradebus.ctp import time as ctp_time
 from tradebus.ctp.wire import Frame
 from tradebus.sim import Quote, SimInstrument, SimMarket
 
@@ -76,7 +77,7 @@ class MdHub:
     def _login(self, s: MdSession, frame: Frame) -> None:
         req = frame.body or {}
         now = self.now_ns()
-        hhmmss = clock.clock_time(now)
+        hhmmss = ctp_time.clock_time(now)
         s.logged_in = True
         body = {
             "TradingDay": self.state.trading_day,

@@ -13,6 +13,15 @@ from typing import TYPE_CHECKING, Any
 from ctp_sim import fields
 from ctp_sim.config import FrontConfig
 from ctp_sim.state import DayState
+from tradebus.ctp.codes import (
+    BizType,
+    ClientIdType,
+    ExchangeProperty,
+    HedgeFlag,
+    IdentifiedCardType,
+    InvestorRange,
+)
+from tradebus.ctp.exchanges import EXCHANGE_NAMES
 from tradebus.ctp.wire import Frame
 from tradebus.sim import SimInstrument, SimMarket, SimReject
 
@@ -77,8 +86,8 @@ class QueryDesk:
         return [b for b in bodies if _matches(req, b, "InstrumentID", "ExchangeID", "ProductID")]
 
     def _exchange(self, investor: str, req: dict[str, Any]) -> Bodies:
-        bodies = [{"ExchangeID": k, "ExchangeName": v, "ExchangeProperty": "0"}
-                  for k, v in fields.EXCHANGE_NAMES.items()]
+        bodies = [{"ExchangeID": k, "ExchangeName": v, "ExchangeProperty": ExchangeProperty.NORMAL}
+                  for k, v in EXCHANGE_NAMES.items()]
         return [b for b in bodies if _matches(req, b, "ExchangeID")]
 
     def _account(self, investor: str, req: dict[str, Any]) -> Bodies:
@@ -121,7 +130,7 @@ class QueryDesk:
             "BrokerID": self.config.broker_id,
             "InvestorGroupID": self.config.broker_id,
             "InvestorName": f"模拟投资者{investor}",
-            "IdentifiedCardType": "1",
+            "IdentifiedCardType": IdentifiedCardType.IDCARD,
             "IdentifiedCardNo": "",
             "IsActive": 1,
             "OpenDate": "20250101",
@@ -136,8 +145,8 @@ class QueryDesk:
             "ExchangeID": exchange,
             "ClientID": f"{self.config.broker_id}{investor}",
             "IsActive": 1,
-            "ClientIDType": "1",
-            "BizType": "1",
+            "ClientIDType": ClientIdType.SPECULATION,
+            "BizType": BizType.FUTURE,
         } for exchange in fields.EXCHANGE_NAMES]
         return [b for b in bodies if _matches(req, b, "ExchangeID")]
 
@@ -173,10 +182,10 @@ class QueryDesk:
             "InstrumentID": i.symbol,
             "reserve1": i.symbol,
             "ExchangeID": i.market,
-            "InvestorRange": "1",
+            "InvestorRange": InvestorRange.ALL,
             "BrokerID": self.config.broker_id,
             "InvestorID": investor,
-            "HedgeFlag": "1",
+            "HedgeFlag": HedgeFlag.SPECULATION,
             "LongMarginRatioByMoney": i.margin_rate,
             "LongMarginRatioByVolume": 0.0,
             "ShortMarginRatioByMoney": i.margin_rate,
@@ -190,7 +199,7 @@ class QueryDesk:
             "InstrumentID": i.symbol,
             "reserve1": i.symbol,
             "ExchangeID": i.market,
-            "InvestorRange": "1",
+            "InvestorRange": InvestorRange.ALL,
             "BrokerID": self.config.broker_id,
             "InvestorID": investor,
             "OpenRatioByMoney": i.fee_rate,
@@ -199,6 +208,6 @@ class QueryDesk:
             "CloseRatioByVolume": i.fee_per_lot,
             "CloseTodayRatioByMoney": i.fee_rate,
             "CloseTodayRatioByVolume": i.fee_per_lot,
-            "BizType": "1",
+            "BizType": BizType.FUTURE,
         } for i in self.instruments.values()]
         return [b for b in bodies if _matches(req, b, "InstrumentID", "ExchangeID")]

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from tradebus.ctp.codes import OrderStatus, OrderSubmitStatus
+
 STATE_FILE = "ctp_sim_state.json"
 
 
@@ -36,8 +38,8 @@ class OrderRec(msgspec.Struct):
     user_product_info: str = ""
     sim_order_id: str = ""
     order_sys_id: str = ""
-    status: str = "a"
-    submit_status: str = "0"
+    status: str = OrderStatus.UNKNOWN
+    submit_status: str = OrderSubmitStatus.INSERT_SUBMITTED
     status_msg: str = ""
     volume_traded: int = 0
     volume_total: int = 0

@@ -1,17 +1,18 @@
 """CTP quotes through ``CThostFtdcMdApi`` (openctp-ctp, or the ctp_sim double for ``sim://`` fronts).
 
 Connection: the CTP api reconnects to its front by itself (that is how the library works; recreating
-it would only lose its flow files). We follow it: ``OnFrontConnected`` → log in;
-``OnFrontDisconnected`` → feed DOWN with the reason. A refused login is retried with exponential
-backoff and jitter for as long as the front stays connected.
+it would only lose its flow files). We follow it: ``OnFrontConnected`` → log in (the CTP kit's login
+sequence, ``tradebus.ctp.session``); ``OnFrontDisconnected`` → feed DOWN with the reason. A refused
+or unanswered login is retried with exponential backoff and jitter for as long as the front stays
+connected.
 
 Instruments: md fronts leave ``ExchangeID`` empty in depth pushes and accept subscriptions to
 instruments that do not exist (and then send nothing). So the instrument list comes from the venue's
 own answer: a short trader-api session (authenticate, login, ``ReqQryInstrument``) on the trading
 front, released once the list is in. It gives exchange, multiplier and tick per instrument.
 
-Threads: the SPI methods run on the api's thread. They copy what they need out of the CTP struct and
-hand it over with ``loop.call_soon_threadsafe`` (control events) or ``inbox.put`` (depth).
+Threads: the SPI methods run on the api's thread. The kit's bridge (``tradebus.ctp.bridge``) copies
+control callbacks and hands them to the loop; depth is copied and put into the inbox right there.
 """
 
 from __future__ import annotations
@@ -28,95 +29,23 @@ from tradebus.backoff import Backoff
 from tradebus.config import Config
 from tradebus.ctp import import_ctp_modules
 from tradebus.ctp.api import create_md_api, create_trader_api
+from tradebus.ctp.bridge import MD_CALLBACKS, TRADER_LOGIN_CALLBACKS, Error, Row, md_spi, trader_spi
+from tradebus.ctp.codes import ResumeType
+from tradebus.ctp.exchanges import CTP_EXCHANGES
+from tradebus.ctp.session import LoginInfo, LoginSession, RequestFailed
 from tradebus.logs import get_logger
 from tradebus.schemas.market import FeedState, Level, Tick
 
 log = get_logger("md_ingest.ctp")
 VENUE = "ctp"
-INSTRUMENT_RETRY_S = 1.1  # CTP allows one query per second
-DISCONNECT_REASONS: dict[int, str] = {
-    0x1001: "network read failure", 0x1002: "network write failure", 0x2001: "heartbeat timeout",
-    0x2002: "heartbeat send failure", 0x2003: "bad packet received",
-}  # fmt: skip
-
-
-def _reason(code: int) -> str:
-    return f"front disconnected: {DISCONNECT_REASONS.get(code, 'reason')} ({code:#x})"
-
-
-def _rsp_error(info: Any) -> tuple[int, str]:
-    if info is None:
-        return 0, ""
-    return int(info.ErrorID), str(info.ErrorMsg)
-
-
-def make_md_spi(adapter: CtpAdapter) -> Any:
-    md, _ = import_ctp_modules()
-
-    class MdSpi(md.CThostFtdcMdSpi):  # type: ignore[misc,name-defined]
-        def OnFrontConnected(self) -> None:
-            adapter.call(adapter.on_front_connected)
-
-        def OnFrontDisconnected(self, nReason: int) -> None:
-            adapter.call(adapter.on_front_disconnected, int(nReason))
-
-        def OnHeartBeatWarning(self, nTimeLapse: int) -> None:
-            log.warning("ctp md heartbeat warning", silent_s=int(nTimeLapse))
-
-        def OnRspUserLogin(self, pRspUserLogin: Any, pRspInfo: Any, nRequestID: int, bIsLast: bool) -> None:
-            day = pRspUserLogin.TradingDay if pRspUserLogin is not None else ""
-            adapter.call(adapter.on_login, *_rsp_error(pRspInfo), str(day))
-
-        def OnRspSubMarketData(self, pSpecificInstrument: Any, pRspInfo: Any, nRequestID: int,
-                               bIsLast: bool) -> None:
-            name = pSpecificInstrument.InstrumentID if pSpecificInstrument is not None else ""
-            adapter.call(adapter.on_sub_rsp, str(name), *_rsp_error(pRspInfo))
-
-        def OnRspUnSubMarketData(self, pSpecificInstrument: Any, pRspInfo: Any, nRequestID: int,
-                                 bIsLast: bool) -> None:
-            pass
-
-        def OnRspError(self, pRspInfo: Any, nRequestID: int, bIsLast: bool) -> None:
-            log.warning("ctp md error", error=_rsp_error(pRspInfo))
-
-        def OnRtnDepthMarketData(self, pDepthMarketData: Any) -> None:
-            if pDepthMarketData is None:
-                return
-            values = ctp_map.depth_values(pDepthMarketData)
-            adapter.inbox_put(values[0], values)
-
-    return MdSpi()
-
-
-def make_td_spi(loader: InstrumentLoader) -> Any:
-    _, td = import_ctp_modules()
-
-    class TdSpi(td.CThostFtdcTraderSpi):  # type: ignore[misc,name-defined]
-        def OnFrontConnected(self) -> None:
-            loader.call(loader.on_connected)
-
-        def OnFrontDisconnected(self, nReason: int) -> None:
-            loader.call(loader.on_disconnected, int(nReason))
-
-        def OnRspAuthenticate(self, pRspAuthenticateField: Any, pRspInfo: Any, nRequestID: int,
-                              bIsLast: bool) -> None:
-            loader.call(loader.on_authenticated, *_rsp_error(pRspInfo))
-
-        def OnRspUserLogin(self, pRspUserLogin: Any, pRspInfo: Any, nRequestID: int, bIsLast: bool) -> None:
-            loader.call(loader.on_login, *_rsp_error(pRspInfo))
-
-        def OnRspQryInstrument(self, pInstrument: Any, pRspInfo: Any, nRequestID: int, bIsLast: bool) -> None:
-            row = None
-            if pInstrument is not None and pInstrument.InstrumentID:
-                row = (str(pInstrument.InstrumentID), str(pInstrument.ExchangeID),
-                       int(pInstrument.VolumeMultiple), float(pInstrument.PriceTick))
-            loader.call(loader.on_instrument, row, *_rsp_error(pRspInfo), bool(bIsLast))
-
-    return TdSpi()
+INSTRUMENT_QUERY_TIMEOUT_S = 60.0  # a real front's whole instrument list takes a few seconds
 
 
 class InstrumentLoader:
-    """One trader-api session that fetches the instrument list and is released afterwards."""
+    """One trader-api session that fetches the instrument list and is released afterwards.
+
+    The kit's login sequence logs it in (and retries); the instrument query is its one step of its own.
+    """
 
     def __init__(self, config: Config, flow_dir: str, loop: asyncio.AbstractEventLoop) -> None:
         self.config = config
@@ -124,84 +53,58 @@ class InstrumentLoader:
         self.loop = loop
         self.done = asyncio.Event()
         self.instruments: dict[str, InstrumentRef] = {}
-        self._rows: dict[str, InstrumentRef] = {}
         self._api: Any = None
         self._spi: Any = None
-        self._request_id = 0
+        self._session: LoginSession | None = None
         self.error = ""
-
-    def call(self, fn: Any, *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-            self.loop.call_soon_threadsafe(fn, *args)
 
     def start(self) -> None:
         _, td = import_ctp_modules()
         self._td = td
         self._api = create_trader_api(self.config.ctp.td_front, self.flow_dir)
-        self._spi = make_td_spi(self)
+        self._session = LoginSession(
+            self._api, td, self.config.ctp, self, authenticate=True, after_login=self._load,
+            backoff=Backoff(self.config.md.backoff_initial_s, self.config.md.backoff_max_s),
+        )
+        self._spi = trader_spi(self.loop, self._session.handle, (*TRADER_LOGIN_CALLBACKS, "OnRspQryInstrument"))
         self._api.RegisterSpi(self._spi)
-        self._api.SubscribePrivateTopic(2)  # QUICK: we want no order replay on this session
-        self._api.SubscribePublicTopic(2)
+        self._api.SubscribePrivateTopic(ResumeType.QUICK)  # we want no order replay on this session
+        self._api.SubscribePublicTopic(ResumeType.QUICK)
         self._api.RegisterFront(self.config.ctp.td_front)
         self._api.Init()
 
-    def _rid(self) -> int:
-        self._request_id += 1
-        return self._request_id
+    async def _load(self, login: LoginInfo) -> None:
+        assert self._session is not None
+        field = self._td.CThostFtdcQryInstrumentField()
+        rows = await self._session.requests.call("ReqQryInstrument", lambda rid: self._api.ReqQryInstrument(field, rid),
+                                                 timeout=INSTRUMENT_QUERY_TIMEOUT_S)
+        self.instruments = {
+            str(row["InstrumentID"]): InstrumentRef(str(row["ExchangeID"]), int(row["VolumeMultiple"]),
+                                                    float(row["PriceTick"]))
+            for row in rows if row.get("InstrumentID")
+        }
 
-    def on_connected(self) -> None:
-        ctp = self.config.ctp
-        if ctp.app_id:
-            field = self._td.CThostFtdcReqAuthenticateField()
-            field.BrokerID, field.UserID, field.AppID = ctp.broker_id, ctp.user_id, ctp.app_id
-            field.AuthCode = ctp.auth_code.reveal()
-            self._api.ReqAuthenticate(field, self._rid())
-        else:
-            self.on_authenticated(0, "")
+    # --- the session's listener (on the loop) -----------------------------------------------------
 
-    def on_disconnected(self, code: int) -> None:
-        log.info("ctp instrument session disconnected", reason=_reason(code))
+    def front_connected(self) -> None:
+        log.info("ctp instrument session connected")
 
-    def on_authenticated(self, error_id: int, message: str) -> None:
-        if error_id:
-            self.error = f"authenticate failed: {error_id} {message}"
-            log.error("ctp instrument list", error=self.error)
-            return
-        ctp = self.config.ctp
-        field = self._td.CThostFtdcReqUserLoginField()
-        field.BrokerID, field.UserID, field.Password = ctp.broker_id, ctp.user_id, ctp.password.reveal()
-        self._api.ReqUserLogin(field, self._rid())
+    def ready(self, login: LoginInfo) -> None:
+        self.error = ""
+        self.done.set()
+        log.info("ctp instrument list loaded", count=len(self.instruments))
 
-    def on_login(self, error_id: int, message: str) -> None:
-        if error_id:
-            self.error = f"trader login failed: {error_id} {message}"
-            log.error("ctp instrument list", error=self.error)
-            return
-        self._query()
+    def login_failed(self, failure: RequestFailed, retry_in: float | None) -> None:
+        self.error = str(failure)
+        log.error("ctp instrument list", error=self.error, retry_in=retry_in)
 
-    def _query(self) -> None:
-        if self.done.is_set():
-            return
-        rc = self._api.ReqQryInstrument(self._td.CThostFtdcQryInstrumentField(), self._rid())
-        if rc != 0:  # -2/-3: CTP flow control; try again shortly
-            self.loop.call_later(INSTRUMENT_RETRY_S, self._query)
-
-    def on_instrument(self, row: tuple[str, str, int, float] | None, error_id: int, message: str,
-                      last: bool) -> None:
-        if error_id:
-            self.error = f"ReqQryInstrument failed: {error_id} {message}"
-            log.error("ctp instrument list", error=self.error)
-            return
-        if row is not None:
-            symbol, exchange, multiplier, tick = row
-            self._rows[symbol] = InstrumentRef(exchange, multiplier, tick)
-        if last:
-            self.instruments = self._rows
-            self.error = ""
-            self.done.set()
-            log.info("ctp instrument list loaded", count=len(self.instruments))
+    def front_disconnected(self, reason: str) -> None:
+        log.info("ctp instrument session disconnected", reason=reason)
 
     async def release(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.stop()
         api, self._api = self._api, None
         if api is not None:
             await asyncio.to_thread(api.Release)
@@ -219,40 +122,40 @@ class CtpAdapter(VenueAdapter):
         self.api: Any = None
         self.spi: Any = None
         self.loader: InstrumentLoader | None = None
+        self.session: LoginSession | None = None
         self.login_day = ""
-        self.logged_in = False
-        self.connected = False
         self.backoff = Backoff(config.md.backoff_initial_s, config.md.backoff_max_s)
-        self._retry: asyncio.TimerHandle | None = None
         self._sub_waiters: dict[str, asyncio.Future[str]] = {}
-        self._request_id = 0
-        self._md: Any = None
         self._stopping = False
 
-    # --- threads → loop ------------------------------------------------------------------------
+    @property
+    def logged_in(self) -> bool:
+        return self.session is not None and self.session.ready
 
-    def call(self, fn: Any, *args: Any) -> None:
-        assert self.loop is not None
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(fn, *args)
+    # --- the api's thread ------------------------------------------------------------------------
 
-    def inbox_put(self, symbol: str, values: tuple[Any, ...]) -> None:
+    def _on_depth(self, field: Any) -> None:
+        """OnRtnDepthMarketData, on CTP's thread: copy the fields out and queue them (no loop hop)."""
+        if field is None:
+            return
+        values = ctp_map.depth_values(field)
         assert self.sink is not None
-        self.sink.inbox.put(VENUE, symbol, values)
+        self.sink.inbox.put(VENUE, values[0], values)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, sink: FeedSink) -> None:
         self.loop = asyncio.get_running_loop()
         self.sink = sink
-        self._md, _ = import_ctp_modules()
+        md, _ = import_ctp_modules()
         self.loader = InstrumentLoader(self.config, os.path.join(self.data_dir, "ctp_td_flow"), self.loop)
         self.loader.start()
         self.loop.create_task(self._release_loader_when_done(), name="ctp-instruments")
         front = self.config.ctp.md_front
         self.api = create_md_api(front, os.path.join(self.data_dir, "ctp_md_flow"))
+        self.session = LoginSession(self.api, md, self.config.ctp, self, authenticate=False, backoff=self.backoff)
         # The native api does not own its SPI: we keep it alive as long as the api may call it.
-        self.spi = make_md_spi(self)
+        self.spi = md_spi(self.loop, self._dispatch, MD_CALLBACKS, on_thread={"OnRtnDepthMarketData": self._on_depth})
         self.api.RegisterSpi(self.spi)
         self.api.RegisterFront(front)
         sink.feed_state(VENUE, FeedState.CONNECTING, f"connecting to {front}")
@@ -265,8 +168,8 @@ class CtpAdapter(VenueAdapter):
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._retry is not None:
-            self._retry.cancel()
+        if self.session is not None:
+            await self.session.stop()
         if self.loader is not None:
             await self.loader.release()
         api, self.api = self.api, None
@@ -280,67 +183,47 @@ class CtpAdapter(VenueAdapter):
 
     # --- connection events (on the loop) -------------------------------------------------------
 
-    def _rid(self) -> int:
-        self._request_id += 1
-        return self._request_id
-
-    def on_front_connected(self) -> None:
-        if self._stopping:
+    def _dispatch(self, name: str, *args: Any) -> None:
+        assert self.session is not None
+        if self.session.handle(name, *args):
             return
-        self.connected = True
+        if name == "OnRspSubMarketData":
+            self._on_sub_rsp(*args)
+
+    def front_connected(self) -> None:
         assert self.sink is not None
         self.sink.feed_state(VENUE, FeedState.CONNECTING, "front connected, logging in")
-        self._login()
 
-    def _login(self) -> None:
-        self._retry = None
-        if not self.connected or self._stopping or self.api is None:
-            return
-        ctp = self.config.ctp
-        field = self._md.CThostFtdcReqUserLoginField()
-        field.BrokerID, field.UserID, field.Password = ctp.broker_id, ctp.user_id, ctp.password.reveal()
-        if self.api.ReqUserLogin(field, self._rid()) != 0:
-            self._schedule_login("ReqUserLogin could not be sent")
+    def login_failed(self, failure: RequestFailed, retry_in: float | None) -> None:
+        assert self.sink is not None
+        retry = f"; retrying in {retry_in:.1f}s" if retry_in is not None else "; not retrying"
+        self.sink.feed_state(VENUE, FeedState.DOWN, f"{failure}{retry}")
 
-    def _schedule_login(self, reason: str) -> None:
-        assert self.sink is not None and self.loop is not None
-        delay = self.backoff.next()
-        self.sink.feed_state(VENUE, FeedState.DOWN, f"{reason}; retrying in {delay:.1f}s")
-        self._retry = self.loop.call_later(delay, self._login)
-
-    def on_front_disconnected(self, code: int) -> None:
-        self.connected = self.logged_in = False
+    def front_disconnected(self, reason: str) -> None:
         for waiter in self._sub_waiters.values():
             if not waiter.done():
                 waiter.set_result("front disconnected")
         self._sub_waiters.clear()
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
         if not self._stopping:
             assert self.sink is not None
-            self.sink.feed_state(VENUE, FeedState.DOWN, _reason(code))
+            self.sink.feed_state(VENUE, FeedState.DOWN, reason)
 
-    def on_login(self, error_id: int, message: str, trading_day: str) -> None:
-        if error_id:
-            self._schedule_login(f"login failed: {error_id} {message}")
-            return
-        self.backoff.reset()
-        self.logged_in = True
-        self.login_day = trading_day or (self.api.GetTradingDay() if self.api is not None else "")
+    def ready(self, login: LoginInfo) -> None:
+        self.login_day = login.trading_day
         assert self.sink is not None
         self.sink.feed_state(VENUE, FeedState.UP, f"logged in, trading day {self.login_day}")
 
-    def on_sub_rsp(self, name: str, error_id: int, message: str) -> None:
+    def _on_sub_rsp(self, row: Row | None, error: Error | None, rid: int, last: bool) -> None:
+        name = str(row.get("InstrumentID", "")) if row is not None else ""
         waiter = self._sub_waiters.pop(name, None)
         if waiter is not None and not waiter.done():
-            waiter.set_result(f"{error_id} {message}" if error_id else "")
+            waiter.set_result(f"{error[0]} {error[1]}" if error is not None and error[0] else "")
 
     # --- subscriptions -------------------------------------------------------------------------
 
     def validate(self, instrument: Instrument) -> str:
-        if instrument.exchange not in ctp_map.CTP_EXCHANGES:
-            return f"unknown CTP exchange {instrument.exchange!r} (expected one of {sorted(ctp_map.CTP_EXCHANGES)})"
+        if instrument.exchange not in CTP_EXCHANGES:
+            return f"unknown CTP exchange {instrument.exchange!r} (expected one of {sorted(CTP_EXCHANGES)})"
         if self.loader is None or not self.loader.done.is_set():
             why = f": {self.loader.error}" if self.loader is not None and self.loader.error else ""
             return f"the CTP instrument list is not loaded yet{why}"

@@ -1,6 +1,7 @@
 """CTP depth market data → tick fields: DBL_MAX, exchange-local time, TradingDay vs ActionDay.
 
-Per-exchange day rules (the quirks every CTP gateway meets; see docs/md_ingest.md):
+Per-exchange day rules (the quirks every CTP gateway meets; the exchange sets live in the CTP kit,
+``tradebus.ctp.exchanges``; see docs/md_ingest.md and docs/ctp.md):
 
 * ``ActionDay`` is the calendar day of the quote on SHFE, INE, CFFEX, GFEX and CZCE. **DCE** puts the
   *trading day* there during the night session (Friday night says Monday), so for DCE the calendar
@@ -17,20 +18,17 @@ Per-exchange day rules (the quirks every CTP gateway meets; see docs/md_ingest.m
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from tradebus.ctp.exchanges import (
+    ACTION_DAY_IS_TRADING_DAY,
+    AVERAGE_PRICE_PER_UNIT,
+    CTP_EXCHANGES,
+    TRADING_DAY_IS_CALENDAR_DAY,
+)
+from tradebus.ctp.time import beijing_ns, nearest_day, valid_day
+
 NO_VALUE_ABOVE = 1e300  # DBL_MAX is 1.797e308; anything this large is "no value"
-CTP_EXCHANGES = frozenset({"SHFE", "INE", "DCE", "CZCE", "CFFEX", "GFEX"})
-ACTION_DAY_TRUSTED: dict[str, bool] = {
-    "SHFE": True, "INE": True, "CFFEX": True, "GFEX": True, "CZCE": True, "DCE": False,
-}  # fmt: skip
-TRADING_DAY_TRUSTED: dict[str, bool] = {
-    "SHFE": True, "INE": True, "CFFEX": True, "GFEX": True, "DCE": True, "CZCE": False,
-}  # fmt: skip
-AVERAGE_PER_UNIT: dict[str, bool] = {exchange: exchange == "CZCE" for exchange in CTP_EXCHANGES}
-_HALF_DAY = timedelta(hours=12)
 LEVELS = 5
 
 # Fields copied out of the SWIG struct on the CTP thread (the struct is only valid in the callback).
@@ -62,35 +60,10 @@ def price(value: float) -> float | None:
     return value
 
 
-def beijing_ns(day: str, update_time: str, millis: int) -> int:
-    moment = datetime.strptime(f"{day} {update_time}", "%Y%m%d %H:%M:%S").replace(tzinfo=BEIJING)
-    return int(moment.timestamp()) * 1_000_000_000 + int(millis) * 1_000_000
-
-
-def nearest_day(update_time: str, received_ns: int) -> str:
-    """The calendar day that puts ``update_time`` nearest to when we received the push."""
-    now = datetime.fromtimestamp(received_ns / 1e9, tz=UTC).astimezone(BEIJING)
-    hh, mm, ss = (int(part) for part in update_time.split(":"))
-    candidate = now.replace(hour=hh, minute=mm, second=ss, microsecond=0)
-    if candidate - now > _HALF_DAY:
-        candidate -= timedelta(days=1)
-    elif now - candidate > _HALF_DAY:
-        candidate += timedelta(days=1)
-    return candidate.strftime("%Y%m%d")
-
-
-def _valid_day(day: str) -> bool:
-    try:
-        date(int(day[:4]), int(day[4:6]), int(day[6:8]))
-    except ValueError:
-        return False
-    return len(day) == 8
-
-
 def event_time(exchange: str, action_day: str, update_time: str, millis: int, received_ns: int) -> int:
     if not update_time:
         return received_ns
-    if ACTION_DAY_TRUSTED.get(exchange, False) and _valid_day(action_day):
+    if exchange in CTP_EXCHANGES and exchange not in ACTION_DAY_IS_TRADING_DAY and valid_day(action_day):
         day = action_day
     else:
         day = nearest_day(update_time, received_ns)
@@ -98,9 +71,9 @@ def event_time(exchange: str, action_day: str, update_time: str, millis: int, re
 
 
 def trading_day(exchange: str, pushed: str, login_day: str) -> str | None:
-    if TRADING_DAY_TRUSTED.get(exchange, False) and _valid_day(pushed):
+    if exchange in CTP_EXCHANGES and exchange not in TRADING_DAY_IS_CALENDAR_DAY and valid_day(pushed):
         return pushed
-    return login_day if _valid_day(login_day) else (pushed or None)
+    return login_day if valid_day(login_day) else (pushed or None)
 
 
 def levels(values: tuple[Any, ...], side: str) -> tuple[tuple[float, int], ...]:
@@ -118,6 +91,6 @@ def average_price(exchange: str, value: float, multiplier: int) -> float | None:
     avg = price(value)
     if avg is None or avg == 0.0:
         return None
-    if AVERAGE_PER_UNIT.get(exchange, False):
+    if exchange in AVERAGE_PRICE_PER_UNIT:
         return avg
     return avg / multiplier if multiplier > 0 else None

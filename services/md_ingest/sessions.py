@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+from tradebus.ctp.exchanges import CTP_EXCHANGES
+from tradebus.ctp.time import TZ_NAME as CTP_TZ_NAME
+
 _T = time
 Session = tuple[time, time]
 
 EXCHANGE_TZ: dict[str, str] = {
     "HK": "Asia/Hong_Kong", "US": "America/New_York", "SH": "Asia/Shanghai", "SZ": "Asia/Shanghai",
-    "SHFE": "Asia/Shanghai", "INE": "Asia/Shanghai", "DCE": "Asia/Shanghai", "CZCE": "Asia/Shanghai",
-    "CFFEX": "Asia/Shanghai", "GFEX": "Asia/Shanghai",
+    **dict.fromkeys(CTP_EXCHANGES, CTP_TZ_NAME),
 }  # fmt: skip
 _DAY_FUTURES: tuple[Session, ...] = ((_T(9), _T(10, 15)), (_T(10, 30), _T(11, 30)), (_T(13, 30), _T(15)))
 SESSIONS: dict[str, tuple[Session, ...]] = {

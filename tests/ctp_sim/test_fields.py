@@ -10,12 +10,14 @@ import pytest
 from ctpsim_helpers import md_mod, td_mod
 
 from ctp_sim import clock, fields
+from tradebus.ctp.mapping import position_effect as offset_to_sim
 from tradebus.ctp.structs import _verified_text_field, make_struct
+from tradebus.ctp.time import BEIJING
 from tradebus.sim import default_instruments
 
 
 def _ns(text: str) -> int:
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=clock.BEIJING).timestamp() * 1e9)
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=BEIJING).timestamp() * 1e9)
 
 
 @pytest.mark.parametrize(
@@ -45,8 +47,8 @@ def test_dce_action_day_is_the_trading_day_at_night() -> None:
 def test_czce_delivery_year_from_three_digits() -> None:
     assert fields.delivery("TA601", "20251210") == (2026, 1)
     assert fields.delivery("rb2601", "20251210") == (2026, 1)
-    assert fields.offset_to_sim("SHFE", "1") == fields.offset_to_sim("SHFE", "4")
-    assert fields.offset_to_sim("DCE", "3") == fields.offset_to_sim("DCE", "1")
+    assert offset_to_sim("SHFE", "1") == offset_to_sim("SHFE", "4")
+    assert offset_to_sim("DCE", "3") == offset_to_sim("DCE", "1")
 
 
 def test_text_is_gb18030_inside_the_struct() -> None:

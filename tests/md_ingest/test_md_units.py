@@ -13,6 +13,7 @@ from md_ingest.inbox import Inbox
 from md_ingest.publisher import Publisher
 from md_ingest.registry import Registry
 from tradebus.backoff import Backoff
+from tradebus.ctp.time import beijing_ns
 from tradebus.runtime.metrics import Registry as Metrics
 from tradebus.schemas.market import Level, Tick
 
@@ -88,12 +89,12 @@ def test_backoff_grows_with_jitter() -> None:
 def test_ctp_day_rules() -> None:
     # DCE night: ActionDay holds the trading day (Monday) on a Friday 21:30 push; the calendar day is
     # taken from our clock instead.
-    friday_2130 = ctp_map.beijing_ns("20251121", "21:30:00", 0)
+    friday_2130 = beijing_ns("20251121", "21:30:00", 0)
     ts = ctp_map.event_time("DCE", "20251124", "21:30:00", 500, friday_2130 + 200_000_000)
     assert ts == friday_2130 + 500_000_000
     # SHFE: ActionDay is trusted; past midnight it is Saturday's date.
     sat = ctp_map.event_time("SHFE", "20251122", "00:30:00", 0, friday_2130)
-    assert sat == ctp_map.beijing_ns("20251122", "00:30:00", 0)
+    assert sat == beijing_ns("20251122", "00:30:00", 0)
     # CZCE night: TradingDay is the calendar day there, the login's trading day wins.
     assert ctp_map.trading_day("CZCE", "20251121", "20251124") == "20251124"
     assert ctp_map.trading_day("SHFE", "20251124", "20251124") == "20251124"

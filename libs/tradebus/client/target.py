@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 
 from tradebus.client.errors import ClientError, OrderFailed, OrderTimeout
 from tradebus.client.symbols import parse_instrument
+from tradebus.ctp.exchanges import CLOSE_TODAY_EXCHANGES
 from tradebus.schemas.account import PositionSide, PositionSnapshot
 from tradebus.schemas.orders import Offset, Side
 
 if TYPE_CHECKING:
     from tradebus.client.account import Account
     from tradebus.client.quote import Quote
-
-CLOSE_TODAY_EXCHANGES = frozenset({"SHFE", "INE"})
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tradebus.ctp import import_ctp_modules
+from tradebus.ctp.codes import RC_IN_FLIGHT as TOO_MANY_PENDING
+from tradebus.ctp.codes import RC_NOT_CONNECTED as NETWORK_ERROR
+from tradebus.ctp.codes import RC_OK as OK
+from tradebus.ctp.codes import RC_TOO_FAST as TOO_MANY_PER_SECOND
+from tradebus.ctp.codes import (  # OnFrontDisconnected reasons and Req… return codes: docs/ctp.md
+    REASON_BAD_PACKET,
+    REASON_HEARTBEAT_TIMEOUT,
+    REASON_READ_FAILURE,
+    REASON_WRITE_FAILURE,
+    ResumeType,
+)
 from tradebus.ctp.structs import make_struct, struct_to_dict
 from tradebus.ctp.wire import (
     HEARTBEAT_INTERVAL,
@@ -54,15 +65,7 @@ CONNECT_TIMEOUT = 3.0
 QUERY_INTERVAL = 1.0
 MAX_QUERIES_IN_FLIGHT = 1
 NO_TRADING_DAY = "19800100"
-
-# OnFrontDisconnected reasons (CTP's codes).
-REASON_READ_FAILURE = 0x1001
-REASON_WRITE_FAILURE = 0x1002
-REASON_HEARTBEAT_TIMEOUT = 0x2001
-REASON_BAD_PACKET = 0x2003
-
-OK, NETWORK_ERROR, TOO_MANY_PENDING, TOO_MANY_PER_SECOND = 0, -1, -2, -3
-THOST_TERT_RESTART, THOST_TERT_RESUME, THOST_TERT_QUICK, THOST_TERT_NONE = 0, 1, 2, 3
+THOST_TERT_RESTART = ResumeType.RESTART
 
 
 def parse_sim_front(address: str) -> tuple[str, int]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tradebus.sim.instruments import CLOSE_TODAY_EXCHANGES, trade_fee
+from tradebus.ctp.exchanges import CLOSE_TODAY_EXCHANGES
+from tradebus.sim.instruments import trade_fee
 from tradebus.sim.state import AccountRec, InstState, OrderRec, PosRec
 from tradebus.sim.types import Funds, InstrumentKind, Offset, Position, Side, SimInstrument
 

@@ -29,9 +29,6 @@ HK_SPREAD_TABLE: tuple[tuple[float, float], ...] = (
 HK_MIN_PRICE = 0.01
 HK_MAX_PRICE = 9995.00
 
-# Exchanges whose close orders distinguish today's and yesterday's positions.
-CLOSE_TODAY_EXCHANGES: frozenset[str] = frozenset({"SHFE", "INE"})
-
 _EPS = 1e-9
 _DECIMALS = 6
 

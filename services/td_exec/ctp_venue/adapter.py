@@ -1,8 +1,9 @@
 """``CtpVenue``: td_exec's CTP adapter (openctp-ctp trader API, or the ctp_sim double for sim://).
 
 Session: OnFrontConnected → ReqAuthenticate → ReqUserLogin (FrontID, SessionID, MaxOrderRef,
-TradingDay) → ReqSettlementInfoConfirm → instruments and limits loaded → ``on_connection(True)``.
-CTP reconnects the front by itself after OnFrontDisconnected; every new connection logs in again.
+TradingDay), run by the CTP kit's ``tradebus.ctp.session``; then td's own steps, ReqSettlementInfoConfirm
+→ instruments and limits loaded → ``on_connection(True)``. CTP reconnects the front by itself after
+OnFrontDisconnected; every new connection logs in again.
 The private topic is subscribed with THOST_TERT_RESTART, so each login replays the day's orders and
 trades; the journal turns that replay into nothing new for the engine (see journal.py).
 
@@ -24,17 +25,7 @@ from typing import Any
 
 from td_exec.ctp_venue import reports
 from td_exec.ctp_venue.journal import Journal, Sent
-from td_exec.ctp_venue.mapping import (
-    DIRECTION_TB2CTP,
-    OFFSET_TB2CTP,
-    SUBMIT_STATUS_CANCEL_REJECTED,
-    ctp_order_kind,
-    parse_venue_order_id,
-    ref_number,
-    venue_order_id,
-)
 from td_exec.ctp_venue.queries import QueryQueue, Row
-from td_exec.ctp_venue.spi import Error, TraderSpi, td
 from td_exec.venue import (
     CancelRejectReport,
     Capabilities,
@@ -48,29 +39,47 @@ from td_exec.venue import (
     VenueUnsupported,
     external_client_order_id,
 )
+from tradebus.backoff import Backoff
 from tradebus.bus import Bus
 from tradebus.config import Config
+from tradebus.ctp import import_ctp_modules
 from tradebus.ctp.api import create_trader_api
+from tradebus.ctp.bridge import TRADER_LOGIN_CALLBACKS, Error, trader_spi
+from tradebus.ctp.codes import (
+    ActionFlag,
+    ContingentCondition,
+    ForceCloseReason,
+    HedgeFlag,
+    OrderSubmitStatus,
+    ResumeType,
+)
+from tradebus.ctp.ids import order_key, padded, parse_order_key, ref_number
+from tradebus.ctp.mapping import DIRECTION_OF, OFFSET_OF, ctp_order_kind
+from tradebus.ctp.session import LoginInfo, LoginSession, RequestFailed
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSnapshot
 from tradebus.schemas.orders import TERMINAL_STATUSES, OrderType, TimeInForce
 
 log = logging.getLogger(__name__)
 
-HEDGE_SPECULATION = "1"
-CONTINGENT_IMMEDIATELY = "1"
-FORCE_CLOSE_NOT = "0"
-ACTION_DELETE = "0"
-# Login errors that retrying would only repeat (and a broker locks accounts after repeated bad logins).
-FATAL_LOGIN_ERRORS = frozenset({3, 63})
+_, td = import_ctp_modules()
+
 LOGIN_RETRY_S = 5.0
-READY_RETRY_S = 3.0
-DISCONNECT_REASONS: dict[int, str] = {
-    0x1001: "network read failure",
-    0x1002: "network write failure",
-    0x2001: "heartbeat timeout",
-    0x2002: "heartbeat send failure",
-    0x2003: "bad packet",
-}
+# The callbacks the adapter handles; any other SPI method keeps the library's no-op.
+CALLBACKS = (
+    *TRADER_LOGIN_CALLBACKS,
+    "OnRspOrderInsert",
+    "OnErrRtnOrderInsert",
+    "OnRspOrderAction",
+    "OnErrRtnOrderAction",
+    "OnRtnOrder",
+    "OnRtnTrade",
+    "OnRspQryInstrument",
+    "OnRspQryDepthMarketData",
+    "OnRspQryOrder",
+    "OnRspQryTrade",
+    "OnRspQryInvestorPosition",
+    "OnRspQryTradingAccount",
+)
 
 
 class CtpVenue:
@@ -78,7 +87,7 @@ class CtpVenue:
     capabilities = Capabilities(
         order_types=frozenset({OrderType.LIMIT, OrderType.MARKET}),
         time_in_force=frozenset({TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK}),
-        offsets=frozenset(OFFSET_TB2CTP),
+        offsets=frozenset(OFFSET_OF),
         modify=False,
     )
 
@@ -91,14 +100,11 @@ class CtpVenue:
         self._queries = QueryQueue()
         self._api_factory = api_factory
         self._api: Any = None
-        self._spi: TraderSpi | None = None
+        self._spi: Any = None
+        self._session: LoginSession | None = None
         self._sink: VenueSink | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
-        self._front_up = False
-        self._ready = False
         self._reported_up = False
-        self._generation = 0  # bumped by every front (dis)connection; stale tasks check it
         self._front_id = 0
         self._session_id = 0
         self._max_order_ref = 0
@@ -110,12 +116,6 @@ class CtpVenue:
         # (ExchangeID, OrderSysID) → key of orders of other sessions of the investor (external orders)
         self._foreign_keys: dict[tuple[str, str], str] = {}
         self._handlers: dict[str, Callable[..., None]] = {
-            "OnFrontConnected": self._on_front_connected,
-            "OnFrontDisconnected": self._on_front_disconnected,
-            "OnHeartBeatWarning": self._on_heartbeat_warning,
-            "OnRspAuthenticate": self._on_rsp_authenticate,
-            "OnRspUserLogin": self._on_rsp_user_login,
-            "OnRspSettlementInfoConfirm": self._on_rsp_settlement_confirm,
             "OnRspOrderInsert": self._on_rsp_order_insert,
             "OnErrRtnOrderInsert": self._on_err_rtn_order_insert,
             "OnRspOrderAction": self._on_rsp_order_action,
@@ -131,13 +131,16 @@ class CtpVenue:
 
     async def start(self, sink: VenueSink) -> None:
         self._sink = sink
-        self._loop = asyncio.get_running_loop()
         self._queries.start()
         api = self._api_factory(self._cfg.td_front, str(self._dir / "flow"))
-        self._spi = TraderSpi(self._loop, self._dispatch)
+        self._session = LoginSession(
+            api, td, self._cfg, self, authenticate=True, after_login=self._after_login, next_rid=self._next_rid,
+            backoff=Backoff(LOGIN_RETRY_S, LOGIN_RETRY_S, jitter=0.0),
+        )
+        self._spi = trader_spi(asyncio.get_running_loop(), self._dispatch, CALLBACKS)
         api.RegisterSpi(self._spi)
-        api.SubscribePrivateTopic(td.THOST_TERT_RESTART)
-        api.SubscribePublicTopic(td.THOST_TERT_QUICK)
+        api.SubscribePrivateTopic(ResumeType.RESTART)
+        api.SubscribePublicTopic(ResumeType.QUICK)
         api.RegisterFront(self._cfg.td_front)
         self._api = api
         api.Init()
@@ -148,7 +151,8 @@ class CtpVenue:
         if self._stopped:
             return
         self._stopped = True
-        self._ready = False
+        if self._session is not None:
+            await self._session.stop()
         await self._queries.stop()
         api, self._api = self._api, None
         if api is not None:
@@ -165,7 +169,7 @@ class CtpVenue:
 
     @property
     def connected(self) -> bool:
-        return self._ready
+        return self._session is not None and self._session.ready
 
     @property
     def trading_day(self) -> str:
@@ -176,11 +180,12 @@ class CtpVenue:
     def _dispatch(self, name: str, *args: Any) -> None:
         if self._stopped:
             return
-        handler = self._handlers.get(name)
-        if handler is None:
-            return
         try:
-            handler(*args)
+            if self._session is not None and self._session.handle(name, *args):
+                return
+            handler = self._handlers.get(name)
+            if handler is not None:
+                handler(*args)
         except Exception:
             log.exception("ctp %s handler failed", name)
 
@@ -188,98 +193,51 @@ class CtpVenue:
         self._rid += 1
         return self._rid
 
-    def _on_front_connected(self) -> None:
-        self._front_up = True
-        self._generation += 1
-        log.info("ctp front connected; authenticating")
-        self._authenticate()
+    # --- the session (tradebus.ctp.session runs authenticate → login; these are td's steps) -----------
 
-    def _authenticate(self) -> None:
-        if self._cfg.app_id:
-            f = td.CThostFtdcReqAuthenticateField()
-            f.BrokerID, f.UserID, f.AppID = self._cfg.broker_id, self.account, self._cfg.app_id
-            f.AuthCode = self._cfg.auth_code.reveal()
-            self._api.ReqAuthenticate(f, self._next_rid())
-        else:
-            self._login()
+    def front_connected(self) -> None:
+        log.info("ctp front connected; logging in")
 
-    def _login(self) -> None:
-        f = td.CThostFtdcReqUserLoginField()
-        f.BrokerID, f.UserID = self._cfg.broker_id, self.account
-        f.Password = self._cfg.password.reveal()
-        self._api.ReqUserLogin(f, self._next_rid())
-
-    def _on_rsp_authenticate(self, row: Row | None, error: Error | None, rid: int, last: bool) -> None:
-        if error is not None and error[0] != 0:
-            self._login_failed("authentication", error)
-            return
-        self._login()
-
-    def _on_rsp_user_login(self, row: Row | None, error: Error | None, rid: int, last: bool) -> None:
-        if (error is not None and error[0] != 0) or row is None:
-            self._login_failed("login", error or (-1, "empty login answer"))
-            return
-        self._front_id, self._session_id = int(row["FrontID"]), int(row["SessionID"])
-        self._max_order_ref = ref_number(row.get("MaxOrderRef", "")) or 0
-        self._trading_day = str(row["TradingDay"])
+    async def _after_login(self, login: LoginInfo) -> None:
+        """Settlement confirm, then the instruments and their limits on the first login of a day."""
+        self._front_id, self._session_id = login.front_id, login.session_id
+        self._max_order_ref, self._trading_day = login.max_order_ref, login.trading_day
         self._journal.start_day(self._trading_day)
         log.info("ctp logged in: FrontID=%d SessionID=%d MaxOrderRef=%d TradingDay=%s",
                  self._front_id, self._session_id, self._max_order_ref, self._trading_day)
+        assert self._session is not None
+        await self._session.requests.call("settlement confirm", self._send_settlement_confirm)
+        if self._instruments_day != self._trading_day:
+            try:
+                await self._load_instruments()
+            except (VenueUnknown, VenueRejected) as exc:
+                raise RequestFailed("instrument list", -1, str(exc)) from exc
+
+    def _send_settlement_confirm(self, rid: int) -> int:
         f = td.CThostFtdcSettlementInfoConfirmField()
         f.BrokerID, f.InvestorID = self._cfg.broker_id, self.account
-        self._api.ReqSettlementInfoConfirm(f, self._next_rid())
+        return int(self._api.ReqSettlementInfoConfirm(f, rid))
 
-    def _on_rsp_settlement_confirm(self, row: Row | None, error: Error | None, rid: int, last: bool) -> None:
-        if error is not None and error[0] != 0:
-            self._login_failed("settlement confirm", error)
-            return
-        asyncio.get_running_loop().create_task(self._become_ready(self._generation))
-
-    def _login_failed(self, step: str, error: Error) -> None:
-        reason = f"ctp {step} failed: {error[0]} {error[1]}"
-        log.error(reason)
-        if self._sink is not None:
-            self._sink.on_connection(False, reason)
-        if error[0] in FATAL_LOGIN_ERRORS:
-            log.error("not retrying: fix the [ctp] credentials and restart td_exec")
-            return
-        generation = self._generation
-        assert self._loop is not None
-        self._loop.call_later(LOGIN_RETRY_S, self._retry_login, generation)
-
-    def _retry_login(self, generation: int) -> None:
-        if generation == self._generation and self._front_up and not self._ready and not self._stopped:
-            self._authenticate()
-
-    async def _become_ready(self, generation: int) -> None:
-        try:
-            if self._instruments_day != self._trading_day:
-                await self._load_instruments()
-        except (VenueUnknown, VenueRejected) as exc:
-            log.warning("ctp instruments not loaded (%s); retrying", exc)
-            if generation == self._generation and not self._stopped:
-                assert self._loop is not None
-                self._loop.call_later(READY_RETRY_S, lambda: asyncio.ensure_future(self._become_ready(generation)))
-            return
-        if generation != self._generation or self._stopped or not self._front_up:
-            return
-        self._ready = self._reported_up = True
+    def ready(self, login: LoginInfo) -> None:
+        self._reported_up = True
         if self._sink is not None:
             self._sink.on_connection(True, f"logged in: FrontID={self._front_id} SessionID={self._session_id} "
                                            f"TradingDay={self._trading_day}")
 
-    def _on_front_disconnected(self, reason: int) -> None:
-        self._front_up = self._ready = False
-        self._generation += 1
-        text = f"front disconnected: {DISCONNECT_REASONS.get(int(reason), 'reason')} ({int(reason):#x})"
-        log.warning("ctp %s", text)
-        self._queries.fail_all(text)
+    def login_failed(self, failure: RequestFailed, retry_in: float | None) -> None:
+        reason = f"ctp {failure}"
+        log.error(reason)
+        if self._sink is not None:
+            self._sink.on_connection(False, reason)
+        if retry_in is None and failure.fatal:
+            log.error("not retrying: fix the [ctp] credentials and restart td_exec")
+
+    def front_disconnected(self, reason: str) -> None:
+        log.warning("ctp %s", reason)
+        self._queries.fail_all(reason)
         if self._reported_up and self._sink is not None:
             self._reported_up = False
-            self._sink.on_connection(False, text)
-
-    def _on_heartbeat_warning(self, lapse: int) -> None:
-        log.warning("ctp front silent for %ss", lapse)
+            self._sink.on_connection(False, reason)
 
     def _on_rsp_error(self, error: Error | None, rid: int, last: bool) -> None:
         log.warning("ctp OnRspError for request %s: %s", rid, error)
@@ -291,7 +249,7 @@ class CtpVenue:
     # --- mapping CTP keys back to our orders ------------------------------------------------------
 
     def _key_of(self, sent: Sent) -> str:
-        return venue_order_id(sent.front, sent.session, sent.ref)
+        return order_key(sent.front, sent.session, sent.ref)
 
     def _sent_for_input(self, row: Row) -> Sent | None:
         """An InputOrder (no FrontID/SessionID): our ref, if instrument and direction agree."""
@@ -353,7 +311,7 @@ class CtpVenue:
             log.warning("ctp RtnOrder with unknown status/direction %r/%r; ignored",
                         row.get("OrderStatus"), row.get("Direction"))
             return
-        if row.get("OrderSubmitStatus") == SUBMIT_STATUS_CANCEL_REJECTED and coid in self._pending_cancels:
+        if row.get("OrderSubmitStatus") == OrderSubmitStatus.CANCEL_REJECTED and coid in self._pending_cancels:
             self._pending_cancels.pop(coid, None)
             self._cancel_rejected(coid, report.venue_order_id, ("exchange", str(row.get("StatusMsg", ""))))
         self._deliver_order(report)
@@ -432,7 +390,7 @@ class CtpVenue:
     # --- orders -----------------------------------------------------------------------------------
 
     def _require_ready(self, what: str) -> None:
-        if not self._ready or self._api is None:
+        if not self.connected or self._api is None:
             # Nothing is sent, so this is definite: the venue never saw the request.
             raise VenueRejected("not_connected", f"CTP front not connected; {what} not sent")
 
@@ -448,13 +406,13 @@ class CtpVenue:
         if kind is None:
             raise VenueRejected("unsupported_order_type",
                                 f"CTP has no {order.order_type} {order.time_in_force} order")
-        offset = OFFSET_TB2CTP.get(order.offset)
+        offset = OFFSET_OF.get(order.offset)
         if offset is None:
             raise VenueRejected("bad_offset", f"CTP needs an open/close offset, got {order.offset}")
         if order.order_type is OrderType.LIMIT and order.price is None:
             raise VenueRejected("no_price", "a limit order needs a price")
         ref = max(self._max_order_ref, self._journal.max_ref) + 1
-        side = DIRECTION_TB2CTP[order.side]
+        side = DIRECTION_OF[order.side]
         self._journal.record_sent(Sent(
             day=self._trading_day, front=self._front_id, session=self._session_id, ref=ref,
             coid=order.client_order_id, exchange=order.exchange, symbol=order.symbol, side=side, qty=order.qty,
@@ -474,13 +432,13 @@ class CtpVenue:
         f.OrderRef = str(ref)
         f.Direction = side
         f.CombOffsetFlag = offset
-        f.CombHedgeFlag = HEDGE_SPECULATION
+        f.CombHedgeFlag = HedgeFlag.SPECULATION
         f.OrderPriceType, f.TimeCondition, f.VolumeCondition = kind
         f.LimitPrice = float(order.price or 0.0)
         f.VolumeTotalOriginal = int(order.qty)
         f.MinVolume = 1
-        f.ContingentCondition = CONTINGENT_IMMEDIATELY
-        f.ForceCloseReason = FORCE_CLOSE_NOT
+        f.ContingentCondition = ContingentCondition.IMMEDIATELY
+        f.ForceCloseReason = ForceCloseReason.NOT_FORCE_CLOSE
         f.RequestID = rid
         return f
 
@@ -488,13 +446,13 @@ class CtpVenue:
         self._require_ready("cancel")
         f = td.CThostFtdcInputOrderActionField()
         f.BrokerID, f.InvestorID, f.UserID = self._cfg.broker_id, self.account, self.account
-        f.ActionFlag = ACTION_DELETE
+        f.ActionFlag = ActionFlag.DELETE
         f.InstrumentID = ref.symbol
         sysid = self._journal.sysid_of(ref.client_order_id)
         sent = self._journal.sent_for(ref.client_order_id)
-        keys = (sent.front, sent.session, sent.ref) if sent is not None else parse_venue_order_id(ref.venue_order_id)
+        keys = (sent.front, sent.session, sent.ref) if sent is not None else parse_order_key(ref.venue_order_id)
         if sysid is not None:
-            f.ExchangeID, f.OrderSysID = sysid[0], sysid[1].rjust(12)
+            f.ExchangeID, f.OrderSysID = sysid[0], padded(sysid[1])
         elif keys is not None:
             f.ExchangeID = ref.exchange
             f.FrontID, f.SessionID, f.OrderRef = keys[0], keys[1], str(keys[2])

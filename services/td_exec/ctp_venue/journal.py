@@ -23,10 +23,20 @@ from pathlib import Path
 
 import msgspec
 
-from td_exec.ctp_venue.mapping import STATUS_RANK
 from tradebus.schemas.orders import OrderStatus
 
 log = logging.getLogger(__name__)
+
+# How far an order has got: a report that does not move an order forward is a replay.
+STATUS_RANK: dict[OrderStatus, int] = {
+    OrderStatus.SUBMITTED: 1,
+    OrderStatus.ACCEPTED: 2,
+    OrderStatus.PARTIALLY_FILLED: 3,
+    OrderStatus.FILLED: 9,
+    OrderStatus.CANCELLED: 9,
+    OrderStatus.REJECTED: 9,
+    OrderStatus.EXPIRED: 9,
+}
 
 
 class Sent(msgspec.Struct, frozen=True, tag="sent"):

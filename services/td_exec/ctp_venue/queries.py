@@ -11,17 +11,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from td_exec.venue import VenueRejected, VenueUnknown
+from tradebus.ctp.codes import RC_NOT_CONNECTED
+from tradebus.ctp.session import RequestFailed, Requests
 
 log = logging.getLogger(__name__)
 
 QUERY_INTERVAL = 1.0
 QUERY_TIMEOUT = 10.0
-MAX_REFUSALS = 10
-RC_NOT_CONNECTED, RC_IN_FLIGHT, RC_TOO_FAST = -1, -2, -3
 
 Row = dict[str, Any]
 
@@ -31,18 +31,33 @@ class _Query:
     name: str
     call: Callable[[int], int]  # request id → the API's return code
     done: asyncio.Future[list[Row]]
-    rows: list[Row] = field(default_factory=list)
+
+
+def venue_error(failure: RequestFailed) -> Exception:
+    """An ErrorID from the front is definite; anything else leaves the outcome unknown."""
+    if failure.answered:
+        return VenueRejected(str(failure.code), failure.message)
+    if failure.code == RC_NOT_CONNECTED:
+        return VenueUnknown(f"{failure.step}: CTP front not connected")
+    return VenueUnknown(f"{failure.step}: {failure.message} ({failure.code})")
 
 
 class QueryQueue:
+    """The queue and its pacing; pairing answers with requests and their timeouts are the CTP kit's
+    :class:`tradebus.ctp.session.Requests`."""
+
     def __init__(self, interval: float = QUERY_INTERVAL, timeout: float = QUERY_TIMEOUT) -> None:
         self.interval = interval
         self.timeout = timeout
         self._queue: asyncio.Queue[_Query] = asyncio.Queue()
-        self._active: dict[int, _Query] = {}
-        self._next_rid = 1_000_000  # apart from the order request ids
+        self._rid = 1_000_000  # apart from the order request ids
+        self._requests = Requests(self._next_rid, timeout)
         self._last_sent = -interval
         self._task: asyncio.Task[None] | None = None
+
+    def _next_rid(self) -> int:
+        self._rid += 1
+        return self._rid
 
     def start(self) -> None:
         if self._task is None:
@@ -68,27 +83,11 @@ class QueryQueue:
     # --- answers, called on the loop thread by the SPI bridge -----------------------------------
 
     def on_row(self, rid: int, row: Row | None, error: tuple[int, str] | None, last: bool) -> None:
-        q = self._active.get(rid)
-        if q is None:
-            return  # an answer after its timeout
-        if error is not None and error[0] != 0:
-            self._active.pop(rid, None)
-            if not q.done.done():
-                q.done.set_exception(VenueRejected(str(error[0]), error[1]))
-            return
-        if row is not None:
-            q.rows.append(row)
-        if last:
-            self._active.pop(rid, None)
-            if not q.done.done():
-                q.done.set_result(q.rows)
+        self._requests.on_rsp(row, error, rid, last)  # an answer after its timeout is dropped
 
     def fail_all(self, reason: str) -> None:
         """The front went away: unanswered queries will never be answered."""
-        for q in self._active.values():
-            if not q.done.done():
-                q.done.set_exception(VenueUnknown(reason))
-        self._active.clear()
+        self._requests.fail_all(reason)
 
     # --- the worker -----------------------------------------------------------------------------
 
@@ -97,41 +96,29 @@ class QueryQueue:
             q = await self._queue.get()
             if q.done.done():
                 continue  # the caller gave up
+            await asyncio.sleep(max(0.0, self._last_sent + self.interval - time.monotonic()))
             try:
-                await self._issue(q)
-                # asyncio.wait, not wait_for: Python 3.11's wait_for swallows a cancel that lands
-                # as the answer arrives, which would leave this worker running after stop().
-                done, _ = await asyncio.wait({q.done}, timeout=self.timeout)
-                if not done:
-                    self._expire(q)
+                rows = await self._requests.call(q.name, self._paced(q.call), refused_wait=self.interval)
+            except RequestFailed as failure:
+                _settle(q.done, error=venue_error(failure))
             except Exception as exc:  # never let one bad query stop the queue
                 log.exception("ctp query %s failed", q.name)
-                if not q.done.done():
-                    q.done.set_exception(VenueUnknown(f"{q.name}: {exc}"))
+                _settle(q.done, error=VenueUnknown(f"{q.name}: {exc}"))
+            else:
+                _settle(q.done, rows=rows)
 
-    async def _issue(self, q: _Query) -> None:
-        for _ in range(MAX_REFUSALS):
-            await asyncio.sleep(max(0.0, self._last_sent + self.interval - time.monotonic()))
-            rid = self._next_rid
-            self._next_rid += 1
-            self._active[rid] = q
+    def _paced(self, call: Callable[[int], int]) -> Callable[[int], int]:
+        def send(rid: int) -> int:
             self._last_sent = time.monotonic()
-            rc = q.call(rid)
-            if rc == 0:
-                return
-            self._active.pop(rid, None)
-            if rc == RC_NOT_CONNECTED:
-                q.done.set_exception(VenueUnknown(f"{q.name}: CTP front not connected"))
-                return
-            if rc not in (RC_IN_FLIGHT, RC_TOO_FAST):
-                q.done.set_exception(VenueUnknown(f"{q.name}: CTP returned {rc}"))
-                return
-            log.info("ctp query %s refused by flow control (%d); retrying after %.1fs", q.name, rc, self.interval)
-        q.done.set_exception(VenueUnknown(f"{q.name}: still refused by CTP flow control"))
+            return call(rid)
 
-    def _expire(self, q: _Query) -> None:
-        for rid, active in list(self._active.items()):
-            if active is q:
-                del self._active[rid]
-        if not q.done.done():
-            q.done.set_exception(VenueUnknown(f"{q.name}: no answer within {self.timeout:.0f}s"))
+        return send
+
+
+def _settle(done: asyncio.Future[list[Row]], *, rows: list[Row] | None = None, error: Exception | None = None) -> None:
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(rows or [])

@@ -5,40 +5,23 @@ Pure functions: the mapping of keys to ``client_order_id`` is done by the caller
 
 from __future__ import annotations
 
-import calendar
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from td_exec.ctp_venue.mapping import (
-    DIRECTION_CTP2TB,
-    OFFSET_CTP2TB,
-    POSI_LONG,
-    POSI_SHORT,
-    order_status,
-    ref_number,
-    venue_order_id,
-)
 from td_exec.venue import FillReport, OrderReport
+from tradebus.ctp.ids import order_key as ctp_order_key
+from tradebus.ctp.ids import ref_number
+from tradebus.ctp.mapping import DIRECTION, OFFSET_READ, POSITION_SIDE, order_status
 from tradebus.ctp.structs import DBL_MAX
+from tradebus.ctp.time import beijing_ns_or_none
 from tradebus.ids import venue_trade_key
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
 from tradebus.schemas.orders import Offset, OrderStatus
 
 VENUE = "ctp"
-CST_OFFSET_S = 8 * 3600  # CTP stamps are China Standard Time wall clock (no DST)
-POSI_SIDE: dict[str, PositionSide] = {POSI_LONG: PositionSide.LONG, POSI_SHORT: PositionSide.SHORT}
 
 Row = dict[str, Any]
-
-
-def cst_to_ns(date: str, hhmmss: str) -> int | None:
-    """``YYYYMMDD`` + ``HH:MM:SS`` in China time → ns UTC; None when either is missing/garbled."""
-    try:
-        parsed = time.strptime(f"{date.strip()} {hhmmss.strip()}", "%Y%m%d %H:%M:%S")
-    except ValueError:
-        return None
-    return (calendar.timegm(parsed) - CST_OFFSET_S) * 1_000_000_000
 
 
 def price_or_none(value: float) -> float | None:
@@ -50,13 +33,13 @@ def order_key(row: Row) -> str | None:
     ref = ref_number(row.get("OrderRef", ""))
     if ref is None:
         return None
-    return venue_order_id(int(row.get("FrontID", 0)), int(row.get("SessionID", 0)), ref)
+    return ctp_order_key(int(row.get("FrontID", 0)), int(row.get("SessionID", 0)), ref)
 
 
 def order_report(row: Row, account: str, coid: str | None, *, reconciliation: bool = False) -> OrderReport | None:
     """An RtnOrder / QryOrder row; None when its status or direction is not one we know."""
     status = order_status(str(row.get("OrderStatus", "")), str(row.get("OrderSubmitStatus", "")))
-    side = DIRECTION_CTP2TB.get(str(row.get("Direction", "")))
+    side = DIRECTION.get(str(row.get("Direction", "")))
     if status is None or side is None:
         return None
     rejected = status is OrderStatus.REJECTED
@@ -71,11 +54,11 @@ def order_report(row: Row, account: str, coid: str | None, *, reconciliation: bo
         qty=int(row.get("VolumeTotalOriginal", 0)),
         price=price_or_none(float(row.get("LimitPrice", 0.0))),
         status=status,
-        offset=OFFSET_CTP2TB.get(str(row.get("CombOffsetFlag", ""))[:1], Offset.NONE),
+        offset=OFFSET_READ.get(str(row.get("CombOffsetFlag", ""))[:1], Offset.NONE),
         filled_qty=int(row.get("VolumeTraded", 0)),
         code=f"OrderSubmitStatus={row.get('OrderSubmitStatus', '')}" if rejected else "",
         reason=str(row.get("StatusMsg", "")),
-        ts_event=cst_to_ns(str(row.get("InsertDate", "")), str(stamp)) or time.time_ns(),
+        ts_event=beijing_ns_or_none(str(row.get("InsertDate", "")), str(stamp)) or time.time_ns(),
         reconciliation=reconciliation,
     )
 
@@ -83,7 +66,7 @@ def order_report(row: Row, account: str, coid: str | None, *, reconciliation: bo
 def rejected_insert(row: Row, account: str, coid: str | None, key: str | None, error: tuple[int, str],
                     *, reconciliation: bool = False) -> OrderReport | None:
     """RspOrderInsert / ErrRtnOrderInsert: the front refused the order; it never existed."""
-    side = DIRECTION_CTP2TB.get(str(row.get("Direction", "")))
+    side = DIRECTION.get(str(row.get("Direction", "")))
     if side is None:
         return None
     return OrderReport(
@@ -110,8 +93,8 @@ def trade_id(row: Row) -> str:
 
 def fill_report(row: Row, account: str, coid: str | None, key: str | None, *,
                 reconciliation: bool = False) -> FillReport | None:
-    side = DIRECTION_CTP2TB.get(str(row.get("Direction", "")))
-    offset = OFFSET_CTP2TB.get(str(row.get("OffsetFlag", "")))
+    side = DIRECTION.get(str(row.get("Direction", "")))
+    offset = OFFSET_READ.get(str(row.get("OffsetFlag", "")))
     if side is None or offset is None:
         return None
     return FillReport(
@@ -126,7 +109,7 @@ def fill_report(row: Row, account: str, coid: str | None, key: str | None, *,
         price=float(row.get("Price", 0.0)),
         offset=offset,
         fee_currency="CNY",
-        ts_event=cst_to_ns(str(row.get("TradeDate", "")), str(row.get("TradeTime", ""))) or time.time_ns(),
+        ts_event=beijing_ns_or_none(str(row.get("TradeDate", "")), str(row.get("TradeTime", ""))) or time.time_ns(),
         reconciliation=reconciliation,
     )
 
@@ -154,7 +137,7 @@ def positions(rows: Iterable[Row], account: str, multipliers: dict[str, float]) 
     """InvestorPosition rows, merged per instrument and direction (SHFE/INE split today/history)."""
     merged: dict[tuple[str, str, PositionSide], dict[str, float]] = {}
     for row in rows:
-        side = POSI_SIDE.get(str(row.get("PosiDirection", "")))
+        side = POSITION_SIDE.get(str(row.get("PosiDirection", "")))
         if side is None or int(row.get("Position", 0)) <= 0:
             continue
         key = (str(row.get("ExchangeID", "")), str(row.get("InstrumentID", "")), side)

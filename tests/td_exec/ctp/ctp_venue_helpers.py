@@ -112,7 +112,9 @@ async def start_venue(front: CtpFront, data_dir: Path, factory: Callable[[str, s
 
 async def book(venue: CtpVenue, symbol: str) -> dict[str, Any]:
     """The front's depth for one instrument (through the adapter's own throttled query queue)."""
-    from td_exec.ctp_venue.spi import td
+    from tradebus.ctp import import_ctp_modules
+
+    _, td = import_ctp_modules()
 
     f = td.CThostFtdcQryDepthMarketDataField()
     f.InstrumentID = symbol

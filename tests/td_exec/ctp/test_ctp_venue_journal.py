@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from td_exec.ctp_venue.journal import Journal, Sent
-from td_exec.ctp_venue.mapping import (
-    ORDER_KIND_CTP2TB,
-    ORDER_KIND_TB2CTP,
-    order_status,
-    parse_venue_order_id,
-    venue_order_id,
-)
+from tradebus.ctp.ids import order_key as venue_order_id
+from tradebus.ctp.ids import parse_order_key as parse_venue_order_id
+from tradebus.ctp.mapping import ORDER_KIND as ORDER_KIND_CTP2TB
+from tradebus.ctp.mapping import ORDER_KIND_OF as ORDER_KIND_TB2CTP
+from tradebus.ctp.mapping import order_status
 from tradebus.schemas.orders import OrderStatus
 
 

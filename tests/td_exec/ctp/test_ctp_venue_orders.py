@@ -9,9 +9,9 @@ import pytest
 from ctp_venue_helpers import INVESTOR, CallLog, RecordingSink, book, start_venue, venue_order
 
 from td_exec.ctp_venue import CtpVenue
-from td_exec.ctp_venue.mapping import parse_venue_order_id
 from td_exec.venue import OrderRef, VenueRejected, VenueUnsupported
 from tradebus.ctp.api import create_trader_api
+from tradebus.ctp.ids import parse_order_key as parse_venue_order_id
 from tradebus.schemas.account import PositionSide
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce
 

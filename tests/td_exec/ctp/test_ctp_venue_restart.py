@@ -9,8 +9,8 @@ from ctp_front import CtpFront
 from ctp_venue_helpers import INVESTOR, RecordingSink, start_venue, venue_order
 
 from td_exec.ctp_venue import CtpVenue
-from td_exec.ctp_venue.mapping import parse_venue_order_id
 from td_exec.venue import OrderRef
+from tradebus.ctp.ids import parse_order_key as parse_venue_order_id
 from tradebus.schemas.orders import OrderStatus
 
 

@@ -8,7 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from tradebus.ctp.codes import (
+    BizType,
+    ClientIdType,
+    CloseDealType,
+    CombinationType,
+    ExchangeProperty,
+    HedgeFlag,
+    IdentifiedCardType,
+    InstLifePhase,
+    MaxMarginSideAlgorithm,
+    MortgageFundUseRange,
+    OrderFreqControlLevel,
+    PositionDate,
+    PositionDateType,
+    PositionType,
+    ProductClass,
+    TradeType,
+)
+from tradebus.ctp.exchanges import CLOSE_TODAY_EXCHANGES
+from tradebus.ctp.mapping import DIRECTION_OF, POSITION_SIDE_OF
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
+from tradebus.schemas.orders import Side
 from ws_edge.envelope import (
     CTP_BAD_ORDER_FIELD,
     CTP_CANCEL_NOT_ACTIVE,
@@ -29,6 +50,7 @@ from ws_edge.fields import (
     INVESTOR_POSITION,
     MAX_ORDER_VOLUME,
     MD_LOGIN,
+    NUL,
     POSITION_DETAIL,
     PRODUCT,
     TD_LOGIN,
@@ -40,8 +62,9 @@ from ws_edge.fields import (
 from ws_edge.instruments import EXCHANGE_NAMES, delivery, product_of
 from ws_edge.order_desk import ALREADY_SENT, ORDER_NOT_ACTIVE, ORDER_NOT_FOUND, UNKNOWN_ACCOUNT, UNKNOWN_INSTRUMENT
 
-POSI_DIRECTION: dict[PositionSide, str] = {PositionSide.LONG: "2", PositionSide.SHORT: "3"}
-PRODUCT_CLASS = {"future": "1", "stock": "4"}  # CTP ProductClass: 1 futures, 4 spot (stocks)
+# InstrumentInfo.kind → CTP ProductClass: a stock shows as spot.
+PRODUCT_CLASS = {"future": ProductClass.FUTURES, "stock": ProductClass.SPOT}
+OPENED_BY: dict[PositionSide, Side] = {PositionSide.LONG: Side.BUY, PositionSide.SHORT: Side.SELL}
 SYSTEM_NAME = "tradebus"
 MAX_ORDER_VOLUME_SHOWN = 1_000_000  # Max{Market,Limit}OrderVolume of every instrument and product
 
@@ -103,9 +126,10 @@ def position_body(p: PositionSnapshot, *, broker_id: str, instrument_id: str, tr
     cost = p.avg_price * p.qty
     frozen = {"LongFrozen": p.frozen_qty} if p.side == PositionSide.SHORT else {"ShortFrozen": p.frozen_qty}
     return fill(INVESTOR_POSITION, {
-        "BrokerID": broker_id, "ExchangeID": p.exchange, "ExchangeMargin": p.margin, "HedgeFlag": "1",
-        "InstrumentID": instrument_id, "InvestorID": p.account, "OpenCost": cost,
-        "PosiDirection": POSI_DIRECTION[p.side], "Position": p.qty, "PositionCost": cost, "PositionDate": "1",
+        "BrokerID": broker_id, "ExchangeID": p.exchange, "ExchangeMargin": p.margin,
+        "HedgeFlag": HedgeFlag.SPECULATION, "InstrumentID": instrument_id, "InvestorID": p.account, "OpenCost": cost,
+        "PosiDirection": POSITION_SIDE_OF[p.side], "Position": p.qty, "PositionCost": cost,
+        "PositionDate": PositionDate.TODAY,
         "PositionProfit": p.unrealised_pnl, "SettlementID": 1, "TodayPosition": p.today_qty,
         "TradingDay": trading_day, "UseMargin": p.margin, "YdPosition": p.yesterday_qty, **frozen})
 
@@ -113,10 +137,11 @@ def position_body(p: PositionSnapshot, *, broker_id: str, instrument_id: str, tr
 def position_detail_body(p: PositionSnapshot, *, broker_id: str, instrument_id: str,
                          trading_day: str) -> dict[str, Any]:
     return fill(POSITION_DETAIL, {
-        "BrokerID": broker_id, "Direction": "0" if p.side == PositionSide.LONG else "1", "ExchMargin": p.margin,
-        "ExchangeID": p.exchange, "HedgeFlag": "1", "InstrumentID": instrument_id, "InvestorID": p.account,
-        "Margin": p.margin, "OpenDate": trading_day, "OpenPrice": p.avg_price,
-        "PositionProfitByTrade": p.unrealised_pnl, "SettlementID": 1, "TradeType": "0", "TradingDay": trading_day,
+        "BrokerID": broker_id, "Direction": DIRECTION_OF[OPENED_BY[p.side]], "ExchMargin": p.margin,
+        "ExchangeID": p.exchange, "HedgeFlag": HedgeFlag.SPECULATION, "InstrumentID": instrument_id,
+        "InvestorID": p.account, "Margin": p.margin, "OpenDate": trading_day, "OpenPrice": p.avg_price,
+        "PositionProfitByTrade": p.unrealised_pnl, "SettlementID": 1, "TradeType": TradeType.COMMON,
+        "TradingDay": trading_day,
         "Volume": p.qty})
 
 
@@ -133,17 +158,18 @@ def max_order_volume_body(body: dict[str, Any], *, broker_id: str, account: str,
     return fill(MAX_ORDER_VOLUME, {
         "BrokerID": broker_id, "InvestorID": account, "InstrumentID": body.get("InstrumentID", ""),
         "ExchangeID": exchange, "MaxVolume": max_volume, "Direction": body.get("Direction", ""),
-        "OffsetFlag": body.get("OffsetFlag", ""), "HedgeFlag": body.get("HedgeFlag", "") or "1"})
+        "OffsetFlag": body.get("OffsetFlag", ""), "HedgeFlag": body.get("HedgeFlag", "") or HedgeFlag.SPECULATION})
 
 
 def investor_body(*, broker_id: str, venue: str, account: str, user_name: str) -> dict[str, Any]:
     return fill(INVESTOR, {"BrokerID": broker_id, "InvestorID": account, "InvestorName": user_name,
-                           "IdentifiedCardType": "1", "IsActive": 1, "InvestorGroupID": venue})
+                           "IdentifiedCardType": IdentifiedCardType.IDCARD, "IsActive": 1, "InvestorGroupID": venue})
 
 
 def trading_code_body(*, broker_id: str, account: str, exchange: str) -> dict[str, Any]:
-    return fill(TRADING_CODE, {"BrokerID": broker_id, "ClientID": account, "ClientIDType": "1",
-                               "ExchangeID": exchange, "InvestorID": account, "IsActive": 1, "BizType": "1"})
+    return fill(TRADING_CODE, {"BrokerID": broker_id, "ClientID": account, "ClientIDType": ClientIdType.SPECULATION,
+                               "ExchangeID": exchange, "InvestorID": account, "IsActive": 1,
+                               "BizType": BizType.FUTURE})
 
 
 # --- reference data ----------------------------------------------------------------------------------
@@ -156,12 +182,21 @@ def instrument_body(info: InstrumentInfo, *, instrument_id: str, reference_year:
     return fill(INSTRUMENT, {
         "InstrumentID": instrument_id, "ExchangeID": info.exchange, "InstrumentName": info.name,
         "ExchangeInstID": info.symbol, "ProductID": product_of(info.symbol) if future else info.exchange,
-        "ProductClass": PRODUCT_CLASS.get(info.kind, "4"), "DeliveryYear": year, "DeliveryMonth": month,
+        "ProductClass": PRODUCT_CLASS.get(info.kind, ProductClass.SPOT), "DeliveryYear": year,
+        "DeliveryMonth": month,
         "MaxMarketOrderVolume": MAX_ORDER_VOLUME_SHOWN, "MinMarketOrderVolume": info.lot_size,
         "MaxLimitOrderVolume": MAX_ORDER_VOLUME_SHOWN, "MinLimitOrderVolume": info.lot_size,
-        "VolumeMultiple": int(info.multiplier), "PriceTick": info.price_tick, "InstLifePhase": "1",
-        "IsTrading": 1, "PositionType": "2", "PositionDateType": "1" if info.exchange in ("SHFE", "INE") else "2",
-        "MaxMarginSideAlgorithm": "1", "OptionsType": "\x00", "UnderlyingMultiple": 1.0, "CombinationType": "0"})
+        "VolumeMultiple": int(info.multiplier), "PriceTick": info.price_tick, "InstLifePhase": InstLifePhase.STARTED,
+        "IsTrading": 1, "PositionType": PositionType.GROSS, "PositionDateType": _position_date_type(info.exchange),
+        "MaxMarginSideAlgorithm": MaxMarginSideAlgorithm.YES, "OptionsType": NUL, "UnderlyingMultiple": 1.0,
+        "CombinationType": CombinationType.FUTURE})
+
+
+def _position_date_type(exchange: str) -> str:
+    """Whether the exchange keeps today's and yesterday's positions apart (SHFE, INE)."""
+    if exchange in CLOSE_TODAY_EXCHANGES:
+        return PositionDateType.USE_HISTORY
+    return PositionDateType.NO_USE_HISTORY
 
 
 def product_body(info: InstrumentInfo, instrument: dict[str, Any]) -> dict[str, Any]:
@@ -170,14 +205,18 @@ def product_body(info: InstrumentInfo, instrument: dict[str, Any]) -> dict[str, 
         "ExchangeID": info.exchange, "ExchangeProductID": instrument["ProductID"],
         "MaxLimitOrderVolume": MAX_ORDER_VOLUME_SHOWN, "MaxMarketOrderVolume": MAX_ORDER_VOLUME_SHOWN,
         "MinLimitOrderVolume": info.lot_size, "MinMarketOrderVolume": info.lot_size,
-        "PositionDateType": instrument["PositionDateType"], "PositionType": "2", "PriceTick": info.price_tick,
+        "PositionDateType": instrument["PositionDateType"], "PositionType": PositionType.GROSS,
+        "PriceTick": info.price_tick,
         "ProductClass": instrument["ProductClass"], "ProductID": instrument["ProductID"],
         "ProductName": instrument["ProductID"], "TradeCurrencyID": info.currency, "UnderlyingMultiple": 1.0,
-        "VolumeMultiple": int(info.multiplier), "CloseDealType": "0", "MortgageFundUseRange": "0",
-        "OpenLimitControlLevel": "0", "OrderFreqControlLevel": "0"})
+        "VolumeMultiple": int(info.multiplier), "CloseDealType": CloseDealType.NORMAL,
+        "MortgageFundUseRange": MortgageFundUseRange.NONE,
+        # openctp-ctp names no codes for OpenLimitControlLevel; "no control" is the same '0' as the order
+        # frequency level's.
+        "OpenLimitControlLevel": OrderFreqControlLevel.NONE, "OrderFreqControlLevel": OrderFreqControlLevel.NONE})
 
 
 def exchange_bodies(wanted: str = "") -> list[dict[str, Any]]:
     """Every exchange the edge serves (or the one ``wanted``)."""
-    return [fill(EXCHANGE, {"ExchangeID": ex, "ExchangeName": name, "ExchangeProperty": "0"})
+    return [fill(EXCHANGE, {"ExchangeID": ex, "ExchangeName": name, "ExchangeProperty": ExchangeProperty.NORMAL})
             for ex, name in EXCHANGE_NAMES.items() if not wanted or ex == wanted]

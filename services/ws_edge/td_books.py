@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tradebus.ctp.exchanges import CTP_EXCHANGES
 from tradebus.schemas.account import AccountSnapshot, PositionSnapshot
 from ws_edge.envelope import CTP_INSTRUMENT_NOT_FOUND, Refused, rsp_info
-from ws_edge.instruments import CTP_EXCHANGES, FUTU_MARKETS
+from ws_edge.instruments import FUTU_MARKETS
 from ws_edge.order_desk import NotSent
 from ws_edge.orders import OrderState, order_body, trade_body
 from ws_edge.replies import (

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from tradebus.bus import Bus
+from tradebus.ctp.errors import ErrorId
 from tradebus.logs import get_logger
 from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.orders import (
@@ -28,7 +29,7 @@ from tradebus.schemas.orders import (
     OrderSubmitted,
 )
 from tradebus.subjects import td_evt_account
-from ws_edge.envelope import CTP_BAD_ORDER_FIELD, encode, push, rsp_info
+from ws_edge.envelope import encode, push, rsp_info
 from ws_edge.orders import (
     Labels,
     OrderState,
@@ -54,7 +55,7 @@ def error_code(code: str) -> int:
     try:
         return int(code)
     except ValueError:
-        return CTP_BAD_ORDER_FIELD
+        return ErrorId.BAD_ORDER_FIELD
 
 
 class AccountFeed:

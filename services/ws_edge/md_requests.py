@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ws_edge.envelope import CTP_INSTRUMENT_NOT_FOUND, CTP_INVALID_LOGIN, MD_OK_TEXT, response, rsp_info
+from tradebus.ctp.errors import MD_SUCCESS_TEXT, ErrorId
+from ws_edge.envelope import response, rsp_info
 from ws_edge.instruments import BusInstrument
 from ws_edge.replies import md_login_body
 from ws_edge.requests import validate_instrument_list, validate_md_login
@@ -22,19 +23,19 @@ async def login(session: MdSession, request: Request) -> None:
     if session.anonymous_login(body) or session.anonymous:
         session.anonymous = True
     elif not await session.login(body["UserID"], body["Password"]):
-        session.send(response(rsp_type, rsp_info(CTP_INVALID_LOGIN), is_last=True, has_body=False))
+        session.send(response(rsp_type, rsp_info(ErrorId.INVALID_LOGIN), is_last=True, has_body=False))
         return
     clock = china_now().strftime("%H:%M:%S")
     edge = session.edge
     login_body = md_login_body(trading_day=await edge.trading_day_now(edge.config.futures_venue), clock=clock,
                                broker_id=edge.config.broker_id, user_id=session.user_name)
-    session.send(response(rsp_type, rsp_info(0, MD_OK_TEXT), request.route.rsp_key, login_body, is_last=True))
+    session.send(response(rsp_type, rsp_info(0, MD_SUCCESS_TEXT), request.route.rsp_key, login_body, is_last=True))
 
 
 def _reply(session: MdSession, request: Request, instrument_id: str, done: bool, *, last: bool) -> None:
     """The reply for one instrument: 0 when done, 16 when not."""
     route = request.route
-    info = rsp_info(0, MD_OK_TEXT) if done else rsp_info(CTP_INSTRUMENT_NOT_FOUND)
+    info = rsp_info(0, MD_SUCCESS_TEXT) if done else rsp_info(ErrorId.INSTRUMENT_NOT_FOUND)
     session.send(response(route.rsp_type, info, route.rsp_key, {"InstrumentID": instrument_id}, is_last=last))
 
 

@@ -26,22 +26,12 @@ from tradebus.ctp.codes import (
     ProductClass,
     TradeType,
 )
+from tradebus.ctp.errors import ErrorId
 from tradebus.ctp.exchanges import CLOSE_TODAY_EXCHANGES
 from tradebus.ctp.mapping import DIRECTION_OF, POSITION_SIDE_OF
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
 from tradebus.schemas.orders import Side
-from ws_edge.envelope import (
-    CTP_BAD_ORDER_FIELD,
-    CTP_CANCEL_NOT_ACTIVE,
-    CTP_CANCEL_NOT_FOUND,
-    CTP_DUPLICATE_ORDER,
-    CTP_INSTRUMENT_NOT_FOUND,
-    CTP_INSUFFICIENT_FUNDS,
-    CTP_INVESTOR_NOT_FOUND,
-    CTP_NO_PERMISSION,
-    CTP_TEXT,
-    rsp_info,
-)
+from ws_edge.envelope import CTP_TEXT, rsp_info
 from ws_edge.fields import (
     EXCHANGE,
     INPUT_ORDER_ACTION,
@@ -70,15 +60,15 @@ MAX_ORDER_VOLUME_SHOWN = 1_000_000  # Max{Market,Limit}OrderVolume of every inst
 
 # Why an order, cancel or query was refused (the edge's codes and td_exec's denial codes) → CTP ErrorID.
 REFUSAL_ERROR: dict[str, int] = {
-    "not_allowed": CTP_NO_PERMISSION,
-    UNKNOWN_ACCOUNT: CTP_INVESTOR_NOT_FOUND,
-    UNKNOWN_INSTRUMENT: CTP_INSTRUMENT_NOT_FOUND,
-    "insufficient_cash": CTP_INSUFFICIENT_FUNDS,
-    "insufficient_margin": CTP_INSUFFICIENT_FUNDS,
-    "duplicate": CTP_DUPLICATE_ORDER,
-    ALREADY_SENT: CTP_DUPLICATE_ORDER,
-    ORDER_NOT_FOUND: CTP_CANCEL_NOT_FOUND,
-    ORDER_NOT_ACTIVE: CTP_CANCEL_NOT_ACTIVE,
+    "not_allowed": ErrorId.NO_PERMISSION,
+    UNKNOWN_ACCOUNT: ErrorId.INVESTOR_NOT_FOUND,
+    UNKNOWN_INSTRUMENT: ErrorId.INSTRUMENT_NOT_FOUND,
+    "insufficient_cash": ErrorId.INSUFFICIENT_MONEY,
+    "insufficient_margin": ErrorId.INSUFFICIENT_MONEY,
+    "duplicate": ErrorId.DUPLICATE_ORDER,
+    ALREADY_SENT: ErrorId.DUPLICATE_ORDER,
+    ORDER_NOT_FOUND: ErrorId.ORDER_NOT_FOUND,
+    ORDER_NOT_ACTIVE: ErrorId.ORDER_NOT_ACTIVE,
 }
 
 
@@ -89,7 +79,7 @@ def refusal_info(code: str, reason: str) -> dict[str, Any]:
         return rsp_info(int(code), reason)
     error_id = REFUSAL_ERROR.get(code)
     if error_id is None:
-        return rsp_info(CTP_BAD_ORDER_FIELD, f"CTP:{reason}")
+        return rsp_info(ErrorId.BAD_ORDER_FIELD, f"CTP:{reason}")
     return rsp_info(error_id, CTP_TEXT[error_id])
 
 

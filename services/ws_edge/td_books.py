@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tradebus.ctp.errors import ErrorId
 from tradebus.ctp.exchanges import CTP_EXCHANGES
 from tradebus.schemas.account import AccountSnapshot, PositionSnapshot
-from ws_edge.envelope import CTP_INSTRUMENT_NOT_FOUND, Refused, rsp_info
+from ws_edge.envelope import Refused, rsp_info
 from ws_edge.instruments import FUTU_MARKETS
 from ws_edge.order_desk import NotSent
 from ws_edge.orders import OrderState, order_body, trade_body
@@ -136,7 +137,7 @@ async def qry_max_volume(session: TdSession, request: Request) -> None:
     instrument = edge.instruments.resolve(body.get("InstrumentID", ""), body.get("ExchangeID", ""))
     target = await session.target_account(body.get("InvestorID", ""), instrument.venue) if instrument else None
     if instrument is None or target is None:
-        session.refuse(request, rsp_info(CTP_INSTRUMENT_NOT_FOUND))
+        session.refuse(request, rsp_info(ErrorId.INSTRUMENT_NOT_FOUND))
         return
     tick = await last_tick(session, instrument)
     infos = {(i.venue, i.exchange, i.symbol): i for i in await instruments(session)}

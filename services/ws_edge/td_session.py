@@ -18,12 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tradebus.bus import BusError, RequestTimeout
+from tradebus.ctp.errors import ErrorId
 from tradebus.logs import get_logger
 from ws_edge.accounts import AccountFeed
 from ws_edge.channel import Channel
 from ws_edge.envelope import (
     CALL_FAILED,
-    CTP_INVESTOR_NOT_FOUND,
     NOT_IMPLEMENTED,
     NOT_LOGGED_IN,
     Refused,
@@ -138,7 +138,7 @@ class TdSession(Session):
         """The one account a query answers for; refused with CTP's 13 when it is none of the user's."""
         found = await self.target_account(body.get("InvestorID", "") or body.get("AccountID", ""), venue)
         if found is None:
-            raise Refused(rsp_info(CTP_INVESTOR_NOT_FOUND))
+            raise Refused(rsp_info(ErrorId.INVESTOR_NOT_FOUND))
         return found
 
     async def trading_day(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tradebus.ctp.errors import ErrorId
 from tradebus.logs import get_logger
-from ws_edge.envelope import CTP_BAD_ORDER_FIELD, push, rsp_info
+from ws_edge.envelope import push, rsp_info
 from ws_edge.order_desk import ORDER_NOT_FOUND, UNKNOWN_ACCOUNT, NotSent
 from ws_edge.orders import OrderFieldError, action_change, coid_for, input_order_echo, order_terms, parse_order_ref
 from ws_edge.replies import order_action_echo, refusal_info
@@ -29,7 +30,7 @@ async def order_insert(session: TdSession, request: Request) -> None:
         _insert_error(session, request, refusal_info(exc.code, exc.reason))
     except OrderFieldError as exc:
         log.info("order refused", reason=str(exc), user=session.user_name)
-        _insert_error(session, request, rsp_info(CTP_BAD_ORDER_FIELD))
+        _insert_error(session, request, rsp_info(ErrorId.BAD_ORDER_FIELD))
 
 
 async def _insert(session: TdSession, body: dict[str, Any]) -> None:
@@ -55,7 +56,7 @@ async def order_action(session: TdSession, request: Request) -> None:
     except NotSent as exc:
         session.refuse(request, refusal_info(exc.code, exc.reason), order_action_echo(request.body))
     except OrderFieldError:
-        session.refuse(request, rsp_info(CTP_BAD_ORDER_FIELD), order_action_echo(request.body))
+        session.refuse(request, rsp_info(ErrorId.BAD_ORDER_FIELD), order_action_echo(request.body))
 
 
 async def _action(session: TdSession, body: dict[str, Any]) -> None:

@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ws_edge.envelope import (
-    CTP_INVALID_LOGIN,
-    CTP_INVESTOR_NOT_FOUND,
-    CTP_OK,
-    CTP_OLD_PASSWORD_MISMATCH,
-    CTP_OTHERS_PASSWORD,
-    CTP_WEAK_PASSWORD,
-    response,
-    rsp_info,
-)
+from tradebus.ctp.errors import ErrorId
+from ws_edge.envelope import response, rsp_info
 from ws_edge.investor import parse_login
 from ws_edge.replies import password_update_echo, td_login_body
 from ws_edge.trading_day import china_now
@@ -23,7 +15,7 @@ if TYPE_CHECKING:
     from ws_edge.routes import Request
     from ws_edge.td_session import TdSession
 
-PASSWORD_CHANGE_ERROR = {"": CTP_OK, "wrong": CTP_OLD_PASSWORD_MISMATCH, "weak": CTP_WEAK_PASSWORD}
+PASSWORD_CHANGE_ERROR = {"": ErrorId.SUCCESS, "wrong": ErrorId.OLD_PASSWORD_MISMATCH, "weak": ErrorId.WEAK_PASSWORD}
 
 
 def _refuse_login(session: TdSession, request: Request, error_id: int) -> None:
@@ -37,13 +29,13 @@ async def login(session: TdSession, request: Request) -> None:
     first = session.user is None
     name = parse_login(body.get("UserID", "")) if first else session.login_name
     if not await session.login(name.user, body.get("Password", "")):
-        _refuse_login(session, request, CTP_INVALID_LOGIN)
+        _refuse_login(session, request, ErrorId.INVALID_LOGIN)
         return
     if first:
         session.login_id, session.login_name = body.get("UserID", ""), name
         if await session.session_investor() is None and (name.venue or name.account):
             session.user = None  # the login asked for an account this user does not hold
-            _refuse_login(session, request, CTP_INVESTOR_NOT_FOUND)
+            _refuse_login(session, request, ErrorId.INVESTOR_NOT_FOUND)
             return
     for venue, account in await session.my_accounts():
         await session.watch(venue, account)
@@ -61,7 +53,7 @@ async def password_update(session: TdSession, request: Request) -> None:
     short → 131."""
     body = request.body
     if body.get("UserID", "") != session.user_name:
-        code = CTP_OTHERS_PASSWORD
+        code = ErrorId.OTHERS_PASSWORD
     else:
         outcome = await session.edge.change_password(session.user_name, str(body.get("OldPassword", "")),
                                                      str(body.get("NewPassword", "")), session.address)

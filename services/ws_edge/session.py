@@ -151,7 +151,7 @@ class MdSession(Session):
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         """An unknown name is -404 even before login; the login check comes before validation, which the
         handlers do (docs/ws_edge.md, 'Market-data requests')."""
-        route = MD_ROUTES.get(msg_type)
+        route = self.routes.get(msg_type)
         if route is None:
             self.send(error(msg_type, NOT_IMPLEMENTED))
             return

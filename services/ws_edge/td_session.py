@@ -65,7 +65,7 @@ class TdSession(Session):
     # --- dispatch (docs/ws_edge.md, 'Dispatch') ------------------------------------------------------------
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
-        route = TD_ROUTES.get(msg_type)
+        route = self.routes.get(msg_type)
         if route is None:
             known = msg_type in TD_KNOWN_UNROUTED
             self.send(error(msg_type, NOT_LOGGED_IN if known and self.user is None else NOT_IMPLEMENTED))

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from tradebus.bus import Bus
+from tradebus.ctp.errors import ErrorId
 from tradebus.logs import get_logger
 from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.orders import (
@@ -28,20 +29,15 @@ from tradebus.schemas.orders import (
     OrderSubmitted,
 )
 from tradebus.subjects import td_evt_account
-from ws_edge.envelope import CTP_BAD_ORDER_FIELD, encode, push, rsp_info
-from ws_edge.fields import INPUT_ORDER, ORDER_ACTION, fill
+from ws_edge.envelope import encode, push, rsp_info
 from ws_edge.orders import (
-    DIRECTION_OF,
-    PRICE_TYPE_OF,
-    TIME_IN_FORCE_OF,
     Labels,
     OrderState,
     apply,
-    ctp_ids,
+    input_order_body,
     new_order,
-    offset_code,
+    order_action_body,
     order_body,
-    order_sys_id,
     trade_body,
 )
 
@@ -59,7 +55,7 @@ def error_code(code: str) -> int:
     try:
         return int(code)
     except ValueError:
-        return CTP_BAD_ORDER_FIELD
+        return ErrorId.BAD_ORDER_FIELD
 
 
 class AccountFeed:
@@ -117,34 +113,15 @@ class AccountFeed:
         labels = self.labels(order)
         frames: list[bytes] = []
         if isinstance(event, OrderCancelRejected):
-            return [encode(push("ErrRtnOrderAction", "OrderAction", self._action_body(order, labels, event.reason),
+            return [encode(push("ErrRtnOrderAction", "OrderAction", order_action_body(order, labels, event.reason),
                                 rsp_info(error_code(event.code), event.reason)))]
         if isinstance(event, OrderRejected | OrderDenied) and not was_accepted:
-            frames.append(encode(push("ErrRtnOrderInsert", "InputOrder", self._input_body(order, labels),
+            frames.append(encode(push("ErrRtnOrderInsert", "InputOrder", input_order_body(order, labels),
                                       rsp_info(error_code(event.code), event.reason))))
         if fill_ is not None:
             frames.append(encode(push("RtnTrade", "Trade", trade_body(order, fill_, labels))))
         frames.append(encode(push("RtnOrder", "Order", order_body(order, labels))))
         return frames
-
-    def _input_body(self, order: OrderState, labels: Labels) -> dict[str, Any]:
-        _, _, order_ref = ctp_ids(order.client_order_id)
-        time_cond, volume_cond = TIME_IN_FORCE_OF[order.time_in_force]
-        return fill(INPUT_ORDER, {
-            "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "UserID": order.user,
-            "OrderPriceType": PRICE_TYPE_OF[order.order_type], "Direction": DIRECTION_OF[order.side],
-            "CombOffsetFlag": offset_code(order.offset, order.side), "CombHedgeFlag": "1",
-            "LimitPrice": float(order.price or 0.0), "VolumeTotalOriginal": order.qty, "TimeCondition": time_cond,
-            "VolumeCondition": volume_cond, "ContingentCondition": "1", "ForceCloseReason": "0",
-            "ExchangeID": order.exchange, "InstrumentID": labels.instrument_id})
-
-    def _action_body(self, order: OrderState, labels: Labels, reason: str) -> dict[str, Any]:
-        front_id, session_id, order_ref = ctp_ids(order.client_order_id)
-        return fill(ORDER_ACTION, {
-            "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "FrontID": front_id,
-            "SessionID": session_id, "ExchangeID": order.exchange, "OrderSysID": order_sys_id(order.venue_order_id),
-            "ActionFlag": "0", "OrderActionStatus": "c", "UserID": order.user, "StatusMsg": reason,
-            "InstrumentID": labels.instrument_id})
 
     def find(self, *, client_order_id: str = "", order_sys_id_: str = "", exchange: str = "") -> OrderState | None:
         if client_order_id:

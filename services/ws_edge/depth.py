@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tradebus.ctp.exchanges import CTP_EXCHANGES
+from tradebus.ctp.time import BEIJING
 from tradebus.schemas.market import Level, Tick
 from ws_edge.fields import DBL_MAX, DEPTH_MD, DEPTH_TD, blank
-from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_TZ
-
-_UTC_TZ = EXCHANGE_TZ["SHFE"]
+from ws_edge.instruments import EXCHANGE_TZ
 
 
 def _price(value: float | None) -> float | int:
@@ -29,7 +29,7 @@ def _levels(body: dict[str, Any], side: str, levels: tuple[Level, ...]) -> None:
 
 def depth_body(tick: Tick, instrument_id: str, *, md_push: bool) -> dict[str, Any]:
     body = blank(DEPTH_MD if md_push else DEPTH_TD)
-    local = datetime.fromtimestamp(tick.ts_event / 1e9, EXCHANGE_TZ.get(tick.exchange, _UTC_TZ))
+    local = datetime.fromtimestamp(tick.ts_event / 1e9, EXCHANGE_TZ.get(tick.exchange, BEIJING))
     action_day = local.strftime("%Y%m%d")
     is_future = tick.exchange in CTP_EXCHANGES
     for side in ("Ask", "Bid"):  # the five levels start as "no value" (0), volumes as 0

@@ -13,6 +13,7 @@ import msgspec
 
 from tradebus.bus import Bus
 from tradebus.config_sections.ws import WsConfig
+from tradebus.ctp.exchanges import SHFE
 from tradebus.logs import get_logger
 from tradebus.ratelimit import LoginGuard, Throttled
 from tradebus.runtime.metrics import Registry
@@ -116,7 +117,7 @@ class Edge:
 
     def home_exchange(self, venue: str) -> str:
         """The exchange whose calendar a venue-wide trading day follows (login, account records)."""
-        return "SHFE" if venue == self.config.futures_venue else "HK"
+        return SHFE if venue == self.config.futures_venue else "HK"
 
     async def trading_day_now(self, venue: str) -> str:
         """The venue's current trading day (asks td_exec when the cached answer is old)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tradebus.ctp.errors import ERROR_TEXT as CTP_TEXT  # CTP's own ids ('CTP error ids'): the kit's
+
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 # docs/ws_edge.md, 'Error codes': the codes webctp generates itself, with its exact strings.
@@ -32,40 +34,13 @@ ERROR_TEXT: dict[int, str] = {
     TOO_MANY_PER_SECOND: "CTP:每秒发送请求数超过许可数",
 }
 
-# CTP errors (docs/ws_edge.md, 'CTP error ids') this edge reports in RspInfo, with the front's texts.
-CTP_OK = 0
-CTP_INVALID_LOGIN = 3
-CTP_NO_PERMISSION = 9
-CTP_OTHERS_PASSWORD = 10
-CTP_INVESTOR_NOT_FOUND = 13
-CTP_BAD_ORDER_FIELD = 15
-CTP_OLD_PASSWORD_MISMATCH = 14
-CTP_INSTRUMENT_NOT_FOUND = 16
-CTP_DUPLICATE_ORDER = 22
-CTP_CANCEL_NOT_FOUND = 25
-CTP_CANCEL_NOT_ACTIVE = 26
-CTP_INSUFFICIENT_FUNDS = 31
-CTP_LOGIN_FORBIDDEN = 75
-CTP_NO_FUNCTION = 77
-CTP_WEAK_PASSWORD = 131
-CTP_TEXT: dict[int, str] = {
-    CTP_OK: "CTP:正确",
-    CTP_INVALID_LOGIN: "CTP:不合法的登录",
-    CTP_NO_PERMISSION: "CTP:无此权限",
-    CTP_OTHERS_PASSWORD: "CTP:修改别人的口令",
-    CTP_OLD_PASSWORD_MISMATCH: "CTP:原口令不匹配",
-    CTP_INVESTOR_NOT_FOUND: "CTP:找不到投资者",
-    CTP_BAD_ORDER_FIELD: "CTP:报单字段有误",
-    CTP_INSTRUMENT_NOT_FOUND: "CTP:找不到合约",
-    CTP_DUPLICATE_ORDER: "CTP:报单错误：不允许重复报单",
-    CTP_CANCEL_NOT_FOUND: "CTP:撤单找不到相应报单",
-    CTP_CANCEL_NOT_ACTIVE: "CTP:报单已全成交或已撤销，不能再撤",
-    CTP_INSUFFICIENT_FUNDS: "CTP:资金不足",
-    CTP_LOGIN_FORBIDDEN: "CTP:连续登录失败次数超限，登录被禁止",
-    CTP_NO_FUNCTION: "CTP:无此功能",
-    CTP_WEAK_PASSWORD: "CTP:口令强度不够",
-}
-MD_OK_TEXT = "CTP:No Error"  # the MD front's success text is English
+
+class Refused(Exception):
+    """A request answered with an error (its RspInfo) and no record."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__(info.get("ErrorMsg", ""))
+        self.info = info
 
 
 def encode(message: dict[str, Any]) -> bytes:

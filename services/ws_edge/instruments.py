@@ -11,47 +11,45 @@
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-FUTU_MARKETS = ("HK", "US", "SH", "SZ")
-CTP_EXCHANGES = ("SHFE", "INE", "DCE", "CZCE", "CFFEX", "GFEX")
+from tradebus.ctp import exchanges as ctp_exchanges
+from tradebus.ctp.exchanges import CFFEX, CTP_EXCHANGES, CZCE, DCE, GFEX, INE, SHFE
+from tradebus.ctp.time import BEIJING
 
-# ExchangeID → (ExchangeName), for ReqQryExchange.
+FUTU_MARKETS = ("HK", "US", "SH", "SZ")
+
+# ExchangeID → ExchangeName, for ReqQryExchange: CTP's exchanges under their own names, then Futu's markets.
 EXCHANGE_NAMES: dict[str, str] = {
-    "SHFE": "上海期货交易所",
-    "INE": "上海国际能源交易中心",
-    "DCE": "大连商品交易所",
-    "CZCE": "郑州商品交易所",
-    "CFFEX": "中国金融期货交易所",
-    "GFEX": "广州期货交易所",
+    **ctp_exchanges.EXCHANGE_NAMES,
     "HK": "香港交易所",
     "US": "美国市场",
     "SH": "上海证券交易所",
     "SZ": "深圳证券交易所",
 }
 
-# Local time of each exchange: CTP and HK/A-shares in China time, US in New York time.
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
-EXCHANGE_TZ: dict[str, ZoneInfo] = {
-    **dict.fromkeys(CTP_EXCHANGES, _SHANGHAI),
+# Local time of each exchange: CTP's and the A-share markets in Beijing time, HK and US in their own.
+EXCHANGE_TZ: dict[str, tzinfo] = {
+    **dict.fromkeys(CTP_EXCHANGES, BEIJING),
     "HK": ZoneInfo("Asia/Hong_Kong"),
-    "SH": _SHANGHAI,
-    "SZ": _SHANGHAI,
+    "SH": BEIJING,
+    "SZ": BEIJING,
     "US": ZoneInfo("America/New_York"),
 }
 
 # Product code → exchange, for a CTP InstrumentID the instruments bucket does not know yet.
 _PRODUCTS_BY_EXCHANGE: dict[str, tuple[str, ...]] = {
-    "SHFE": ("cu", "al", "zn", "pb", "ni", "sn", "au", "ag", "rb", "wr", "hc", "ss", "bu", "ru", "sp",
-             "fu", "br", "ao", "ad"),
-    "INE": ("sc", "lu", "nr", "bc", "ec"),
-    "DCE": ("c", "cs", "a", "b", "m", "y", "p", "fb", "bb", "jd", "rr", "l", "v", "pp", "j", "jm", "i", "eg", "eb",
-            "pg", "lh", "lg"),
-    "CZCE": ("SR", "CF", "CY", "PM", "WH", "RI", "LR", "JR", "AP", "OI", "RS", "RM", "TA", "MA", "FG", "SF", "SM",
-             "ZC", "UR", "SA", "PF", "PK", "PX", "SH", "CJ", "PR"),
-    "CFFEX": ("IF", "IC", "IH", "IM", "TS", "TF", "T", "TL"),
-    "GFEX": ("si", "lc", "ps"),
+    SHFE: ("cu", "al", "zn", "pb", "ni", "sn", "au", "ag", "rb", "wr", "hc", "ss", "bu", "ru", "sp",
+           "fu", "br", "ao", "ad"),
+    INE: ("sc", "lu", "nr", "bc", "ec"),
+    DCE: ("c", "cs", "a", "b", "m", "y", "p", "fb", "bb", "jd", "rr", "l", "v", "pp", "j", "jm", "i", "eg", "eb",
+          "pg", "lh", "lg"),
+    CZCE: ("SR", "CF", "CY", "PM", "WH", "RI", "LR", "JR", "AP", "OI", "RS", "RM", "TA", "MA", "FG", "SF", "SM",
+           "ZC", "UR", "SA", "PF", "PK", "PX", "SH", "CJ", "PR"),
+    CFFEX: ("IF", "IC", "IH", "IM", "TS", "TF", "T", "TL"),
+    GFEX: ("si", "lc", "ps"),
 }
 PRODUCT_EXCHANGE: dict[str, str] = {
     product: exchange for exchange, products in _PRODUCTS_BY_EXCHANGE.items() for product in products

@@ -13,6 +13,37 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tradebus.ctp.codes import (
+    STATUS_MSG,
+    ActionFlag,
+    ContingentCondition,
+    ForceCloseReason,
+    HedgeFlag,
+    OffsetFlag,
+    OrderActionStatus,
+    OrderPriceType,
+    OrderSource,
+    OrderSubmitStatus,
+    TimeCondition,
+    TradeSource,
+    VolumeCondition,
+)
+from tradebus.ctp.codes import OrderStatus as CtpStatus
+from tradebus.ctp.codes import OrderType as CtpOrderType
+from tradebus.ctp.exchanges import ONE_DIGIT_YEAR_EXCHANGES
+from tradebus.ctp.ids import ID_WIDTH, padded
+from tradebus.ctp.mapping import (
+    DIRECTION,
+    DIRECTION_OF,
+    OFFSET_OF,
+    OFFSET_READ,
+    PRICE_TYPE,
+    PRICE_TYPE_OF,
+    TIME_IN_FORCE,
+    TIME_IN_FORCE_OF,
+    ctp_status,
+)
+from tradebus.ctp.time import BEIJING
 from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.orders.order import Order
 from tradebus.orders.order import apply as apply_event
@@ -26,52 +57,17 @@ from tradebus.schemas.orders import (
     OrderSubmitted,
     OrderType,
     Side,
-    TimeInForce,
     TradeView,
 )
-from ws_edge.fields import INPUT_ORDER, ORDER, TRADE_QRY, TRADE_RTN, fill
+from ws_edge.fields import INPUT_ORDER, ORDER, ORDER_ACTION, TRADE_QRY, TRADE_RTN, fill
 from ws_edge.instruments import EXCHANGE_TZ
 
-# --- CTP enum tables (venue ↔ domain), inverses by comprehension -------------------------------
-
-DIRECTION: dict[str, Side] = {"0": Side.BUY, "1": Side.SELL}
-DIRECTION_OF: dict[Side, str] = {side: code for code, side in DIRECTION.items()}
-
-OFFSET: dict[str, Offset] = {"0": Offset.OPEN, "1": Offset.CLOSE, "3": Offset.CLOSE_TODAY,
-                             "4": Offset.CLOSE_YESTERDAY}
-OFFSET_OF: dict[Offset, str] = {offset: code for code, offset in OFFSET.items()}
-OFFSET_ALIASES: dict[str, Offset] = {"2": Offset.CLOSE, "5": Offset.CLOSE, "6": Offset.CLOSE}  # force close etc.
-
-PRICE_TYPE: dict[str, OrderType] = {"2": OrderType.LIMIT, "1": OrderType.MARKET}
-PRICE_TYPE_OF: dict[OrderType, str] = {kind: code for code, kind in PRICE_TYPE.items()}
-
-# (TimeCondition, VolumeCondition) → time in force; GFD is a day order, IOC+any is FAK, IOC+all is FOK.
-TIME_IN_FORCE: dict[tuple[str, str], TimeInForce] = {
-    ("3", "1"): TimeInForce.DAY, ("1", "1"): TimeInForce.IOC, ("1", "3"): TimeInForce.FOK,
-}
-TIME_IN_FORCE_OF: dict[TimeInForce, tuple[str, str]] = {tif: codes for codes, tif in TIME_IN_FORCE.items()}
-
-# Bus order status → CTP OrderStatus and the front's StatusMsg.
-ORDER_STATUS: dict[OrderStatus, tuple[str, str]] = {
-    OrderStatus.INITIALIZED: ("a", "报单已提交"),
-    OrderStatus.SUBMITTED: ("a", "报单已提交"),
-    OrderStatus.UNKNOWN: ("a", "报单已提交"),
-    OrderStatus.ACCEPTED: ("3", "未成交"),
-    OrderStatus.PARTIALLY_FILLED: ("1", "部分成交"),
-    OrderStatus.FILLED: ("0", "全部成交"),
-    OrderStatus.CANCELLED: ("5", "已撤单"),
-    OrderStatus.EXPIRED: ("5", "已撤单"),
-    OrderStatus.REJECTED: ("5", "已撤单"),
-    OrderStatus.DENIED: ("5", "已撤单"),
-}
-SUBMIT_INSERTED, SUBMIT_ACCEPTED, SUBMIT_REJECTED = "0", "3", "4"
+# The CTP codes and their bus meanings are the kit's (tradebus.ctp.codes / .mapping, docs/ctp.md 'Codes').
+SUBMIT_INSERTED, SUBMIT_ACCEPTED, SUBMIT_REJECTED = (
+    OrderSubmitStatus.INSERT_SUBMITTED, OrderSubmitStatus.ACCEPTED, OrderSubmitStatus.INSERT_REJECTED)
+FINISHED_CODES = frozenset({CtpStatus.ALL_TRADED, CtpStatus.CANCELED})  # VolumeTotal 0: nothing left to trade
 
 COID = re.compile(r"^ws-(\d+)-(-?\d+)-(\d+)$")
-REF_WIDTH = 12  # CTP's OrderRef / OrderSysID are right-aligned in 12 characters
-
-
-def pad(value: str | int) -> str:
-    return str(value).strip().rjust(REF_WIDTH)
 
 
 def coid_for(front_id: int, session_id: int, order_ref: int) -> str:
@@ -82,26 +78,26 @@ def ctp_ids(client_order_id: str) -> tuple[int, int, str]:
     """(FrontID, SessionID, OrderRef) of a bus order."""
     match = COID.match(client_order_id)
     if match:
-        return int(match.group(1)), int(match.group(2)), pad(match.group(3))
-    return 0, 0, pad(client_order_id[-REF_WIDTH:])
+        return int(match.group(1)), int(match.group(2)), padded(match.group(3))
+    return 0, 0, padded(client_order_id[-ID_WIDTH:])
 
 
 def order_sys_id(venue_order_id: str | None) -> str:
     if not venue_order_id:
         return ""
     vid = venue_order_id.strip()
-    return pad(vid) if len(vid) <= REF_WIDTH else vid
+    return padded(vid) if len(vid) <= ID_WIDTH else vid
 
 
 def offset_code(offset: Offset, side: Side) -> str:
     """Stocks have no offset: a buy shows as open and a sell as close."""
     if offset == Offset.NONE:
-        return "0" if side == Side.BUY else "1"
+        return OffsetFlag.OPEN if side == Side.BUY else OffsetFlag.CLOSE
     return OFFSET_OF[offset]
 
 
 def _local(ts_ns: int, exchange: str) -> datetime:
-    return datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ.get(exchange, EXCHANGE_TZ["SHFE"]))
+    return datetime.fromtimestamp(ts_ns / 1e9, EXCHANGE_TZ.get(exchange, BEIJING))
 
 
 # --- the fold --------------------------------------------------------------------------------------
@@ -152,7 +148,8 @@ class Labels:
 
 def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
     front_id, session_id, order_ref = ctp_ids(order.client_order_id)
-    status, status_msg = ORDER_STATUS[order.status]
+    status = ctp_status(order.status)
+    status_msg = STATUS_MSG[status]
     time_cond, volume_cond = TIME_IN_FORCE_OF[order.time_in_force]
     created = _local(order.ts_created, order.exchange)
     rejected = order.status in (OrderStatus.REJECTED, OrderStatus.DENIED)
@@ -163,20 +160,22 @@ def order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
     return fill(ORDER, {
         "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "UserID": order.user,
         "OrderPriceType": PRICE_TYPE_OF[order.order_type], "Direction": DIRECTION_OF[order.side],
-        "CombOffsetFlag": offset_code(order.offset, order.side), "CombHedgeFlag": "1",
+        "CombOffsetFlag": offset_code(order.offset, order.side), "CombHedgeFlag": HedgeFlag.SPECULATION,
         "LimitPrice": float(order.price or 0.0), "VolumeTotalOriginal": order.qty,
-        "TimeCondition": time_cond, "VolumeCondition": volume_cond, "MinVolume": 1 if volume_cond == "3" else 0,
-        "ContingentCondition": "1", "ForceCloseReason": "0", "OrderLocalID": sys_id,
+        "TimeCondition": time_cond, "VolumeCondition": volume_cond,
+        "MinVolume": 1 if volume_cond == VolumeCondition.CV else 0,
+        "ContingentCondition": ContingentCondition.IMMEDIATELY, "ForceCloseReason": ForceCloseReason.NOT_FORCE_CLOSE,
+        "OrderLocalID": sys_id,
         "ExchangeID": order.exchange, "ClientID": order.account, "InstallID": 1,
         "OrderSubmitStatus": submit_status, "TradingDay": labels.trading_day, "SettlementID": 1,
-        "OrderSysID": sys_id if order.accepted or order.filled_qty else "", "OrderSource": "0",
-        "OrderStatus": status, "OrderType": "0", "VolumeTraded": order.filled_qty,
-        "VolumeTotal": 0 if status in ("0", "5") else max(order.qty - order.filled_qty, 0),
+        "OrderSysID": sys_id if order.accepted or order.filled_qty else "", "OrderSource": OrderSource.PARTICIPANT,
+        "OrderStatus": status, "OrderType": CtpOrderType.NORMAL, "VolumeTraded": order.filled_qty,
+        "VolumeTotal": 0 if status in FINISHED_CODES else max(order.qty - order.filled_qty, 0),
         "InsertDate": created.strftime("%Y%m%d"), "InsertTime": created.strftime("%H:%M:%S"),
         "CancelTime": _local(order.ts_cancel, order.exchange).strftime("%H:%M:%S") if order.ts_cancel else "",
         "SequenceNo": order.sequence, "FrontID": front_id, "SessionID": session_id,
         "UserProductInfo": "tradebus", "StatusMsg": status_msg, "BrokerOrderSeq": order.sequence,
-        "ZCETotalTradedVolume": order.filled_qty if order.exchange == "CZCE" else 0,
+        "ZCETotalTradedVolume": order.filled_qty if order.exchange in ONE_DIGIT_YEAR_EXCHANGES else 0,
         "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
     })
 
@@ -194,13 +193,37 @@ def trade_body(order: OrderState, fill_: TradeView, labels: Labels, *, query: bo
         "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "UserID": order.user,
         "ExchangeID": order.exchange, "TradeID": trade_id_of(fill_.trade_id), "Direction": DIRECTION_OF[order.side],
         "OrderSysID": order_sys_id(order.venue_order_id), "ClientID": order.account,
-        "OffsetFlag": offset_code(offset, order.side), "HedgeFlag": "1", "Price": float(fill_.price),
+        "OffsetFlag": offset_code(offset, order.side), "HedgeFlag": HedgeFlag.SPECULATION, "Price": float(fill_.price),
         "Volume": fill_.qty, "TradeDate": when.strftime("%Y%m%d"), "TradeTime": when.strftime("%H:%M:%S"),
         "OrderLocalID": order_sys_id(order.venue_order_id),
         "SequenceNo": order.fill_sequences.get(fill_.trade_id, order.sequence),
         "TradingDay": labels.trading_day, "SettlementID": 1, "BrokerOrderSeq": order.sequence,
-        "TradeSource": "0", "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
+        "TradeSource": TradeSource.NORMAL, "InstrumentID": labels.instrument_id, "ExchangeInstID": order.symbol,
     })
+
+
+def input_order_body(order: OrderState, labels: Labels) -> dict[str, Any]:
+    """The InputOrder of ErrRtnOrderInsert for an order the venue refused before accepting it."""
+    _, _, order_ref = ctp_ids(order.client_order_id)
+    time_cond, volume_cond = TIME_IN_FORCE_OF[order.time_in_force]
+    return fill(INPUT_ORDER, {
+        "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "UserID": order.user,
+        "OrderPriceType": PRICE_TYPE_OF[order.order_type], "Direction": DIRECTION_OF[order.side],
+        "CombOffsetFlag": offset_code(order.offset, order.side), "CombHedgeFlag": HedgeFlag.SPECULATION,
+        "LimitPrice": float(order.price or 0.0), "VolumeTotalOriginal": order.qty, "TimeCondition": time_cond,
+        "VolumeCondition": volume_cond, "ContingentCondition": ContingentCondition.IMMEDIATELY,
+        "ForceCloseReason": ForceCloseReason.NOT_FORCE_CLOSE, "ExchangeID": order.exchange,
+        "InstrumentID": labels.instrument_id})
+
+
+def order_action_body(order: OrderState, labels: Labels, reason: str) -> dict[str, Any]:
+    """The OrderAction of ErrRtnOrderAction: a cancel the venue refused, with its reason."""
+    front_id, session_id, order_ref = ctp_ids(order.client_order_id)
+    return fill(ORDER_ACTION, {
+        "BrokerID": labels.broker_id, "InvestorID": order.account, "OrderRef": order_ref, "FrontID": front_id,
+        "SessionID": session_id, "ExchangeID": order.exchange, "OrderSysID": order_sys_id(order.venue_order_id),
+        "ActionFlag": ActionFlag.DELETE, "OrderActionStatus": OrderActionStatus.REJECTED, "UserID": order.user,
+        "StatusMsg": reason, "InstrumentID": labels.instrument_id})
 
 
 def input_order_echo(body: dict[str, Any]) -> dict[str, Any]:
@@ -221,23 +244,25 @@ def parse_order_ref(text: str) -> int | None:
     return int(text)
 
 
-def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
-    """side / qty / type / price / offset / time in force of an InputOrder, or :class:`OrderFieldError`."""
+def order_terms(body: dict[str, Any]) -> dict[str, Any]:
+    """side / qty / type / price / offset / time in force of an InputOrder, or :class:`OrderFieldError`
+    (a stock order's offset is dropped by the ``OrderDesk``)."""
     side = DIRECTION.get(body.get("Direction", ""))
     if side is None:
-        raise OrderFieldError(f"Direction {body.get('Direction')!r} must be '0' (buy) or '1' (sell)")
-    order_type = PRICE_TYPE.get(body.get("OrderPriceType", "2") or "2")
+        raise OrderFieldError(f"Direction {body.get('Direction')!r} is not one of {sorted(DIRECTION)}")
+    order_type = PRICE_TYPE.get(body.get("OrderPriceType", "") or OrderPriceType.LIMIT_PRICE)
     if order_type is None:
-        raise OrderFieldError(f"OrderPriceType {body.get('OrderPriceType')!r} is not supported (use '2' or '1')")
-    tif = TIME_IN_FORCE.get((body.get("TimeCondition", "3") or "3", body.get("VolumeCondition", "1") or "1"))
+        raise OrderFieldError(f"OrderPriceType {body.get('OrderPriceType')!r} is not one of {sorted(PRICE_TYPE)}")
+    tif = TIME_IN_FORCE.get((body.get("TimeCondition", "") or TimeCondition.GFD,
+                             body.get("VolumeCondition", "") or VolumeCondition.AV))
     if tif is None:
-        raise OrderFieldError("TimeCondition/VolumeCondition: use 3/1 (GFD), 1/1 (FAK) or 1/3 (FOK)")
+        raise OrderFieldError(f"TimeCondition/VolumeCondition is not one of {sorted(TIME_IN_FORCE)}")
     qty = int(body.get("VolumeTotalOriginal", 0))
     problem = qty_problem(qty)
     if problem:
         raise OrderFieldError(f"VolumeTotalOriginal: {problem}")
-    flag = (body.get("CombOffsetFlag", "") or "0")[0]
-    offset = OFFSET.get(flag) or OFFSET_ALIASES.get(flag)
+    flag = (body.get("CombOffsetFlag", "") or OffsetFlag.OPEN)[0]
+    offset = OFFSET_READ.get(flag)
     if offset is None:
         raise OrderFieldError(f"CombOffsetFlag {body.get('CombOffsetFlag')!r} is not supported")
     price = float(body.get("LimitPrice", 0.0))
@@ -246,4 +271,20 @@ def order_terms(body: dict[str, Any], *, stock: bool) -> dict[str, Any]:
         raise OrderFieldError(f"LimitPrice: {problem}")
     return {"side": side, "qty": qty, "order_type": order_type,
             "price": price if order_type == OrderType.LIMIT else None,
-            "offset": Offset.NONE if stock else offset, "time_in_force": tif}
+            "offset": offset, "time_in_force": tif}
+
+
+def action_change(body: dict[str, Any]) -> tuple[float | None, int | None] | None:
+    """What an InputOrderAction asks: None for a cancel, else a modify's (new price, new total quantity) —
+    ``LimitPrice`` and ``VolumeChange``, each None when not given (as Futu takes a modify). Any other
+    ActionFlag, or a bound broken, is :class:`OrderFieldError`."""
+    flag = body.get("ActionFlag", "") or ActionFlag.DELETE
+    if flag == ActionFlag.DELETE:
+        return None
+    if flag != ActionFlag.MODIFY:
+        raise OrderFieldError(f"ActionFlag {flag!r} is not one of {sorted(ActionFlag.values())}")
+    price = body.get("LimitPrice") or None
+    qty = body.get("VolumeChange") or None
+    if (qty is not None and qty_problem(qty)) or (price is not None and price_problem(price)):
+        raise OrderFieldError("LimitPrice / VolumeChange out of bounds")
+    return price, qty

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradebus.logs import get_logger
 from tradebus.ratelimit import TokenBucket
@@ -20,41 +19,26 @@ from ws_edge.channel import Channel
 from ws_edge.envelope import (
     BAD_REQUEST,
     CALL_FAILED,
-    CTP_INSTRUMENT_NOT_FOUND,
-    CTP_INVALID_LOGIN,
-    MD_OK_TEXT,
     NOT_IMPLEMENTED,
     NOT_LOGGED_IN,
     TOO_MANY_PER_SECOND,
     call_failed,
     encode,
     error,
-    response,
-    rsp_info,
 )
-from ws_edge.fields import MD_LOGIN, fill
-from ws_edge.instruments import EXCHANGE_TZ, BusInstrument
-from ws_edge.requests import (
-    HEARTBEAT_TYPES,
-    MD_RSP,
-    RequestInvalid,
-    validate_instrument_list,
-    validate_md_login,
-)
+from ws_edge.instruments import BusInstrument
+from ws_edge.requests import RequestInvalid
+from ws_edge.routes import HEARTBEAT_TYPES, MD_ROUTES, Request, Route
 
 if TYPE_CHECKING:
     from ws_edge.edge import Edge
 
 log = get_logger("ws_edge.session")
-CHINA_TZ = EXCHANGE_TZ["SHFE"]
-
-
-def china_now() -> datetime:
-    return datetime.fromtimestamp(time.time(), CHINA_TZ)
 
 
 class Session:
     kind = "?"
+    routes: ClassVar[Mapping[str, Route]] = {}  # the endpoint's rows of the route table
 
     def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
         self.edge = edge
@@ -121,7 +105,9 @@ class Session:
             self.send(error(msg_type, BAD_REQUEST, exc.detail))
 
     def rsp_name(self, msg_type: str) -> str:
-        return msg_type
+        """The reply name of a refused call (-3): the route's, or the request's own name when unrouted."""
+        route = self.routes.get(msg_type)
+        return route.rsp_type if route else msg_type
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -141,15 +127,18 @@ class Session:
         """The socket is gone: release what the session held."""
 
 
+
+
 class MdSession(Session):
     kind = "md"
+    routes = MD_ROUTES
 
     def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
         super().__init__(edge, channel, address)
         self.subscribed: dict[str, BusInstrument] = {}
         self.anonymous = False  # logged in without credentials (market data only)
 
-    def _anonymous_login(self, body: dict[str, Any]) -> bool:
+    def anonymous_login(self, body: dict[str, Any]) -> bool:
         """webctp's MD login carries no credentials (its demo page sends empty ones): taken where the
         operator allows anonymous market data for this client's address (``[ws] anonymous_md``)."""
         if self.user is not None or body["UserID"] or body["Password"]:
@@ -159,65 +148,17 @@ class MdSession(Session):
             log.info("anonymous market-data login", address=self.address)
         return allowed
 
-    def rsp_name(self, msg_type: str) -> str:
-        return MD_RSP.get(msg_type, "RspUserLogin" if msg_type == "ReqUserLogin" else msg_type)
-
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
-        if msg_type == "ReqUserLogin":
-            await self._login(data)
-        elif msg_type in MD_RSP:
-            if self.user is None and not self.anonymous:
-                self.send(error(msg_type, NOT_LOGGED_IN))
-                return
-            instruments = validate_instrument_list(msg_type, data)
-            if msg_type == "SubscribeMarketData":
-                await self._subscribe(instruments)
-            else:
-                await self._unsubscribe(instruments)
-        else:
+        """An unknown name is -404 even before login; the login check comes before validation, which the
+        handlers do (docs/ws_edge.md, 'Market-data requests')."""
+        route = self.routes.get(msg_type)
+        if route is None:
             self.send(error(msg_type, NOT_IMPLEMENTED))
-
-    async def _login(self, data: dict[str, Any]) -> None:
-        body = validate_md_login(data)
-        if self._anonymous_login(body) or self.anonymous:
-            self.anonymous = True
-        elif not await self.login(body["UserID"], body["Password"]):
-            self.send(response("RspUserLogin", rsp_info(CTP_INVALID_LOGIN), is_last=True, has_body=False))
             return
-        now = china_now()
-        trading_day = await self.edge.trading_day_now(self.edge.config.futures_venue)
-        login_body = fill(MD_LOGIN, {"TradingDay": trading_day, "UserID": self.user_name,
-                                     "BrokerID": self.edge.config.broker_id, "LoginTime": now.strftime("%H:%M:%S"),
-                                     "SystemName": "tradebus"})
-        self.send(response("RspUserLogin", rsp_info(0, MD_OK_TEXT), "RspUserLogin", login_body, is_last=True))
-
-    async def _subscribe(self, instrument_ids: list[str]) -> None:
-        accepted: list[BusInstrument] = []
-        last = len(instrument_ids) - 1
-        for i, instrument_id in enumerate(instrument_ids):
-            instrument = self.edge.instruments.resolve(instrument_id)
-            problem = "unknown instrument" if instrument is None else ""
-            if instrument is not None and instrument_id not in self.subscribed:
-                problem = await self.edge.market.acquire(instrument)
-                if not problem:
-                    accepted.append(instrument)
-                    self.subscribed[instrument_id] = instrument
-            info = rsp_info(0, MD_OK_TEXT) if not problem else rsp_info(CTP_INSTRUMENT_NOT_FOUND)
-            self.send(response("RspSubMarketData", info, "SpecificInstrument", {"InstrumentID": instrument_id},
-                               is_last=i == last))
-        for instrument in accepted:
-            await self.edge.market.attach(self.channel, instrument)
-
-    async def _unsubscribe(self, instrument_ids: list[str]) -> None:
-        last = len(instrument_ids) - 1
-        for i, instrument_id in enumerate(instrument_ids):
-            instrument = self.subscribed.pop(instrument_id, None)
-            if instrument is not None:
-                await self.edge.market.release(self.channel, instrument)
-            # Not subscribed on this socket (never, or its subscribe failed): nothing was undone, so say so.
-            info = rsp_info(0, MD_OK_TEXT) if instrument is not None else rsp_info(CTP_INSTRUMENT_NOT_FOUND)
-            self.send(response("RspUnSubMarketData", info, "SpecificInstrument", {"InstrumentID": instrument_id},
-                               is_last=i == last))
+        if route.needs_login and self.user is None and not self.anonymous:
+            self.send(error(msg_type, NOT_LOGGED_IN))
+            return
+        await route.handler(self, Request(msg_type, route, data, 0))
 
     async def closed(self) -> None:
         for instrument in self.subscribed.values():

@@ -13,10 +13,13 @@ the rule gives for its time.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from ws_edge.instruments import CTP_EXCHANGES, EXCHANGE_TZ
+from tradebus.ctp.exchanges import CTP_EXCHANGES
+from tradebus.ctp.time import BEIJING
+from ws_edge.instruments import EXCHANGE_TZ
 
 NIGHT_SESSION_HOUR = 18  # China time from which a futures exchange's activity counts for the next day
 _SATURDAY = 5
@@ -32,7 +35,7 @@ def rule_day(ts_ns: int, exchange: str) -> str:
 def _rule_day_of_minute(minute: int, exchange: str) -> str:
     """Cached per whole minute: every boundary of the rule (18:00, midnight) falls on one, and every
     order an edge renders asks for its day (a replay renders each of its events)."""
-    local = datetime.fromtimestamp(minute * 60, EXCHANGE_TZ.get(exchange, EXCHANGE_TZ["SHFE"]))
+    local = datetime.fromtimestamp(minute * 60, EXCHANGE_TZ.get(exchange, BEIJING))
     day = local.date()
     if exchange in CTP_EXCHANGES and local.hour >= NIGHT_SESSION_HOUR:
         day += timedelta(days=1)
@@ -48,3 +51,8 @@ def trading_day(ts_ns: int, exchange: str, *, venue_day: str | None, now_ns: int
     if venue_day and day == rule_day(now_ns, exchange):
         return venue_day
     return day
+
+
+def china_now() -> datetime:
+    """The wall clock in Beijing time: CTP fronts' ``LoginTime`` and exchange times are in it."""
+    return datetime.fromtimestamp(time.time(), BEIJING)

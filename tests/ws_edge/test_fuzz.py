@@ -19,7 +19,7 @@ from tradebus.config import NatsConfig, StreamsConfig
 from tradebus.runtime.metrics import Registry
 from tradebus.users import UserStore
 from ws_edge.edge import Edge
-from ws_edge.requests import TD_ROUTES
+from ws_edge.routes import TD_ROUTES
 from ws_edge.session import MdSession, Session
 from ws_edge.td_session import TdSession
 

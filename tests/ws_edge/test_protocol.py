@@ -9,7 +9,8 @@ from ws_edge.envelope import call_failed, depth, encode, error, response, rsp_in
 from ws_edge.fields import DEPTH_MD, DEPTH_TD, ORDER, TRADE_QRY, TRADE_RTN
 from ws_edge.instruments import InstrumentMap
 from ws_edge.orders import coid_for, ctp_ids, order_sys_id
-from ws_edge.requests import RequestInvalid, validate_td
+from ws_edge.requests import RequestInvalid
+from ws_edge.routes import validate_td
 
 
 def test_envelope_key_order_and_conditional_keys() -> None:

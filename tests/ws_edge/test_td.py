@@ -8,7 +8,7 @@ import pytest
 from ws_harness import PASSWORDS, Stack
 
 from ws_edge.fields import INVESTOR_POSITION, ORDER, TD_LOGIN, TRADE_QRY, TRADE_RTN, TRADING_ACCOUNT
-from ws_edge.requests import TD_ROUTES
+from ws_edge.routes import TD_ROUTES
 
 FUT = {"BrokerID": "9999", "InvestorID": "SIM-FUT", "ExchangeID": "SHFE", "InstrumentID": "rb2601",
        "OrderPriceType": "2", "Direction": "0", "CombOffsetFlag": "0", "CombHedgeFlag": "1",

@@ -160,6 +160,7 @@ class ProductClass(CodeSet):
     FUTURES = "1"
     OPTIONS = "2"
     COMBINATION = "3"
+    SPOT = "4"
 
 
 class OrderType(CodeSet):
@@ -248,6 +249,21 @@ class InvestorRange(CodeSet):
     SINGLE = "3"
 
 
+class CloseDealType(CodeSet):
+    PREFIX = "THOST_FTDC_CDT_"
+    NORMAL = "0"
+
+
+class MortgageFundUseRange(CodeSet):
+    PREFIX = "THOST_FTDC_MFUR_"
+    NONE = "0"
+
+
+class OrderFreqControlLevel(CodeSet):
+    PREFIX = "THOST_FTDC_OFCL_"
+    NONE = "0"
+
+
 class ResumeType(CodeSet):
     """How a login replays the private / public flow (``SubscribePrivateTopic``); ints, not chars."""
 
@@ -264,6 +280,7 @@ CODE_SETS: tuple[type[CodeSet], ...] = (
     PositionDate, PositionDateType, PositionType, ProductClass, OrderType, OrderSource, TradeType,
     PriceSource, TradeSource, BizType, InstLifePhase, MaxMarginSideAlgorithm, CombinationType, TradingRole,
     ExchangeProperty, AppType, IdentifiedCardType, ClientIdType, InvestorRange, ResumeType,
+    CloseDealType, MortgageFundUseRange, OrderFreqControlLevel,
 )  # fmt: skip
 
 

@@ -29,8 +29,9 @@ from tradebus.users import User
 from ws_edge.channel import Channel
 from ws_edge.console import protocol as p
 from ws_edge.console.sessions import ConsoleLogin
-from ws_edge.console.trading import INSTRUMENT_HINT, Refused, Trader
+from ws_edge.console.trading import Refused, Trader
 from ws_edge.instruments import BusInstrument
+from ws_edge.order_desk import INSTRUMENT_HINT
 
 if TYPE_CHECKING:
     from ws_edge.console import Console

@@ -10,36 +10,32 @@ why in a sentence.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tradebus.bus import BusError, RequestTimeout
-from tradebus.schemas.account import AccountSnapshot, FundsReply, PositionSnapshot, PositionsReply
-from tradebus.schemas.orders import (
-    TERMINAL_STATUSES,
-    CancelOrder,
-    CommandAccepted,
-    CommandDenied,
-    Offset,
-    OrderType,
-    QueryFunds,
-    QueryPositions,
-    Side,
-    SubmitOrder,
-)
+from tradebus.schemas.account import AccountSnapshot, PositionSnapshot
+from tradebus.schemas.orders import TERMINAL_STATUSES, Offset, OrderType, Side, SubmitOrder
 from tradebus.users import User
 from ws_edge.console.protocol import Cancel, Place
-from ws_edge.orders import OrderState, coid_for
+from ws_edge.order_desk import NotSent, OrderDesk
+from ws_edge.orders import OrderState
 
 if TYPE_CHECKING:
     from ws_edge.edge import Edge
 
 OFFSETS: dict[str, Offset] = {"open": Offset.OPEN, "close": Offset.CLOSE, "close_today": Offset.CLOSE_TODAY}
 MAX_ROWS = 200  # orders and fills shown, newest first
-INSTRUMENT_HINT = "use e.g. rb2601 (futures), HK.00700 or US.AAPL (stocks)"
+Row = TypeVar("Row")
 
 
 class Refused(Exception):
     """What the console will not send, as the sentence the page shows."""
+
+
+def _outcome(exc: NotSent, prefix: str) -> str:
+    """The page's sentence for an order or cancel that did not go out: td_exec's reason after ``prefix``."""
+    return f"{prefix}: {exc.reason}" if exc.from_td_exec else exc.reason
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -76,13 +72,13 @@ def funds_row(f: AccountSnapshot) -> dict[str, Any]:
 
 
 class Trader:
-    """One console session's trading: its user, its accounts, its client order ids."""
+    """One console session's trading: its user, its accounts, and its ``OrderDesk`` (the steps the webctp
+    session takes too; this class only reads the form and words the outcome)."""
 
     def __init__(self, edge: Edge, user: User, session_id: int, accounts: list[tuple[str, str]]) -> None:
         self.edge = edge
         self.user = user
-        self.session_id = session_id
-        self.next_ref = 0
+        self.desk = OrderDesk(edge, user.name, session_id)
         self._accounts = accounts  # concrete, wildcard grants resolved at login (Edge.accounts_of)
 
     def accounts(self) -> list[tuple[str, str]]:
@@ -94,51 +90,43 @@ class Trader:
 
     def submit_command(self, place: Place) -> SubmitOrder:
         self._mine(place.venue, place.account)
-        instrument = self.edge.instruments.resolve(place.instrument)
-        if instrument is None:
-            raise Refused(f"unknown instrument {place.instrument!r}: {INSTRUMENT_HINT}")
+        try:
+            instrument = self.desk.instrument(place.instrument)
+        except NotSent as exc:
+            raise Refused(exc.reason) from None
         if instrument.venue != place.venue:
             raise Refused(f"{place.instrument} trades on {instrument.venue}: choose one of your {instrument.venue} "
                           f"accounts")
-        stock = self.edge.instruments.is_stock(instrument.exchange)
-        if not stock and place.offset not in OFFSETS:
+        if not self.desk.is_stock(instrument) and place.offset not in OFFSETS:
             raise Refused("a futures order needs an offset: open, close or close today")
-        self.next_ref += 1
-        return SubmitOrder(venue=instrument.venue, account=place.account, exchange=instrument.exchange,
-                           symbol=instrument.symbol, side=Side(place.side), qty=place.qty,
-                           order_type=OrderType.LIMIT, price=place.price,
-                           offset=Offset.NONE if stock else OFFSETS[place.offset],
-                           client_order_id=coid_for(self.edge.front_id, self.session_id, self.next_ref),
-                           user=self.user.name)
+        return self.desk.new_order((place.venue, place.account), instrument, {
+            "side": Side(place.side), "qty": place.qty, "order_type": OrderType.LIMIT, "price": place.price,
+            "offset": OFFSETS.get(place.offset, Offset.NONE)})
 
     async def place(self, place: Place) -> tuple[bool, str, str]:
         """(sent, message, client order id)."""
         command = self.submit_command(place)
         coid = command.client_order_id or ""
-        reply = await self._ask(command.venue, command.account, command)
-        if isinstance(reply, CommandDenied):
-            return False, f"refused by td_exec: {reply.reason}", coid
-        if isinstance(reply, CommandAccepted) and reply.duplicate:
-            return False, "td_exec already has an order with this id; nothing new was sent", coid
+        try:
+            await self._sent(self.desk.submit(command))
+        except NotSent as exc:
+            return False, _outcome(exc, "refused by td_exec"), coid
         return True, f"order {coid} sent", coid
 
     async def cancel(self, cancel: Cancel) -> tuple[bool, str]:
         self._mine(cancel.venue, cancel.account)
-        feed = await self.edge.book.feed(cancel.venue, cancel.account)
-        order = feed.find(client_order_id=cancel.client_order_id)
-        if order is None:
-            raise Refused(f"no order {cancel.client_order_id} on {cancel.venue}:{cancel.account}")
-        if order.status in TERMINAL_STATUSES:
-            raise Refused(f"order {cancel.client_order_id} is already {order.status.value}")
-        reply = await self._ask(order.venue, order.account, CancelOrder(
-            venue=order.venue, account=order.account, client_order_id=order.client_order_id, user=self.user.name))
-        if isinstance(reply, CommandDenied):
-            return False, f"cancel refused by td_exec: {reply.reason}"
+        try:
+            order = await self.desk.find([(cancel.venue, cancel.account)], client_order_id=cancel.client_order_id)
+            await self._sent(self.desk.cancel(order))
+        except NotSent as exc:
+            if not exc.from_td_exec:
+                raise Refused(exc.reason) from None
+            return False, _outcome(exc, "cancel refused by td_exec")
         return True, f"cancel of {cancel.client_order_id} sent"
 
-    async def _ask(self, venue: str, account: str, command: Any) -> Any:
+    async def _sent(self, sending: Awaitable[None]) -> None:
         try:
-            return await self.edge.command(venue, account, command)
+            await sending
         except RequestTimeout:
             raise Refused(f"td_exec did not answer within {self.edge.config.request_timeout_s:g}s; the outcome "
                           "is not known: watch the orders table") from None
@@ -148,32 +136,24 @@ class Trader:
     # --- snapshots ---------------------------------------------------------------------------------
 
     async def positions(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for reply in await self._ask_all(QueryPositions):
-            if isinstance(reply, PositionsReply):
-                rows += [position_row(p, self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol))
-                         for p in reply.positions if p.qty]
-        return rows
+        return [position_row(p, self.edge.instruments.to_webctp(p.venue, p.exchange, p.symbol))
+                for p in await self._ask_all(self.desk.positions) if p.qty]
 
     async def funds(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for reply in await self._ask_all(QueryFunds):
-            if isinstance(reply, FundsReply):
-                rows += [funds_row(f) for f in reply.funds]
-        return rows
+        return [funds_row(f) for f in await self._ask_all(self.desk.funds)]
 
-    async def _ask_all(self, query: type[QueryFunds] | type[QueryPositions]) -> list[Any]:
-        """The same query to every account at once; an account whose venue is away answers None, so
-        it does not blank the others' rows."""
+    async def _ask_all(self, query: Callable[[str, str], Awaitable[list[Row]]]) -> list[Row]:
+        """The same query to every account at once; an account whose venue is away or refuses gives no
+        rows, so it does not blank the others'."""
 
-        async def one(venue: str, account: str) -> Any:
+        async def one(venue: str, account: str) -> list[Row]:
             try:
-                return await self.edge.command(venue, account, query(venue=venue, account=account,
-                                                                     user=self.user.name))
-            except BusError:
-                return None
+                return await query(venue, account)
+            except (BusError, NotSent):
+                return []
 
-        return await asyncio.gather(*(one(venue, account) for venue, account in self.accounts()))
+        answers = await asyncio.gather(*(one(venue, account) for venue, account in self.accounts()))
+        return [row for rows in answers for row in rows]
 
     def orders_and_fills(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
         """The newest ``MAX_ROWS`` orders (working first) and fills, and how many fills there are in all."""

@@ -13,7 +13,7 @@ from ws_edge.requests import validate_instrument_list, validate_md_login
 from ws_edge.trading_day import china_now
 
 if TYPE_CHECKING:
-    from ws_edge.routes import Request
+    from ws_edge.route import Request
     from ws_edge.session import MdSession
 
 

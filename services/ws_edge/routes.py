@@ -10,41 +10,16 @@ requests', 'Market-data requests', 'Code map').
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ws_edge import md_requests, td_books, td_reference, td_trading, td_user
-from ws_edge.requests import validate_body
+from ws_edge.route import Route, RouteTable
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    body_keys: tuple[str, ...]  # accepted request body keys, first is canonical
-    fields: tuple[str, ...]  # request body fields (docs/ws_edge.md, 'Field order')
-    rsp_type: str
-    rsp_key: str
-    empty: Any  # body of the single message of an empty answer (None → null, {} → {})
-    handler: Handler
-    needs_login: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request as a handler gets it: its name, its route, its body (validated on ``/td/``) and its
-    ``RequestID``."""
-
-    msg_type: str
-    route: Route
-    body: dict[str, Any]
-    request_id: int
-
-
-Handler = Callable[[Any, Request], Awaitable[None]]  # (the session, the request)
 
 _QRY_INVESTOR = "BrokerID, InvestorID"
 TD_ROUTES: dict[str, Route] = {
@@ -143,11 +118,10 @@ MD_ROUTES: dict[str, Route] = {
 }
 
 
+TD_TABLE = RouteTable(TD_ROUTES, TD_KNOWN_UNROUTED)
+MD_TABLE = RouteTable(MD_ROUTES)
+
+
 def validate_td(msg_type: str, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """(body, RequestID) of a routed ``/td/`` request, checked against its row, or ``RequestInvalid``."""
-    route = TD_ROUTES[msg_type]
-    return validate_body(msg_type, data, route.body_keys, route.fields)
-
-
-# Ignored silently, before dispatch (docs/ws_edge.md, 'Leniency we chose').
-HEARTBEAT_TYPES = frozenset({"Ping", "Pong"})
+    return TD_TABLE.validate(msg_type, data)

@@ -21,6 +21,8 @@ from tradebus.logs import get_logger
 from ws_edge.channel import Channel
 from ws_edge.connection import remote_address, run_connection
 from ws_edge.edge import Edge
+from ws_edge.route import RouteTable
+from ws_edge.routes import MD_TABLE, TD_TABLE
 from ws_edge.session import MdSession, Session
 from ws_edge.td_session import TdSession
 
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 
 log = get_logger("ws_edge.server")
 PATHS: dict[str, str] = {"/md/": "md", "/md": "md", "/td/": "td", "/td": "td"}
-SESSIONS: dict[str, type[Session]] = {"md": MdSession, "td": TdSession}
+# Each endpoint: its session class and the route table it dispatches with.
+SESSIONS: dict[str, tuple[type[Session], RouteTable]] = {"md": (MdSession, MD_TABLE), "td": (TdSession, TD_TABLE)}
 HttpHandler = Callable[[ServerConnection, Request], Response | None]
 
 
@@ -86,5 +89,6 @@ class Listener:
         cfg = self.edge.config
         channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high,
                           on_conflate=self.edge.conflated.inc)
-        session = SESSIONS[kind](self.edge, channel, remote_address(conn))
+        session_class, table = SESSIONS[kind]
+        session = session_class(self.edge, channel, remote_address(conn), table)
         await run_connection(conn, channel, session, self.sessions)  # type: ignore[arg-type]

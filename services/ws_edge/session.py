@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from tradebus.logs import get_logger
 from tradebus.ratelimit import TokenBucket
@@ -28,7 +27,7 @@ from ws_edge.envelope import (
 )
 from ws_edge.instruments import BusInstrument
 from ws_edge.requests import RequestInvalid
-from ws_edge.routes import HEARTBEAT_TYPES, MD_ROUTES, Request, Route
+from ws_edge.route import Request, RouteTable
 
 if TYPE_CHECKING:
     from ws_edge.edge import Edge
@@ -36,12 +35,16 @@ if TYPE_CHECKING:
 log = get_logger("ws_edge.session")
 
 
+# Ignored silently, before dispatch (docs/ws_edge.md, 'Leniency we chose').
+HEARTBEAT_TYPES = frozenset({"Ping", "Pong"})
+
+
 class Session:
     kind = "?"
-    routes: ClassVar[Mapping[str, Route]] = {}  # the endpoint's rows of the route table
 
-    def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
+    def __init__(self, edge: Edge, channel: Channel, address: str, table: RouteTable) -> None:
         self.edge = edge
+        self.table = table  # the endpoint's rows of the route table (ws_edge.routes)
         self.channel = channel
         self.address = address
         self.user: User | None = None
@@ -106,8 +109,7 @@ class Session:
 
     def rsp_name(self, msg_type: str) -> str:
         """The reply name of a refused call (-3): the route's, or the request's own name when unrouted."""
-        route = self.routes.get(msg_type)
-        return route.rsp_type if route else msg_type
+        return self.table.rsp_name(msg_type)
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -131,10 +133,9 @@ class Session:
 
 class MdSession(Session):
     kind = "md"
-    routes = MD_ROUTES
 
-    def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
-        super().__init__(edge, channel, address)
+    def __init__(self, edge: Edge, channel: Channel, address: str, table: RouteTable) -> None:
+        super().__init__(edge, channel, address, table)
         self.subscribed: dict[str, BusInstrument] = {}
         self.anonymous = False  # logged in without credentials (market data only)
 
@@ -151,7 +152,7 @@ class MdSession(Session):
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
         """An unknown name is -404 even before login; the login check comes before validation, which the
         handlers do (docs/ws_edge.md, 'Market-data requests')."""
-        route = self.routes.get(msg_type)
+        route = self.table.get(msg_type)
         if route is None:
             self.send(error(msg_type, NOT_IMPLEMENTED))
             return

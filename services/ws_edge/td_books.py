@@ -26,7 +26,7 @@ from ws_edge.replies import (
 from ws_edge.td_reference import instruments, last_tick
 
 if TYPE_CHECKING:
-    from ws_edge.routes import Request
+    from ws_edge.route import Request
     from ws_edge.td_session import TdSession
 
 

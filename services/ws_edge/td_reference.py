@@ -16,7 +16,7 @@ from ws_edge.instruments import BusInstrument
 from ws_edge.replies import exchange_bodies, instrument_body, product_body
 
 if TYPE_CHECKING:
-    from ws_edge.routes import Request
+    from ws_edge.route import Request
     from ws_edge.td_session import TdSession
 
 

@@ -35,7 +35,7 @@ from ws_edge.envelope import (
 )
 from ws_edge.investor import Account, LoginName, named_account, pick_investor
 from ws_edge.order_desk import OrderDesk
-from ws_edge.routes import TD_KNOWN_UNROUTED, TD_ROUTES, Request, validate_td
+from ws_edge.route import Request, RouteTable
 from ws_edge.session import Session
 
 if TYPE_CHECKING:
@@ -46,10 +46,9 @@ log = get_logger("ws_edge.td")
 
 class TdSession(Session):
     kind = "td"
-    routes = TD_ROUTES
 
-    def __init__(self, edge: Edge, channel: Channel, address: str) -> None:
-        super().__init__(edge, channel, address)
+    def __init__(self, edge: Edge, channel: Channel, address: str, table: RouteTable) -> None:
+        super().__init__(edge, channel, address, table)
         self.login_id = ""  # the UserID this session logged in with
         self.login_name = LoginName("")
         self.investor: Account | None = None
@@ -65,12 +64,12 @@ class TdSession(Session):
     # --- dispatch (docs/ws_edge.md, 'Dispatch') ------------------------------------------------------------
 
     async def dispatch(self, msg_type: str, data: dict[str, Any]) -> None:
-        route = self.routes.get(msg_type)
+        route = self.table.get(msg_type)
         if route is None:
-            known = msg_type in TD_KNOWN_UNROUTED
+            known = msg_type in self.table.known_unrouted
             self.send(error(msg_type, NOT_LOGGED_IN if known and self.user is None else NOT_IMPLEMENTED))
             return
-        body, request_id = validate_td(msg_type, data)
+        body, request_id = self.table.validate(msg_type, data)
         request = Request(msg_type, route, body, request_id)
         if not route.needs_login:
             await route.handler(self, request)  # the login: the edge's own answer, never a call to td_exec

@@ -17,7 +17,7 @@ from ws_edge.orders import OrderFieldError, action_change, coid_for, input_order
 from ws_edge.replies import order_action_echo, refusal_info
 
 if TYPE_CHECKING:
-    from ws_edge.routes import Request
+    from ws_edge.route import Request
     from ws_edge.td_session import TdSession
 
 log = get_logger("ws_edge.td")

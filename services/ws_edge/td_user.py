@@ -12,7 +12,7 @@ from ws_edge.replies import password_update_echo, td_login_body
 from ws_edge.trading_day import china_now
 
 if TYPE_CHECKING:
-    from ws_edge.routes import Request
+    from ws_edge.route import Request
     from ws_edge.td_session import TdSession
 
 PASSWORD_CHANGE_ERROR = {"": ErrorId.SUCCESS, "wrong": ErrorId.OLD_PASSWORD_MISMATCH, "weak": ErrorId.WEAK_PASSWORD}

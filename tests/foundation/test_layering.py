@@ -25,7 +25,6 @@ SERVICES = ROOT / "services"
 # breaking it means moving reconciliation out of the engine (issue 17), which is work on engine.py.
 KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset({
     ("td_exec.engine", "td_exec.reconcile", "td_exec.snapshot"),
-    ("ws_edge.console", "ws_edge.console.session"),  # a console session names its Console (type only)
 })
 
 

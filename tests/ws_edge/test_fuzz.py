@@ -20,8 +20,8 @@ from tradebus.runtime.metrics import Registry
 from tradebus.users import UserStore
 from ws_edge.edge import Edge
 from ws_edge.routes import TD_ROUTES
-from ws_edge.session import MdSession, Session
-from ws_edge.td_session import TdSession
+from ws_edge.server import SESSIONS
+from ws_edge.session import Session
 
 
 class RecordingChannel:
@@ -80,9 +80,10 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         server.stop()
 
 
-def session(loop: Loop, kind: type[Session], *, logged_in: bool) -> tuple[Session, RecordingChannel]:
+def session(loop: Loop, kind: str, *, logged_in: bool) -> tuple[Session, RecordingChannel]:
     channel = RecordingChannel()
-    made = kind(loop.edge, channel, "127.0.0.1")  # type: ignore[arg-type]
+    session_class, table = SESSIONS[kind]
+    made = session_class(loop.edge, channel, "127.0.0.1", table)  # type: ignore[arg-type]
     if logged_in:
         made.user = loop.edge.users.get("alice")
     return made, channel
@@ -116,7 +117,7 @@ def check(channel: RecordingChannel) -> None:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frame=frames, logged_in=st.booleans(), td=st.booleans())
 def test_frame_handler_never_raises(loop: Loop, frame: str | bytes, logged_in: bool, td: bool) -> None:
-    made, channel = session(loop, TdSession if td else MdSession, logged_in=logged_in)
+    made, channel = session(loop, "td" if td else "md", logged_in=logged_in)
     loop.run(made.handle_frame(frame))  # raises if anything leaks
     check(channel)
     if isinstance(frame, bytes):

@@ -14,8 +14,7 @@ from ws_edge.order_desk import ALREADY_SENT, ORDER_NOT_ACTIVE, ORDER_NOT_FOUND, 
 from ws_edge.orders import OrderFieldError, action_change
 from ws_edge.replies import refusal_info
 from ws_edge.routes import MD_ROUTES, TD_KNOWN_UNROUTED, TD_ROUTES
-from ws_edge.session import MdSession
-from ws_edge.td_session import TdSession
+from ws_edge.server import SESSIONS
 
 WS_EDGE = Path(__file__).resolve().parents[2] / "services" / "ws_edge"
 ROUTES_FILE = WS_EDGE / "routes.py"
@@ -32,9 +31,11 @@ def test_every_row_has_an_async_handler_and_a_reply() -> None:
 
 
 def test_refused_call_names_come_from_the_table() -> None:
-    for kind, routes in ((TdSession, TD_ROUTES), (MdSession, MD_ROUTES)):
-        session = kind.__new__(kind)  # rsp_name reads only the class's table
-        for name, route in routes.items():
+    for kind, (session_class, table) in SESSIONS.items():
+        session = session_class.__new__(session_class)  # rsp_name reads only the session's table
+        session.table = table
+        assert table.routes is {"td": TD_ROUTES, "md": MD_ROUTES}[kind]
+        for name, route in table.routes.items():
             assert session.rsp_name(name) == route.rsp_type
         assert session.rsp_name("ReqNope") == "ReqNope"
 

@@ -7,7 +7,6 @@ Trading data.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
@@ -53,16 +52,8 @@ class Console:
     async def serve(self, conn: ServerConnection) -> None:
         cfg = self.edge.config
         channel = Channel(conn, max_frames=cfg.queue_max_frames, write_high=cfg.write_buffer_high)
-        session = ConsoleSession(self, channel, remote_address(conn))
+        session = ConsoleSession(self.edge, self.sessions, self.system, channel, remote_address(conn))
         await run_connection(conn, channel, session, self.live)  # type: ignore[arg-type]
-
-    async def release(self, session: ConsoleSession) -> None:
-        """Give back what a session held (idempotent): market references and account-feed pushes."""
-        self.edge.book.detach(session)
-        for instrument in set(session.watched.values()):
-            with contextlib.suppress(Exception):  # md_ingest away: it drops our reference when it sees us gone
-                await self.edge.market.release(session.sink, instrument)  # type: ignore[arg-type]
-        session.watched.clear()
 
     async def stop(self) -> None:
         await self.system.stop()

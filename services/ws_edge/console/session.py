@@ -28,13 +28,14 @@ from tradebus.subjects import auth_cmd
 from tradebus.users import User
 from ws_edge.channel import Channel
 from ws_edge.console import protocol as p
-from ws_edge.console.sessions import ConsoleLogin
+from ws_edge.console.sessions import ConsoleLogin, SessionStore
+from ws_edge.console.system import SystemWatch
 from ws_edge.console.trading import Refused, Trader
 from ws_edge.instruments import BusInstrument
 from ws_edge.order_desk import INSTRUMENT_HINT
 
 if TYPE_CHECKING:
-    from ws_edge.console import Console
+    from ws_edge.edge import Edge
 
 log = get_logger("ws_edge.console")
 SYSTEM_RESEND_S = 2.0  # the system snapshot goes out at least this often (ages, missing services)
@@ -68,9 +69,11 @@ def quote_row(instrument_id: str, tick: Tick) -> dict[str, Any]:
 
 
 class ConsoleSession:
-    def __init__(self, console: Console, channel: Channel, address: str) -> None:
-        self.console = console
-        self.edge = console.edge
+    def __init__(self, edge: Edge, logins: SessionStore, system: SystemWatch, channel: Channel,
+                 address: str) -> None:
+        self.edge = edge
+        self.logins = logins  # the console's login tokens, shared by its sessions
+        self.system = system  # the console's one watch of the system, shared by its sessions
         self.channel = channel
         self.address = address
         cfg = self.edge.config
@@ -160,14 +163,14 @@ class ConsoleSession:
         if user is None:
             self.send("login_failed", message=WRONG_LOGIN_TEXT)
             return
-        token, login = self.console.sessions.issue(user.name)
+        token, login = self.logins.issue(user.name)
         log.info("console login", user=user.name, address=self.address)
         await self._start(user, login, token)
 
     async def _resume(self, message: p.Resume) -> None:
         if self.user is not None:
             raise Refused(f"already logged in as {self.user_name}")
-        login = self.console.sessions.resume(message.token)
+        login = self.logins.resume(message.token)
         user = self.edge.users.get(login.user) if login else None
         if login is None or user is None:
             self.send("login_failed", message=ENDED_TEXT, resumed=True)
@@ -183,7 +186,7 @@ class ConsoleSession:
                     for v, a in self.trader.accounts()]
         self.send("login_ok", user=user.name, token=token, expires_at=login.expires_at, accounts=accounts,
                   session_s=self.edge.config.console_session_s)
-        await self.console.system.start()
+        await self.system.start()
         for venue, account in self.trader.accounts():
             feed = await self.edge.book.feed(venue, account)
             feed.targets.add(self)
@@ -191,7 +194,7 @@ class ConsoleSession:
         self._loop_task = asyncio.create_task(self._run(), name="console-loop")
 
     async def _logout(self) -> None:
-        self.console.sessions.revoke(self.token)
+        self.logins.revoke(self.token)
         log.info("console logout", user=self.user_name, address=self.address)
         await self._end("logged_out", "You are logged out.", CLOSE_LOGOUT)
 
@@ -199,7 +202,7 @@ class ConsoleSession:
         """The last message of this connection, then close it."""
         self.ended = True
         self.send(kind, message=message)
-        await self.console.release(self)
+        await self.release()
         with contextlib.suppress(Exception):
             await self.channel.conn.close(code, kind)
 
@@ -252,7 +255,7 @@ class ConsoleSession:
     # --- system ------------------------------------------------------------------------------------
 
     async def _verify_code(self, message: p.VerifyCode) -> None:
-        if message.instance not in self.console.system.opend:
+        if message.instance not in self.system.opend:
             raise Refused(f"no OpenD instance {message.instance!r} is known")
         command = AuthCommand(op="verify_code", code=message.code.strip(), user=f"console:{self.user_name}")
         log.info("console verify code", user=self.user_name, instance=message.instance)  # never the code
@@ -328,12 +331,12 @@ class ConsoleSession:
     async def _tick(self) -> None:
         assert self.login is not None
         if time.time() >= self.login.expires_at:
-            self.console.sessions.revoke(self.token)
+            self.logins.revoke(self.token)
             log.info("console session expired", user=self.user_name, address=self.address)
             await self._end("session_expired", EXPIRED_TEXT, CLOSE_EXPIRED)
             return
         now = time.monotonic()
-        system = self.console.system
+        system = self.system
         version, sent_at = self.system_sent
         if system.version != version or now - sent_at >= SYSTEM_RESEND_S:
             self.system_sent = (system.version, now)
@@ -349,6 +352,14 @@ class ConsoleSession:
             self.quotes_at = now
             self._send_quotes()
 
+    async def release(self) -> None:
+        """Give back what this session held (idempotent): market references and account-feed pushes."""
+        self.edge.book.detach(self)
+        for instrument in set(self.watched.values()):
+            with contextlib.suppress(Exception):  # md_ingest away: it drops our reference when it sees us gone
+                await self.edge.market.release(self.sink, instrument)  # type: ignore[arg-type]
+        self.watched.clear()
+
     async def closed(self) -> None:
         """The socket is gone: release the market references and the account feeds."""
         self.ended = True
@@ -357,4 +368,4 @@ class ConsoleSession:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self.console.release(self)
+        await self.release()

@@ -155,6 +155,8 @@ class _Packer:
                 out[i] = int(value)
             else:
                 text = str(value)
+                if not text.isascii() and f.size < 2:
+                    return None  # a single char: the setter decides what non-ASCII text becomes
                 data = text.encode("ascii") if text.isascii() else _gb18030_text(text, f.size)
                 if len(data) > max(1, f.size - 1):
                     return None  # the setter refuses it with its own TypeError

@@ -1,6 +1,7 @@
 """The client process of ``bench/ws_edge.py``: many webctp clients, one event loop, driven over stdin.
 
-It holds WebSocket clients to two servers (``edge``: ws_edge; ``bare``: the bare broadcast server) and
+It holds WebSocket clients to servers (``edge``: ws_edge; ``bare``: the bare broadcast server; ``webctp``:
+webctp's own server, for ``bench/vs_webctp.py``) and
 answers one JSON command per stdin line with one JSON line on stdout:
 
 * ``connect``: open clients to a target until it has ``count``, each logged in (``ReqUserLogin`` on
@@ -201,7 +202,7 @@ class Clients:
         self.nats_url = nats_url
         self.opener = open_picows if lib == "picows" else open_websockets
         self.recorder = Recorder()
-        self.conns: dict[str, list[Conn]] = {"edge": [], "bare": []}
+        self.conns: dict[str, list[Conn]] = {"edge": [], "bare": [], "webctp": []}
         self.tick_keys = array("q")
         self.tick_ts = array("q")
         self.nc: Any = None
@@ -230,8 +231,8 @@ class Clients:
             await self.opener(url, conn)
             fresh.append(conn)
         login = {"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": user, "Password": password}}
-        replies = await asyncio.gather(*(c.ask(login, lambda m: m.get("MsgType") == "RspUserLogin", 600)
-                                         for c in fresh))
+        # One login at a time: ws_edge checks one attempt per client address at once and refuses the rest.
+        replies = [await c.ask(login, lambda m: m.get("MsgType") == "RspUserLogin", 600) for c in fresh]
         bad = [r for r in replies if (r.get("RspInfo") or {}).get("ErrorID") != 0]
         if bad:
             raise RuntimeError(f"login refused: {bad[0]}")

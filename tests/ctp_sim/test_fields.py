@@ -11,7 +11,7 @@ from ctpsim_helpers import md_mod, td_mod
 
 from ctp_sim import clock, fields
 from tradebus.ctp.mapping import position_effect as offset_to_sim
-from tradebus.ctp.structs import _verified_text_field, make_struct
+from tradebus.ctp.structs import _packer, _verified_text_field, field_names, make_struct
 from tradebus.ctp.time import BEIJING
 from tradebus.sim import default_instruments
 
@@ -71,6 +71,39 @@ def test_every_field_kind_round_trips() -> None:
         "全部成交", "0", -952235321, "1.2.3.4")
     with pytest.raises(ValueError):
         make_struct(td_mod, "NotAStruct", {})
+
+
+def _ctp_struct_classes() -> list[type]:
+    return [getattr(mod, name) for mod in (md_mod, td_mod) for name in dir(mod)
+            if name.startswith("CThostFtdc") and name.endswith("Field")]
+
+
+def test_every_struct_is_filled_in_one_pack_with_the_setters_bytes() -> None:
+    # make_struct packs a whole struct at once only where its bytes equal the SWIG setters' (checked
+    # per class); every struct the library has must qualify, or the double falls back to the slow path.
+    classes = _ctp_struct_classes()
+    assert len(classes) > 300
+    assert [c.__name__ for c in classes if _packer(c) is None] == []
+
+
+def test_packed_struct_reads_back_like_a_filled_one() -> None:
+    body = {"BrokerID": "9999", "InvestorID": "000001", "InstrumentID": "rb2601", "LimitPrice": 3512.5,
+            "VolumeTotalOriginal": 3, "Direction": "1", "StatusMsg": "未成交还在队列中", "SessionID": -7,
+            "NotAField": "ignored"}
+    order = make_struct(td_mod, "CThostFtdcOrderField", body)
+    expected = {k: v for k, v in body.items() if k != "NotAField"}
+    assert {k: getattr(order, k) for k in expected} == expected
+    assert order.OrderSysID == "" and order.VolumeTraded == 0 and order.FrontID == 0
+    assert set(field_names(td_mod.CThostFtdcOrderField)) >= set(expected)
+
+
+def test_values_the_setters_refuse_are_still_refused() -> None:
+    with pytest.raises(TypeError):  # 9 characters do not fit char[9] with its terminator
+        make_struct(md_mod, "CThostFtdcDepthMarketDataField", {"ExchangeID": "X" * 9})
+    with pytest.raises(TypeError):  # a single char
+        make_struct(td_mod, "CThostFtdcOrderField", {"Direction": "01"})
+    with pytest.raises(OverflowError):
+        make_struct(td_mod, "CThostFtdcOrderField", {"SessionID": 1 << 40})
 
 
 def test_a_new_trading_day_starts_fresh_but_keeps_ids_unique(tmp_path: Path) -> None:

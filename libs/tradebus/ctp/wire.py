@@ -5,8 +5,11 @@ small: the front speaks in CTP vocabulary — struct names, field names, SPI cal
 the double stays a thin, generic translator and every CTP semantic lives in the front.
 
 Transport: TCP. Each message is a frame: a 4-byte big-endian unsigned length, then that many
-bytes of JSON (msgspec) encoding one :class:`Frame`. Frames larger than ``MAX_FRAME`` are a
-protocol error and close the connection.
+bytes of MessagePack (msgspec) encoding one :class:`Frame`. Frames larger than ``MAX_FRAME`` are a
+protocol error and close the connection. MessagePack, not JSON: a depth update carries CTP's
+"no value" price, DBL_MAX, up to three times, and parsing ``1.7976931348623157e308`` from text cost
+about 10 µs each — 30 of the 35 µs a depth frame took to decode, paid once per session per tick.
+Binary doubles decode in about 2 µs a frame and travel exactly.
 
 Frames by ``kind``:
 
@@ -67,8 +70,8 @@ class ProtocolError(Exception):
     """A frame that breaks the protocol (too large, not decodable)."""
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Frame)
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Frame)
 
 
 def encode(frame: Frame) -> bytes:

@@ -10,27 +10,34 @@ OrderStatus Canceled and OrderSubmitStatus InsertRejected, and a StatusMsg in th
 
 from __future__ import annotations
 
+from tradebus.ctp.errors import ERROR_TEXT, MD_SUCCESS_TEXT, ErrorId
 from tradebus.sim import Offset, RejectReason
 
-SUCCESS = (0, "CTP:正确")
-MD_SUCCESS = (0, "CTP:No Error")
-INVALID_LOGIN = (3, "CTP:不合法的登录")
-DUPLICATE_LOGIN = (5, "CTP:重复的登录")
-NOT_LOGGED_IN = (6, "CTP:还没有登录")
-NO_PERMISSION = (9, "CTP:无此权限")
-INVESTOR_NOT_FOUND = (13, "CTP:找不到投资者")
-BAD_FIELD = (15, "CTP:报单字段有误")
-INSTRUMENT_NOT_FOUND = (16, "CTP:找不到合约")
-DUPLICATE_ORDER_REF = (22, "CTP:报单错误：不允许重复报单")
-ORDER_NOT_FOUND = (25, "CTP:撤单找不到相应报单")
-ORDER_NOT_ACTIVE = (26, "CTP:报单已全成交或已撤销，不能再撤")
-OVER_CLOSE_POSITION = (30, "CTP:平仓量超过持仓量")
-INSUFFICIENT_MONEY = (31, "CTP:资金不足")
-SETTLEMENT_NOT_CONFIRMED = (42, "CTP:结算结果未确认")
-OVER_CLOSE_TODAY = (50, "CTP:平今仓位不足")
-OVER_CLOSE_YESTERDAY = (51, "CTP:平昨仓位不足")
-AUTH_FAILED = (63, "CTP:客户端认证失败")
-NO_SUCH_FUNCTION = (77, "CTP:无此功能")
+
+def _error(code: int) -> tuple[int, str]:
+    return code, ERROR_TEXT[code]
+
+
+# (ErrorID, ErrorMsg) pairs as the front sends them; ids and texts are the kit's (tradebus.ctp.errors).
+SUCCESS = _error(ErrorId.SUCCESS)
+MD_SUCCESS = (ErrorId.SUCCESS, MD_SUCCESS_TEXT)
+INVALID_LOGIN = _error(ErrorId.INVALID_LOGIN)
+DUPLICATE_LOGIN = _error(ErrorId.DUPLICATE_LOGIN)
+NOT_LOGGED_IN = _error(ErrorId.NOT_LOGGED_IN)
+NO_PERMISSION = _error(ErrorId.NO_PERMISSION)
+INVESTOR_NOT_FOUND = _error(ErrorId.INVESTOR_NOT_FOUND)
+BAD_FIELD = _error(ErrorId.BAD_ORDER_FIELD)
+INSTRUMENT_NOT_FOUND = _error(ErrorId.INSTRUMENT_NOT_FOUND)
+DUPLICATE_ORDER_REF = _error(ErrorId.DUPLICATE_ORDER)
+ORDER_NOT_FOUND = _error(ErrorId.ORDER_NOT_FOUND)
+ORDER_NOT_ACTIVE = _error(ErrorId.ORDER_NOT_ACTIVE)
+OVER_CLOSE_POSITION = _error(ErrorId.OVER_CLOSE_POSITION)
+INSUFFICIENT_MONEY = _error(ErrorId.INSUFFICIENT_MONEY)
+SETTLEMENT_NOT_CONFIRMED = _error(ErrorId.SETTLEMENT_NOT_CONFIRMED)
+OVER_CLOSE_TODAY = _error(ErrorId.OVER_CLOSE_TODAY)
+OVER_CLOSE_YESTERDAY = _error(ErrorId.OVER_CLOSE_YESTERDAY)
+AUTH_FAILED = _error(ErrorId.AUTH_FAILED)
+NO_SUCH_FUNCTION = _error(ErrorId.NO_SUCH_FUNCTION)
 
 # Refusals the CTP front itself makes (→ OnRspOrderInsert + OnErrRtnOrderInsert).
 FRONT_REJECTS: dict[RejectReason, tuple[int, str]] = {

@@ -21,7 +21,12 @@ class ErrorId:
     DUPLICATE_ORDER = 22  # an OrderRef this session already used
     ORDER_NOT_FOUND = 25  # a cancel of an order the front does not know
     ORDER_NOT_ACTIVE = 26  # a cancel of an order already filled or cancelled
+    OVER_CLOSE_POSITION = 30  # closing more than the position
     INSUFFICIENT_MONEY = 31
+    SETTLEMENT_NOT_CONFIRMED = 42  # an order before the day's settlement was confirmed
+    OVER_CLOSE_TODAY = 50  # closing more of today's position than there is
+    OVER_CLOSE_YESTERDAY = 51  # closing more of yesterday's position than there is
+    AUTH_FAILED = 63  # ReqAuthenticate refused (AppID / AuthCode)
     LOGIN_FORBIDDEN = 75  # too many failed logins in a row
     NO_SUCH_FUNCTION = 77
     WEAK_PASSWORD = 131
@@ -41,7 +46,12 @@ ERROR_TEXT: dict[int, str] = {
     ErrorId.DUPLICATE_ORDER: "CTP:报单错误：不允许重复报单",
     ErrorId.ORDER_NOT_FOUND: "CTP:撤单找不到相应报单",
     ErrorId.ORDER_NOT_ACTIVE: "CTP:报单已全成交或已撤销，不能再撤",
+    ErrorId.OVER_CLOSE_POSITION: "CTP:平仓量超过持仓量",
     ErrorId.INSUFFICIENT_MONEY: "CTP:资金不足",
+    ErrorId.SETTLEMENT_NOT_CONFIRMED: "CTP:结算结果未确认",
+    ErrorId.OVER_CLOSE_TODAY: "CTP:平今仓位不足",
+    ErrorId.OVER_CLOSE_YESTERDAY: "CTP:平昨仓位不足",
+    ErrorId.AUTH_FAILED: "CTP:客户端认证失败",
     ErrorId.LOGIN_FORBIDDEN: "CTP:连续登录失败次数超限，登录被禁止",
     ErrorId.NO_SUCH_FUNCTION: "CTP:无此功能",
     ErrorId.WEAK_PASSWORD: "CTP:口令强度不够",

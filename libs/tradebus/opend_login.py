@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from tradebus.futu_import import import_futu
+from tradebus.futu.loader import import_futu
 from tradebus.logs import get_logger
 from tradebus.schemas.auth import AuthState
 

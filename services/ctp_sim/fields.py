@@ -22,7 +22,7 @@ from typing import Any
 from ctp_sim import clock
 from ctp_sim.state import OrderRec
 from tradebus.ctp.structs import DBL_MAX
-from tradebus.sim import Funds, Offset, OrderKind, Position, Quote, Side, SimInstrument, SimOrderStatus
+from tradebus.sim import Funds, Offset, OrderType, Position, Quote, Side, SimInstrument, SimOrderStatus
 
 FIVE_LEVEL_EXCHANGES = frozenset({"SHFE", "INE"})
 # SHFE and INE keep today's and yesterday's positions apart; the others net them.
@@ -40,8 +40,8 @@ OFFSET_CTP2SIM_SPLIT: dict[str, Offset] = {
 }
 # Elsewhere every close flag closes (yesterday's first).
 OFFSET_CTP2SIM_NET: dict[str, Offset] = {"0": Offset.OPEN, "1": Offset.CLOSE, "3": Offset.CLOSE, "4": Offset.CLOSE}
-PRICE_TYPE_CTP2SIM: dict[str, OrderKind] = {"2": OrderKind.LIMIT, "1": OrderKind.MARKET}
-PRICE_TYPE_SIM2CTP: dict[OrderKind, str] = {v: k for k, v in PRICE_TYPE_CTP2SIM.items()}
+PRICE_TYPE_CTP2SIM: dict[str, OrderType] = {"2": OrderType.LIMIT, "1": OrderType.MARKET}
+PRICE_TYPE_SIM2CTP: dict[OrderType, str] = {v: k for k, v in PRICE_TYPE_CTP2SIM.items()}
 STATUS_SIM2CTP: dict[SimOrderStatus, tuple[str, str]] = {
     SimOrderStatus.QUEUED: ("3", "未成交"),
     SimOrderStatus.PARTIAL: ("1", "部分成交"),

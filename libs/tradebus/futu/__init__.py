@@ -1,6 +1,7 @@
 """The Futu kit: what tradebus knows about futu-api and OpenD, written once for every service.
 
 * :mod:`tradebus.futu.loader` — ``import futu`` without its side effects (the one loader);
+* :mod:`tradebus.futu.frame` — OpenD's 44-byte packet header and the connection proto ids;
 * :mod:`tradebus.futu.markets` — markets, security codes (``HK.00700``), the markets' time zones;
 * :mod:`tradebus.futu.trade` — futu-api's trade vocabulary (TrdSide, OrderType, OrderStatus, TrdEnv…)
   mapped to the bus's enums, with the wire numbers OpenD sends for them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tradebus.futu import markets, trade
 from tradebus.futu.markets import inverse
-from tradebus.sim import OrderKind, RejectReason, Side, SimOrderStatus
+from tradebus.sim import OrderType, RejectReason, Side, SimOrderStatus
 
 # market of the sim instrument (= futu's market token) -> Qot_Common.QotMarket (quote messages)
 QOT_MARKET: dict[str, int] = markets.QOT_MARKET
@@ -35,9 +35,8 @@ TRD_CATEGORY_SECURITY = trade.TRD_CATEGORY_WIRE["SECURITY"]
 TRD_SIDE: dict[Side, int] = {side: trade.TRD_SIDE_WIRE[name] for side, name in trade.SIDE_TO_FUTU.items()}
 TRD_SIDE_TO_SIM: dict[int, Side] = inverse(TRD_SIDE)
 
-_ORDER_KIND_TO_FUTU: dict[OrderKind, str] = {OrderKind.LIMIT: "NORMAL", OrderKind.MARKET: "MARKET"}
-ORDER_TYPE: dict[OrderKind, int] = {kind: trade.ORDER_TYPE_WIRE[name] for kind, name in _ORDER_KIND_TO_FUTU.items()}
-ORDER_TYPE_TO_SIM: dict[int, OrderKind] = inverse(ORDER_TYPE)
+ORDER_TYPE: dict[OrderType, int] = {t: trade.ORDER_TYPE_WIRE[name] for t, name in trade.ORDER_TYPE_TO_FUTU.items()}
+ORDER_TYPE_TO_SIM: dict[int, OrderType] = inverse(ORDER_TYPE)
 
 # Trd_Common.OrderStatus; a cancelled order that had fills is CANCELLED_PART, see order_status()
 _SIM_STATUS_TO_FUTU: dict[SimOrderStatus, str] = {

@@ -20,24 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import os
-import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from tradebus.futu_import import import_futu
+from tradebus.futu import frame
+from tradebus.futu.frame import GET_GLOBAL_STATE, INIT_CONNECT, KEEP_ALIVE, NOTIFY
+from tradebus.futu.loader import import_futu
 from tradebus.logs import get_logger
 from tradebus.schemas.auth import AuthState
 
 log = get_logger("tradebus.opend_login")
 
-HEADER = struct.Struct("<2sIBBII20s8s")
-MAGIC = b"FT"
-INIT_CONNECT, GET_GLOBAL_STATE, NOTIFY, KEEP_ALIVE = 1001, 1002, 1003, 1004
 MAX_BODY = 1 << 20  # no answer of these protos comes near; a bigger length is a broken stream
 MAX_REASON = 200
 CLIENT_ID = "tradebus"
@@ -77,9 +74,8 @@ class _Wire:
         serial = next(self._serials) & 0xFFFFFFFF
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[serial] = reply
-        head = HEADER.pack(MAGIC, proto, 0, 0, serial, len(body), hashlib.sha1(body).digest(), b"\0" * 8)
         try:
-            self.writer.write(head + body)
+            self.writer.write(frame.pack(proto, serial, body))
             await self.writer.drain()
             await asyncio.wait([reply, self.pump], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if reply.done():
@@ -101,12 +97,13 @@ class _Wire:
                 self.on_push(proto, response)
 
     async def _receive(self) -> tuple[int, int, Any]:
-        head = await self.reader.readexactly(HEADER.size)
-        magic, proto, fmt, _ver, serial, length, sha1, _reserved = HEADER.unpack(head)
-        if magic != MAGIC or length > MAX_BODY:
-            raise OpenDProtocolError(f"not an OpenD frame (magic {magic!r}, length {length})")
+        try:
+            proto, fmt, serial, length, sha1 = frame.unpack_header(await self.reader.readexactly(frame.HEADER_SIZE),
+                                                                   MAX_BODY)
+        except frame.FrameError as exc:
+            raise OpenDProtocolError(f"not an OpenD frame ({exc})") from exc
         body = await self.reader.readexactly(length)
-        if hashlib.sha1(body).digest() != sha1:
+        if not frame.body_matches(body, sha1):
             raise OpenDProtocolError(f"proto {proto}: body SHA1 mismatch")
         if fmt != 0:
             raise OpenDProtocolError(f"proto {proto}: format {fmt} (only protobuf is asked for)")

@@ -54,7 +54,7 @@ from tradebus.ctp.codes import (
 from tradebus.ctp.codes import OrderStatus as CtpStatus
 from tradebus.ctp.exchanges import NO_MARKET_ORDER_EXCHANGES
 from tradebus.ctp.ids import padded, ref_number
-from tradebus.ctp.mapping import DIRECTION, position_effect
+from tradebus.ctp.mapping import DIRECTION, PRICE_TYPE, position_effect
 from tradebus.ctp.wire import Frame
 from tradebus.sim import SimInstrument, SimMarket, SimOrder, SimOrderStatus, SimReject, SimTrade
 
@@ -314,7 +314,7 @@ class Broker:
             req.get("Direction") in DIRECTION
             and position_effect(inst.market, str(req.get("CombOffsetFlag", ""))[:1]) is not None
             and str(req.get("CombHedgeFlag", ""))[:1] in HEDGE_FLAGS
-            and req.get("OrderPriceType") in fields.PRICE_TYPE_CTP2SIM
+            and req.get("OrderPriceType") in PRICE_TYPE
             and req.get("TimeCondition") in TIME_CONDITIONS
             and (req.get("TimeCondition"), req.get("VolumeCondition")) != FOK
             and int(req.get("VolumeTotalOriginal", 0)) > 0
@@ -352,7 +352,7 @@ class Broker:
             order = self.market.submit(
                 rec.investor, inst.market, inst.symbol, DIRECTION[req["Direction"]],
                 int(req["VolumeTotalOriginal"]), float(req.get("LimitPrice", 0.0)),
-                fields.PRICE_TYPE_CTP2SIM[req["OrderPriceType"]], offset,
+                PRICE_TYPE[req["OrderPriceType"]], offset,
                 remark=f"{rec.front_id}:{rec.session_id}:{rec.order_ref.strip()}",
             )
         except SimReject as reject:

@@ -53,12 +53,9 @@ from tradebus.ctp.exchanges import (
     CZCE,
     FIVE_LEVEL_EXCHANGES,
 )
-from tradebus.ctp.mapping import PRICE_TYPE
 from tradebus.ctp.structs import DBL_MAX
-from tradebus.sim import Funds, OrderKind, Position, Quote, SimInstrument, SimOrderStatus
+from tradebus.sim import Funds, Position, Quote, SimInstrument, SimOrderStatus
 
-# The simulated market's order kinds carry the bus's order-type values.
-PRICE_TYPE_CTP2SIM: dict[str, OrderKind] = {code: OrderKind(kind.value) for code, kind in PRICE_TYPE.items()}
 STATUS_SIM2CTP: dict[SimOrderStatus, str] = {
     SimOrderStatus.QUEUED: CtpStatus.NO_TRADE_QUEUEING,
     SimOrderStatus.PARTIAL: CtpStatus.PART_TRADED_QUEUEING,

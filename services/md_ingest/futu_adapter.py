@@ -27,13 +27,13 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from md_ingest import futu_map
 from md_ingest.contract import FeedSink, Instrument, VenueAdapter
 from md_ingest.futu_map import MergedQuote
 from tradebus.backoff import Backoff
 from tradebus.bus import Bus
 from tradebus.config import Config
-from tradebus.futu_import import import_futu
+from tradebus.futu.loader import import_futu
+from tradebus.futu.markets import QOT_MARKET_TO_EXCHANGE, QUOTE_MARKETS, join_code
 from tradebus.logs import get_logger
 from tradebus.opend_gate import opend_states
 from tradebus.schemas.auth import AuthState
@@ -47,7 +47,7 @@ HISTORY_TIMEOUT_S = 15.0  # up to futu_history.MAX_PAGES round trips to OpenD
 
 
 def _security(item: Any) -> tuple[str, str] | None:
-    exchange = futu_map.QOT_MARKET_EXCHANGE.get(item.market)
+    exchange = QOT_MARKET_TO_EXCHANGE.get(item.market)
     return (exchange, item.code) if exchange else None
 
 
@@ -283,9 +283,9 @@ class FutuAdapter(VenueAdapter):
     # --- subscriptions -------------------------------------------------------------------------
 
     def validate(self, instrument: Instrument) -> str:
-        if instrument.exchange not in futu_map.FUTU_EXCHANGES:
+        if instrument.exchange not in QUOTE_MARKETS:
             return (f"unknown Futu market {instrument.exchange!r} "
-                    f"(expected one of {sorted(futu_map.FUTU_EXCHANGES)})")
+                    f"(expected one of {sorted(QUOTE_MARKETS)})")
         return ""
 
     async def history_bars(self, exchange: str, symbol: str, period: str, start_ns: int | None, end_ns: int,
@@ -317,7 +317,7 @@ class FutuAdapter(VenueAdapter):
             if ctx is None:
                 errors[inst] = "not connected to OpenD"
                 continue
-            code = futu_map.futu_code(inst.exchange, inst.symbol)
+            code = join_code(inst.exchange, inst.symbol)
             if subscribe:
                 call = lambda c=ctx, k=code: c.subscribe([k], self.sub_types, is_first_push=True)  # noqa: E731
             else:

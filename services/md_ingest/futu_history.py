@@ -14,8 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from md_ingest.futu_map import futu_code
-from md_ingest.sessions import ZONES
+from tradebus.futu.markets import MARKET_TZ, join_code
 from tradebus.schemas.market import Bar
 
 MINUTE_NS = 60_000_000_000
@@ -40,7 +39,7 @@ def window_days(period: str, count: int) -> int:
 
 
 def bar_from_row(row: Any, exchange: str, symbol: str, period: str) -> Bar:
-    zone = ZONES[exchange]
+    zone = MARKET_TZ[exchange]
     label = datetime.strptime(str(row["time_key"]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=zone)
     minutes = PERIODS[period][1]
     if minutes:
@@ -59,7 +58,7 @@ def fetch_bars(ctx: Any, futu: Any, exchange: str, symbol: str, period: str, sta
                count: int, *, now: Callable[[], int]) -> list[Bar]:
     """Blocking (run it on a thread): closed bars starting in [start_ns, end_ns), oldest first; without
     ``start_ns`` the last ``count`` of them. Raises RuntimeError with OpenD's text on a refusal."""
-    zone = ZONES[exchange]
+    zone = MARKET_TZ[exchange]
     now_ns = now()
     end = datetime.fromtimestamp(min(end_ns, now_ns) / 1e9, tz=zone)
     start = (datetime.fromtimestamp(start_ns / 1e9, tz=zone) if start_ns is not None
@@ -69,7 +68,7 @@ def fetch_bars(ctx: Any, futu: Any, exchange: str, symbol: str, period: str, sta
     keep: deque[Bar] = deque(maxlen=count) if start_ns is None else deque()
     key = None
     for _ in range(MAX_PAGES):
-        ret, data, key = ctx.request_history_kline(futu_code(exchange, symbol), start=start.strftime(fmt),
+        ret, data, key = ctx.request_history_kline(join_code(exchange, symbol), start=start.strftime(fmt),
                                                    end=end.strftime(fmt), ktype=ktype, max_count=PAGE,
                                                    page_req_key=key)
         if ret != 0:

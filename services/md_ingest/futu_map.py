@@ -6,7 +6,8 @@ emits the merged state, a ticker push only updates ``last_qty``. A security is n
 its first quote push (an order book alone has no last price or volume).
 
 Times: futu's ``*Timestamp`` fields are UTC epoch seconds; when absent we parse the time string,
-which OpenD writes in the market's own time zone (``EXCHANGE_TZ`` in sessions.py).
+which OpenD writes in the market's own time zone (``tradebus.futu.markets.MARKET_TZ``). Markets and
+codes are the Futu kit's (``tradebus.futu.markets``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from md_ingest.sessions import ZONES
+from tradebus.futu.markets import MARKET_TZ
 from tradebus.schemas.market import Level
 
-# Qot_Common.QotMarket → our exchange token (= futu's code prefix, "HK.00700")
-QOT_MARKET_EXCHANGE: dict[int, str] = {1: "HK", 11: "US", 21: "SH", 22: "SZ"}
-EXCHANGE_QOT_MARKET: dict[str, int] = {v: k for k, v in QOT_MARKET_EXCHANGE.items()}
-FUTU_EXCHANGES = frozenset(EXCHANGE_QOT_MARKET)
 BOOK_LEVELS = 5
 NS = 1_000_000_000
-
-
-def futu_code(exchange: str, symbol: str) -> str:
-    return f"{exchange}.{symbol}"
 
 
 def stamp_ns(timestamp: float, text: str, exchange: str) -> int:
@@ -36,7 +29,7 @@ def stamp_ns(timestamp: float, text: str, exchange: str) -> int:
     if not text:
         return 0
     fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
-    moment = datetime.strptime(text, fmt).replace(tzinfo=ZONES[exchange])
+    moment = datetime.strptime(text, fmt).replace(tzinfo=MARKET_TZ[exchange])
     return round(moment.timestamp() * 1_000_000) * 1000
 
 

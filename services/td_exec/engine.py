@@ -1,10 +1,10 @@
 """The execution engine: one writer per account, events first, venues behind explicit timeouts.
 
-Per (venue, account) an :class:`Account` holds the orders (the fold of ``TD_EVT``), one
-``asyncio.Lock`` (the single writer: every event of the account is computed, stored and applied
-under it) and one report queue drained by one task, so venue reports are applied in the order the
-adapter delivered them. Venue calls are made *outside* the lock, so a slow venue never blocks the
-reports that would settle it.
+The engine wires the parts and runs the commands: the per-account state and its single writer are
+``td_exec.accounts``, reconciliation ``td_exec.reconcile``, the read-side queries ``td_exec.queries``,
+the rebuild at start ``td_exec.snapshot``/``td_exec.rebuild``. Venue calls (the instrument lookup of a
+submit or modify included) are made *outside* the account lock, so a slow venue never blocks the
+account's other orders or the reports that would settle it.
 
 The rule for every event: compute it from the current fold → store it (JetStream, or the fsynced
 spool) → apply it to memory → project it. An event that cannot be stored is not applied; the venue
@@ -26,17 +26,17 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from td_exec import checks, snapshot
+from td_exec import checks, queries, snapshot
+from td_exec.accounts import Account, AccountStatus, AccountWriter, Report, VenueLink
 from td_exec.instruments_kv import InstrumentsProjection
 from td_exec.projections import OrdersProjection
-from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
+from td_exec.reconcile import inflight_loop, reconcile_account, reconcile_venue
+from td_exec.reports import make_event
 from td_exec.spool import Spool
 from td_exec.store import EventStore, SpoolFull, StoreUnavailable
 from td_exec.venue import (
@@ -55,10 +55,10 @@ from tradebus.bus import Bus
 from tradebus.config_sections.td import TdConfig
 from tradebus.ids import new_client_order_id, order_event_id
 from tradebus.logs import get_logger
-from tradebus.orders.order import Ledger, Order, Outcome, apply, new_order
+from tradebus.orders.order import Ledger, Order, new_order
 from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.runtime.metrics import Registry
-from tradebus.schemas.account import FundsReply, InstrumentInfo, InstrumentsReply, PositionsReply
+from tradebus.schemas.account import InstrumentInfo
 from tradebus.schemas.base import BusMessage, now_ns
 from tradebus.schemas.orders import (
     CancelOrder,
@@ -69,58 +69,21 @@ from tradebus.schemas.orders import (
     OrderDenied,
     OrderEventBase,
     OrderRejected,
-    OrdersReply,
     OrderStatus,
     OrderStatusUnknown,
     OrderSubmitted,
     OrderType,
     OrderUpdated,
-    QueryFunds,
-    QueryInstruments,
     QueryOrders,
-    QueryPositions,
     QueryTrades,
     QueryVenue,
     SubmitOrder,
     TradeCommand,
-    TradesReply,
-    VenueInfo,
 )
 from tradebus.subjects import td_evt
 from tradebus.users import UserStore
 
 log = get_logger("td_exec.engine")
-
-Report = OrderReport | FillReport | CancelRejectReport
-
-
-class AccountStatus(StrEnum):
-    DISCONNECTED = "disconnected"  # venue connection down: commands denied ("venue_disconnected")
-    RECONCILING = "reconciling"  # connected, venue view being merged: commands denied ("reconciling")
-    READY = "ready"
-
-
-@dataclass(eq=False)
-class Account:
-    venue: TradeVenue
-    name: str
-    orders: dict[str, Order]
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    status: AccountStatus = AccountStatus.DISCONNECTED
-    queue: asyncio.Queue[Report | asyncio.Future[None]] = field(default_factory=asyncio.Queue)
-    needs_reconcile: bool = False  # an event was refused by a full spool: re-reconcile when NATS is back
-    # Orders whose OrderSubmitted is published but not yet acknowledged: nothing is sent, and nobody
-    # else (a duplicate submit, a cancel) acts on them until JetStream answered.
-    unconfirmed: dict[str, asyncio.Future[None]] = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class VenueLink:
-    venue: TradeVenue
-    connected: bool = False
-    reason: str = "not started"
-    generation: int = 0  # +1 per connection; a reconcile of an older connection stops
-    reconcile_task: asyncio.Task[None] | None = None
 
 
 class _Sink:
@@ -173,16 +136,11 @@ class Engine:
                                 timeout=cfg.store_timeout_s, on_flushed=self._after_flush)
         self.projection = OrdersProjection(bus, metrics)
         self.instruments_kv = InstrumentsProjection(bus, metrics)
+        self.writer = AccountWriter(self.store, self.projection, metrics)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rebuild_seconds = 0.0
-        self._events = metrics.counter("td_events_total", "order events appended, by kind", ("kind",))
-        self._anomalies = metrics.counter("td_fold_anomalies_total",
-                                          "impossible transitions, duplicates and overfills", ("outcome",))
         self._commands = metrics.counter("td_commands_total", "commands handled, by kind and result",
                                          ("kind", "result"))
-        self._foreign = metrics.counter("td_reports_foreign_total",
-                                        "venue reports that name no order (a fill before its external order)")
-        self._external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
         self.rebuild_skipped = metrics.counter("td_rebuild_skipped_total",
                                         "TD_EVT messages the rebuild passed over: undecodable or not td_exec's")
 
@@ -202,9 +160,7 @@ class Engine:
             self.projection.touch_all(book.values())
         await self.projection.start()
         self.store.start()
-        from td_exec.reconcile import inflight_loop
-
-        self.spawn(inflight_loop(self), name="td_exec.inflight")
+        self.spawn(inflight_loop(self.writer, self.cfg, self.accounts), name="td_exec.inflight")
         self.spawn(snapshot.run(self, self.ledger.events), name="td_exec.snapshots")
         for link in self.links.values():
             await link.venue.start(_Sink(self, link))
@@ -231,7 +187,7 @@ class Engine:
         self.store.spool.close()
 
     def store_events_total(self) -> float:
-        return sum(self._events.values.values())
+        return self.writer.events_total()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
@@ -245,7 +201,7 @@ class Engine:
         if acct is None:
             acct = Account(self.links[venue].venue, name, self.ledger.book(venue, name))
             self.accounts[key] = acct
-            self.spawn(self._drain(acct), name=f"td_exec.reports.{venue}.{name}")
+            self.spawn(self.writer.drain(acct), name=f"td_exec.reports.{venue}.{name}")
         return acct
 
     # --- venue side ----------------------------------------------------------------------------------
@@ -254,8 +210,6 @@ class Engine:
         self.account(link.venue.name, report.account).queue.put_nowait(report)
 
     def on_connection(self, link: VenueLink, connected: bool, reason: str) -> None:
-        from td_exec.reconcile import reconcile_venue
-
         link.connected, link.reason = connected, reason
         link.generation += 1
         if link.reconcile_task is not None:
@@ -268,7 +222,8 @@ class Engine:
             self.account(link.venue.name, name).status = (
                 AccountStatus.RECONCILING if connected else AccountStatus.DISCONNECTED)
         if connected:
-            link.reconcile_task = self.spawn(reconcile_venue(self, link, link.generation),
+            accounts = [self.account(link.venue.name, name) for name in names]
+            link.reconcile_task = self.spawn(reconcile_venue(self.writer, self.cfg, link, accounts, link.generation),
                                              name=f"td_exec.reconcile.{link.venue.name}")
             self.spawn(self._publish_instruments(link), name=f"td_exec.instruments.{link.venue.name}")
 
@@ -283,112 +238,16 @@ class Engine:
         written = await self.instruments_kv.publish(infos)
         log.info("KV instruments written", venue=link.venue.name, instruments=len(infos), changed=written)
 
-    async def _drain(self, acct: Account) -> None:
-        while True:
-            item = await acct.queue.get()
-            if isinstance(item, asyncio.Future):
-                if not item.done():
-                    item.set_result(None)
-                continue
-            try:
-                async with acct.lock:
-                    await self.process_report(acct, item)
-            except SpoolFull:
-                acct.needs_reconcile = True
-            except Exception:
-                log.exception("report processing failed", account=acct.name, report=type(item).__name__)
-
     async def barrier(self, acct: Account, timeout: float = 2.0) -> None:
-        """Wait until the reports queued before this call are applied."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        acct.queue.put_nowait(fut)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
-        await self.store.settled()  # a reply shows only events JetStream (or the spool) holds
-
-    async def process_report(self, acct: Account, report: Report) -> None:
-        """Turn one report into the events it implies. Call with ``acct.lock`` held."""
-        order = self.order_for(acct, report)
-        if order is None:
-            order = await self.record_external(acct, report)
-            if order is None:
-                return
-        if isinstance(report, CancelRejectReport):
-            if order.status in OPEN_STATUSES:
-                await self.emit(order, cancel_rejected(order, report))
-            return
-        step = next_for_order_report if isinstance(report, OrderReport) else next_for_fill
-        for _ in range(4):  # accepted → updated/filled → cancelled at most; the bound guards a bad adapter
-            event = step(order, report)  # type: ignore[arg-type]
-            if event is None or await self.emit(order, event) is not Outcome.APPLIED:
-                return
-
-    def order_for(self, acct: Account, report: Report) -> Order | None:
-        """The order a report is about: ours by client order id, else the external order its venue id names."""
-        if report.client_order_id is not None:
-            order = acct.orders.get(report.client_order_id)
-            if order is not None:
-                return order
-        if isinstance(report, CancelRejectReport) or not report.venue_order_id:
-            return None
-        return acct.orders.get(acct.venue.external_client_order_id(report.venue_order_id))
-
-    async def record_external(self, acct: Account, report: Report) -> Order | None:
-        """An order the venue reports and tradebus did not submit becomes an external order in TD_EVT.
-
-        Its ``OrderSubmitted`` (``external=True``) is built from the venue's report and named from the
-        venue's ids, so its event ids — the ``Nats-Msg-Id`` — are the same whoever records it and
-        however often (a push and a reconciliation, two processes). Only an order report can create
-        one: a fill of an order not seen yet waits for its order (pushes bring the order first, and
-        reconciliation lists orders before fills). Call with ``acct.lock`` held.
-        """
-        if not isinstance(report, OrderReport) or not report.venue_order_id:
-            self._foreign.inc()
-            log.warning("venue report for no known order; ignored", account=acct.name, kind=type(report).__name__,
-                        client_order_id=report.client_order_id, venue_order_id=report.venue_order_id)
-            return None
-        coid = acct.venue.external_client_order_id(report.venue_order_id)
-        event = OrderSubmitted(
-            event_id=order_event_id(acct.venue.name, acct.name, coid, "OrderSubmitted"), venue=acct.venue.name,
-            account=acct.name, client_order_id=coid, venue_order_id=report.venue_order_id,
-            ts_event=report.ts_event, ts_init=now_ns(), reconciliation=report.reconciliation,
-            exchange=report.exchange, symbol=report.symbol, side=report.side,
-            order_type=OrderType.LIMIT if report.price is not None else OrderType.MARKET, qty=report.qty,
-            price=report.price, offset=report.offset, remark=report.client_order_id or "", external=True)
-        await self.store.append(td_evt(acct.venue.name, acct.name, coid), event)
-        order = new_order(event)
-        acct.orders[coid] = order
-        self._events.inc(1.0, "OrderSubmitted")
-        self._external.inc()
-        self.projection.touch(order)
-        log.info("external order recorded", venue=acct.venue.name, account=acct.name, client_order_id=coid,
-                 venue_order_id=report.venue_order_id, reconciliation=report.reconciliation)
-        return order
-
-    async def emit(self, order: Order, event: OrderEventBase) -> Outcome:
-        """Store then apply one event of ``order`` (caller holds the account lock).
-
-        "Store" is pipelined: the event is published (or spooled) and its ack is confirmed later, in
-        order, by the store, which spools it if JetStream refuses it; a reply waits for that
-        (``barrier``)."""
-        await self.store.append(td_evt(order.venue, order.account, order.client_order_id), event)
-        outcome = apply(order, event)  # type: ignore[arg-type]
-        if outcome is not Outcome.APPLIED:
-            self._anomalies.inc(1.0, outcome.value)
-            report = log.error if outcome is Outcome.OVERFILL else log.warning
-            report("event not applied", outcome=outcome.value, kind=type(event).__name__,
-                   client_order_id=order.client_order_id, status=order.status.value)
-        self._events.inc(1.0, type(event).__name__)
-        self.projection.touch(order)
-        return outcome
+        """Wait until the reports queued before this call are applied (and their events stored)."""
+        await self.writer.barrier(acct, timeout)
 
     async def _after_flush(self) -> None:
-        from td_exec.reconcile import reconcile_account
-
         for acct in self.accounts.values():
             if acct.needs_reconcile and self.links[acct.venue.name].connected:
                 acct.needs_reconcile = False
-                self.spawn(reconcile_account(self, acct, strict=False), name=f"td_exec.rereconcile.{acct.name}")
+                self.spawn(reconcile_account(self.writer, self.cfg, acct, strict=False),
+                           name=f"td_exec.rereconcile.{acct.name}")
 
     # --- commands ------------------------------------------------------------------------------------
 
@@ -412,12 +271,12 @@ class Engine:
         if isinstance(cmd, ModifyOrder):
             return await self.modify(link, cmd)
         if isinstance(cmd, QueryOrders):
-            return self.query_orders(cmd)
+            return queries.query_orders(self.ledger, self.accounts, cmd)
         if isinstance(cmd, QueryTrades):
-            return self.query_trades(cmd)
+            return queries.query_trades(self.ledger, cmd)
         if isinstance(cmd, QueryVenue):
-            return self.venue_info(link)
-        return await self._venue_query(link, cmd)
+            return queries.venue_info(link)
+        return await queries.venue_query(link, cmd, self.cfg)
 
     def _permission(self, user: str, venue: str, account: str) -> CommandDenied | None:
         if not user:
@@ -445,7 +304,7 @@ class Engine:
         when that subject belongs to no order: a denial never writes onto an existing order's subject
         (a duplicate id, someone else's order). Those denials, and every ``not_allowed`` one (a caller
         with no right to the account writes nothing into it), are reply-only."""
-        existing = self._orders_of(cmd.venue, cmd.account).get(coid)
+        existing = queries.orders_of(self.ledger, cmd.venue, cmd.account).get(coid)
         if code == "not_allowed" or existing is not None:
             log.info("order denied (reply only)", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
             return _denied(code, reason, coid)
@@ -455,7 +314,7 @@ class Engine:
                             code=code, reason=reason)
         try:
             await self.store.append(td_evt(cmd.venue, cmd.account, coid), event)
-            self._events.inc(1.0, "OrderDenied")
+            self.writer.events.inc(1.0, "OrderDenied")
         except SpoolFull:
             log.error("denial not stored: spool full", client_order_id=coid, code=code)
         log.info("order denied", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
@@ -511,7 +370,7 @@ class Engine:
                 del acct.orders[coid]
             return self._not_stored(coid, exc)
         acct.unconfirmed.pop(coid, None)
-        self._events.inc(1.0, "OrderSubmitted")
+        self.writer.events.inc(1.0, "OrderSubmitted")
         self.projection.touch(order)
         await self._send(link, acct, order)
         await self.barrier(acct)
@@ -566,7 +425,7 @@ class Engine:
             if cls is OrderStatusUnknown and order.status is OrderStatus.UNKNOWN:
                 return
             try:
-                await self.emit(order, make_event(cls, order, **fields))
+                await self.writer.emit(order, make_event(cls, order, **fields))
             except SpoolFull:
                 acct.needs_reconcile = True
 
@@ -613,7 +472,7 @@ class Engine:
                                         venue_order_id=order.venue_order_id, code=exc.code, reason=exc.reason,
                                         ts_event=now_ns())
             async with acct.lock:
-                await self.process_report(acct, report)
+                await self.writer.process_report(acct, report)
             return _denied("cancel_rejected", f"{exc.code}: {exc.reason}", order.client_order_id)
         except (VenueUnknown, TimeoutError) as exc:
             # The cancel may or may not have reached the venue: the order's events will tell.
@@ -664,61 +523,6 @@ class Engine:
             if order.status not in OPEN_STATUSES or (qty == order.qty and same_price):
                 return
             try:
-                await self.emit(order, make_event(OrderUpdated, order, qty=qty, price=price))
+                await self.writer.emit(order, make_event(OrderUpdated, order, qty=qty, price=price))
             except SpoolFull:
                 acct.needs_reconcile = True
-
-    # --- queries -------------------------------------------------------------------------------------
-
-    def _orders_of(self, venue: str, account: str) -> dict[str, Order]:
-        return self.ledger.accounts.get((venue, account), {})
-
-    def query_orders(self, cmd: QueryOrders) -> OrdersReply:
-        orders = self._orders_of(cmd.venue, cmd.account)
-        picked = ([orders[cmd.client_order_id]] if cmd.client_order_id in orders else []) \
-            if cmd.client_order_id is not None else list(orders.values())
-        if cmd.open_only:
-            picked = [o for o in picked if o.status in OPEN_STATUSES]
-        acct = self.accounts.get((cmd.venue, cmd.account))
-        if acct is not None and acct.unconfirmed:  # not stored yet: not part of the fold of TD_EVT
-            picked = [o for o in picked if o.client_order_id not in acct.unconfirmed]
-        return OrdersReply(orders=[o.view() for o in picked])
-
-    def query_trades(self, cmd: QueryTrades) -> TradesReply:
-        orders = self._orders_of(cmd.venue, cmd.account)
-        picked = [orders[cmd.client_order_id]] if cmd.client_order_id in orders else (
-            [] if cmd.client_order_id is not None else list(orders.values()))
-        trades = sorted((t for o in picked for t in o.trades), key=lambda t: t.ts_event)
-        return TradesReply(trades=trades)
-
-    def venue_info(self, link: VenueLink) -> VenueInfo:
-        """The venue's accounts (what a ``<venue>:*`` grant means) and its trading day. Only adapters
-        whose venue has a trading day of its own (the CTP front's login day) have ``trading_day``."""
-        day = str(getattr(link.venue, "trading_day", "") or "")
-        return VenueInfo(venue=link.venue.name, connected=link.connected, accounts=sorted(link.venue.accounts()),
-                         trading_day=day or None)
-
-    async def _venue_query(self, link: VenueLink, cmd: TradeCommand) -> BusMessage:
-        venue = link.venue
-        try:
-            if isinstance(cmd, QueryInstruments):
-                if cmd.symbol is not None and cmd.exchange is not None:
-                    one = await asyncio.wait_for(venue.instrument(cmd.exchange, cmd.symbol), self.cfg.query_timeout_s)
-                    return InstrumentsReply(instruments=[one] if one is not None else [])
-                return InstrumentsReply(instruments=await asyncio.wait_for(venue.instruments(cmd.exchange),
-                                                                           self.cfg.query_timeout_s))
-            if not link.connected:
-                return _denied("venue_disconnected", f"{venue.name} is not connected ({link.reason})")
-            if cmd.account not in venue.accounts():
-                return _denied("unknown_account", f"{venue.name} has no account {cmd.account!r}")
-            if isinstance(cmd, QueryPositions):
-                positions = await asyncio.wait_for(venue.query_positions(cmd.account), self.cfg.query_timeout_s)
-                return PositionsReply(positions=positions)
-            if isinstance(cmd, QueryFunds):
-                return FundsReply(funds=await asyncio.wait_for(venue.query_funds(cmd.account),
-                                                               self.cfg.query_timeout_s))
-        except (VenueUnknown, TimeoutError) as exc:
-            return _denied("venue_unavailable", f"{venue.name} did not answer: {exc or 'timeout'}")
-        except VenueRejected as exc:
-            return _denied("venue_rejected", f"{exc.code}: {exc.reason}")
-        return _denied("bad_command", f"unsupported command {type(cmd).__name__}")

@@ -26,103 +26,118 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
+from td_exec.accounts import Account, AccountStatus, Report, VenueLink
 from td_exec.reports import VENUE_HOLDS, make_event
 from td_exec.store import SpoolFull
 from td_exec.venue import FillReport, OrderReport, VenueUnknown
 from tradebus.backoff import Backoff
+from tradebus.config_sections.td import TdConfig
 from tradebus.logs import get_logger
+from tradebus.orders.order import Order, Outcome
 from tradebus.orders.state import IN_FLIGHT_STATUSES
-from tradebus.schemas.orders import OrderAccepted, OrderRejected
-
-if TYPE_CHECKING:
-    from td_exec.engine import Account, Engine, VenueLink
-    from tradebus.orders.order import Order
+from tradebus.schemas.orders import OrderAccepted, OrderEventBase, OrderRejected
 
 log = get_logger("td_exec.reconcile")
 
 
-async def _venue_view(engine: Engine, acct: Account) -> tuple[list[OrderReport], list[FillReport]]:
-    timeout = engine.cfg.reconcile_timeout_s
+class Writer(Protocol):
+    """What reconciliation needs of the account writer (``td_exec.accounts.AccountWriter``): apply a
+    venue report, record an external order, store-then-apply one event, wait for the queued reports."""
+
+    def order_for(self, acct: Account, report: Report) -> Order | None: ...
+
+    async def record_external(self, acct: Account, report: Report) -> Order | None: ...
+
+    async def emit(self, order: Order, event: OrderEventBase) -> Outcome: ...
+
+    async def process_report(self, acct: Account, report: Report) -> None: ...
+
+    async def barrier(self, acct: Account, timeout: float = 2.0) -> None: ...
+
+    def events_total(self) -> float: ...
+
+
+async def _venue_view(acct: Account, timeout: float) -> tuple[list[OrderReport], list[FillReport]]:
     orders = await asyncio.wait_for(acct.venue.query_orders(acct.name), timeout)
     fills = await asyncio.wait_for(acct.venue.query_fills(acct.name), timeout)
     return orders, fills
 
 
-async def reconcile_account(engine: Engine, acct: Account, *, strict: bool = True) -> bool:
+async def reconcile_account(writer: Writer, cfg: TdConfig, acct: Account, *, strict: bool = True) -> bool:
     """One pass; True when the venue answered and its view was merged."""
     try:
-        orders, fills = await _venue_view(engine, acct)
+        orders, fills = await _venue_view(acct, cfg.reconcile_timeout_s)
     except (VenueUnknown, TimeoutError) as exc:
         log.warning("reconciliation query failed", venue=acct.venue.name, account=acct.name,
                     error=str(exc) or type(exc).__name__)
         return False
-    await engine.barrier(acct)  # pushes received before the query are applied first
-    added_before = engine.store_events_total()
+    await writer.barrier(acct)  # pushes received before the query are applied first
+    added_before = writer.events_total()
     try:
         async with acct.lock:
             listed: set[str] = set()
             for report in orders:  # acceptances first (external orders recorded), so fills land on accepted orders
-                order = await _accept_only(engine, acct, report)
+                order = await accept_only(writer, acct, report)
                 if order is not None:
                     listed.add(order.client_order_id)
             for fill in fills:
-                await engine.process_report(acct, fill)
+                await writer.process_report(acct, fill)
             for report in orders:
-                await engine.process_report(acct, report)
-            await settle_absent(engine, acct, listed)
+                await writer.process_report(acct, report)
+            await settle_absent(writer, acct, listed, cfg.inflight_grace_s)
     except SpoolFull:
         acct.needs_reconcile = True
         return False
-    added = engine.store_events_total() - added_before
+    added = writer.events_total() - added_before
     log.info("reconciled", venue=acct.venue.name, account=acct.name, venue_orders=len(orders),
              venue_fills=len(fills), events_added=added, strict=strict)
     return True
 
 
-async def _accept_only(engine: Engine, acct: Account, report: OrderReport) -> Order | None:
+async def accept_only(writer: Writer, acct: Account, report: OrderReport) -> Order | None:
     """The order the report is about (an order placed outside tradebus is recorded here), accepted
     if the venue holds it."""
-    order = engine.order_for(acct, report)
+    order = writer.order_for(acct, report)
     if order is None:
-        order = await engine.record_external(acct, report)
+        order = await writer.record_external(acct, report)
     if order is None or order.status not in IN_FLIGHT_STATUSES:
         return order
     if report.status in VENUE_HOLDS:
-        await engine.emit(order, make_event(OrderAccepted, order, ts_event=report.ts_event,
+        await writer.emit(order, make_event(OrderAccepted, order, ts_event=report.ts_event,
                                             reconciliation=True, venue_order_id=report.venue_order_id))
     return order
 
 
-async def settle_absent(engine: Engine, acct: Account, listed: set[str]) -> int:
+async def settle_absent(writer: Writer, acct: Account, listed: set[str], grace_s: float) -> int:
     """Apply the absent-order rule (see the module doc) to the account's in-flight orders."""
     now = time.time_ns()
-    grace_ns = int(engine.cfg.inflight_grace_s * 1e9)
+    grace_ns = int(grace_s * 1e9)
     settled = 0
     for order in list(acct.orders.values()):
         if order.status not in IN_FLIGHT_STATUSES or order.client_order_id in listed or order.filled_qty:
             continue
         if now - order.ts_created < grace_ns:
             continue
-        reason = (f"not in {acct.venue.name}'s order list {engine.cfg.inflight_grace_s:g}s after it was sent: "
+        reason = (f"not in {acct.venue.name}'s order list {grace_s:g}s after it was sent: "
                   "the venue never received it")
-        await engine.emit(order, make_event(OrderRejected, order, code="absent_at_venue", reason=reason,
+        await writer.emit(order, make_event(OrderRejected, order, code="absent_at_venue", reason=reason,
                                             reconciliation=True))
         settled += 1
     return settled
 
 
-async def reconcile_venue(engine: Engine, link: VenueLink, generation: int) -> None:
+async def reconcile_venue(writer: Writer, cfg: TdConfig, link: VenueLink, accounts: list[Account],
+                          generation: int) -> None:
     """Reconcile every account of a freshly connected venue, retrying until each one succeeds."""
-    from td_exec.engine import AccountStatus
-
-    pending = [engine.account(link.venue.name, name) for name in link.venue.accounts()]
+    pending = accounts
     backoff = Backoff(0.5, 10.0, jitter=0.0)
     while pending and link.generation == generation and link.connected:
         still: list[Account] = []
         for acct in pending:
-            if await reconcile_account(engine, acct):
+            if await reconcile_account(writer, cfg, acct):
                 if link.generation == generation and link.connected:
                     acct.status = AccountStatus.READY
             else:
@@ -132,15 +147,14 @@ async def reconcile_venue(engine: Engine, link: VenueLink, generation: int) -> N
             await asyncio.sleep(backoff.next())  # backoff between attempts against a struggling venue
 
 
-async def inflight_loop(engine: Engine) -> None:
-    """Settle in-flight orders of READY accounts that no push settled: query the venue, apply the rule."""
-    from td_exec.engine import AccountStatus
-
-    interval = engine.cfg.inflight_check_s
+async def inflight_loop(writer: Writer, cfg: TdConfig, accounts: Mapping[tuple[str, str], Account]) -> None:
+    """Settle in-flight orders of READY accounts that no push settled: query the venue, apply the rule.
+    ``accounts`` is the engine's live map of accounts (read anew on every round)."""
+    interval = cfg.inflight_check_s
     while True:
         await asyncio.sleep(interval)  # a periodic check, not a wait for something specific
         now = time.time_ns()
-        for acct in list(engine.accounts.values()):
+        for acct in list(accounts.values()):
             if acct.status is not AccountStatus.READY:
                 continue
             stale = [o for o in acct.orders.values()
@@ -148,6 +162,6 @@ async def inflight_loop(engine: Engine) -> None:
             if not stale:
                 continue
             try:
-                await reconcile_account(engine, acct, strict=False)
+                await reconcile_account(writer, cfg, acct, strict=False)
             except Exception:
                 log.exception("in-flight check failed", venue=acct.venue.name, account=acct.name)

@@ -35,7 +35,6 @@ from tradebus.schemas.base import now_ns
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce
 from tradebus.sim import InstrumentKind, SimMarket, SimOrder, SimOrderStatus, SimReject, SimTrade
 from tradebus.sim import Offset as SimOffset
-from tradebus.sim import OrderKind as SimKind
 from tradebus.sim import Side as SimSide
 
 STATUS_SIM2TD: Final[dict[SimOrderStatus, OrderStatus]] = {
@@ -49,7 +48,6 @@ SIDE_TD2SIM: Final[dict[Side, SimSide]] = {Side.BUY: SimSide.BUY, Side.SELL: Sim
 SIDE_SIM2TD: Final[dict[SimSide, Side]] = {v: k for k, v in SIDE_TD2SIM.items()}
 OFFSET_TD2SIM: Final[dict[Offset, SimOffset]] = {o: SimOffset(o.value) for o in Offset}
 OFFSET_SIM2TD: Final[dict[SimOffset, Offset]] = {v: k for k, v in OFFSET_TD2SIM.items()}
-KIND_TD2SIM: Final[dict[OrderType, SimKind]] = {OrderType.LIMIT: SimKind.LIMIT, OrderType.MARKET: SimKind.MARKET}
 
 # account → (kind, currency, starting cash)
 ACCOUNTS: Final[dict[str, tuple[InstrumentKind, str, float]]] = {
@@ -178,7 +176,7 @@ class SimVenue:
         self._capture = []
         try:
             placed = self.market.submit(order.account, order.exchange, order.symbol, SIDE_TD2SIM[order.side],
-                                        order.qty, order.price or 0.0, KIND_TD2SIM[order.order_type],
+                                        order.qty, order.price or 0.0, order.order_type,
                                         OFFSET_TD2SIM[order.offset], remark=order.client_order_id)
         except SimReject as exc:
             raise VenueRejected(exc.reason.value, exc.text) from None
@@ -263,7 +261,7 @@ class SimVenue:
     def counterparty(self, exchange: str, symbol: str, side: Side, qty: int, price: float) -> SimOrder:
         """Another market participant trades (futures): crosses our resting orders at ``price``."""
         return self.market.submit(COUNTERPARTIES[InstrumentKind.FUTURE], exchange, symbol, SIDE_TD2SIM[side], qty,
-                                  price, SimKind.LIMIT, SimOffset.OPEN)
+                                  price, OrderType.LIMIT, SimOffset.OPEN)
 
     def venue_order(self, account: str, client_order_id: str) -> SimOrder | None:
         return next((o for o in self.market.orders(account) if o.remark == client_order_id), None)
@@ -300,7 +298,7 @@ class SimVenue:
         filled_qty = o.filled_qty if filled is None else filled
         return OrderReport(account=o.account, client_order_id=o.remark or None, venue_order_id=o.order_id,
                            exchange=o.market, symbol=o.symbol, side=SIDE_SIM2TD[o.side], qty=o.qty,
-                           price=o.price if o.kind is SimKind.LIMIT else None,
+                           price=o.price if o.kind is OrderType.LIMIT else None,
                            status=status or STATUS_SIM2TD[o.status], filled_qty=filled_qty,
                            avg_fill_price=o.avg_fill_price if filled_qty else None,
                            code=o.reject_reason.value if o.reject_reason else "", reason=o.reject_text,

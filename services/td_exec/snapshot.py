@@ -31,22 +31,39 @@ import gc
 import hashlib
 import io
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 from nats.js.errors import NotFoundError
 
+from td_exec.accounts import Account
 from td_exec.rebuild import EVENT_STREAM, rebuild
+from td_exec.store import EventStore
 from tradebus.bus import Bus
+from tradebus.config_sections.td import TdConfig
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order
+from tradebus.runtime.metrics import Counter
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce, TradeView
 
-if TYPE_CHECKING:
-    from td_exec.engine import Engine
-
 log = get_logger("td_exec.snapshot")
+
+
+class Folder(Protocol):
+    """What snapshots read of the engine that owns the fold (``td_exec.engine.Engine``): its bus, settings,
+    venues, event store, accounts and fold; the engine hands itself in, and this module never imports it."""
+
+    bus: Bus
+    cfg: TdConfig
+    links: Mapping[str, Any]
+    store: EventStore
+    accounts: Mapping[tuple[str, str], Account]
+    ledger: Ledger
+    rebuild_skipped: Counter
+
+    def store_events_total(self) -> float: ...
 
 SCHEMA = 1
 BUCKET = "td_snapshots"
@@ -298,7 +315,7 @@ async def save(bus: Bus, venues: list[str], data: bytes) -> None:
     await store.put(object_name(venues), _Reader(data))
 
 
-async def take(engine: Engine) -> int:
+async def take(engine: Folder) -> int:
     """Capture, wait until everything captured is durable, upload; returns the snapshot's sequence."""
     venues = sorted(engine.links)
     stream_seq = engine.store.last_seq
@@ -315,7 +332,7 @@ async def take(engine: Engine) -> int:
     return stream_seq
 
 
-async def run(engine: Engine, events_at_start: int) -> None:
+async def run(engine: Folder, events_at_start: int) -> None:
     """Take a snapshot whenever ``td.snapshot_every_events`` events were appended since the last one."""
     every = engine.cfg.snapshot_every_events
     if every <= 0:
@@ -335,7 +352,7 @@ async def run(engine: Engine, events_at_start: int) -> None:
         await asyncio.sleep(engine.cfg.snapshot_check_s)
 
 
-async def restore(engine: Engine) -> Ledger:
+async def restore(engine: Folder) -> Ledger:
     """The fold at start: the snapshot and the events after it, or (no usable snapshot) all of TD_EVT."""
     venues = sorted(engine.links)
     restored = await load(engine.bus, venues) if engine.cfg.snapshot_every_events > 0 else None

@@ -50,7 +50,7 @@ from tradebus.schemas.orders import (
     TradeView,
     VenueInfo,
 )
-from tradebus.sim import InstrumentKind, OrderKind, SimMarket, SimOrder, SimOrderStatus, SimReject
+from tradebus.sim import InstrumentKind, SimMarket, SimOrder, SimOrderStatus, SimReject
 from tradebus.sim import Offset as SimOffset
 from tradebus.sim import Side as SimSide
 
@@ -169,7 +169,7 @@ class Peer:
         assert order.client_order_id
         sim = self.market.submit(account, order.exchange, order.symbol, SimSide(order.side.value), order.qty,
                                  order.price or 0.0,
-                                 OrderKind.MARKET if order.order_type is OrderType.MARKET else OrderKind.LIMIT,
+                                 order.order_type,
                                  SimOffset(order.offset.value), remark=order.client_order_id)
         key = (venue, account, order.client_order_id)
         self.coid_to_sim[key] = sim.order_id

@@ -21,11 +21,8 @@ LIBS = ROOT / "libs"
 SERVICES = ROOT / "services"
 
 # Cycles that are known and tracked, each as the sorted tuple of its modules. Keep this empty; an entry
-# needs an open issue. td_exec's engine and reconcile import each other through function-local imports;
-# breaking it means moving reconciliation out of the engine (issue 17), which is work on engine.py.
-KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset({
-    ("td_exec.engine", "td_exec.reconcile", "td_exec.snapshot"),
-})
+# needs an open issue.
+KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset()
 
 
 def _module_name(path: Path, root: Path) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import os
 import queue
-import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 
 from opend_sim.api import OpenDApiServer
+from tradebus.futu.loader import import_futu
 from tradebus.sim import SimMarket, a_share_instruments, default_instruments
 
 T = TypeVar("T")
@@ -31,23 +30,7 @@ LOGIN_ACCOUNT = "12345678"
 CALL_TIMEOUT = 15.0
 
 
-def import_futu() -> Any:
-    """Import futu with its log folder in a temp HOME and without keeping its SIGINT hijack."""
-    home = os.environ.get("HOME")
-    previous = signal.getsignal(signal.SIGINT)
-    os.environ["HOME"] = tempfile.mkdtemp(prefix="futu-home-")
-    try:
-        import futu
-    finally:
-        if home is not None:
-            os.environ["HOME"] = home
-        signal.signal(signal.SIGINT, previous)
-    futu.SysConfig.set_all_thread_daemon(True)
-    futu.SysConfig.enable_console_log(False)
-    return futu
-
-
-futu = import_futu()
+futu = import_futu(tempfile.mkdtemp(prefix="futu-home-"))  # its log folder in a temp HOME
 
 
 class LoginFlag:

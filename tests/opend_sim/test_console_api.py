@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import signal
 import socket
 import struct
 import tempfile
 from typing import TYPE_CHECKING, Any
 
 from opend_sim.state_dir import trust_device
+from tradebus.futu.loader import import_futu
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,15 +25,9 @@ HEADER = struct.Struct("<1s1sI2B2I20s8s")
 
 
 def _import_pb() -> tuple[Any, Any]:
-    # Importing futu writes logs under $HOME and replaces the SIGINT handler; contain both.
-    home, previous = os.environ.get("HOME"), signal.getsignal(signal.SIGINT)
-    os.environ["HOME"] = tempfile.mkdtemp(prefix="futu-home-")
-    try:
-        from futu.common.pb import GetGlobalState_pb2, InitConnect_pb2
-    finally:
-        if home is not None:
-            os.environ["HOME"] = home
-        signal.signal(signal.SIGINT, previous)
+    import_futu(tempfile.mkdtemp(prefix="futu-home-"))  # futu's side effects contained by the one loader
+    from futu.common.pb import GetGlobalState_pb2, InitConnect_pb2
+
     return InitConnect_pb2, GetGlobalState_pb2
 
 

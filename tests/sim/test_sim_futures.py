@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradebus.sim import Offset, OrderKind, RejectReason, Side, SimMarket, SimOrderStatus, SimReject
+from tradebus.sim import Offset, OrderType, RejectReason, Side, SimMarket, SimOrderStatus, SimReject
 
 RB = ("SHFE", "rb2601")
 M = ("DCE", "m2601")
@@ -17,13 +17,13 @@ def reject_of(call, *args, **kwargs) -> RejectReason:
 
 
 def buy_open(market: SimMarket, inst: tuple[str, str], qty: int, account: str = "fut"):
-    order = market.submit(account, *inst, Side.BUY, qty, kind=OrderKind.MARKET, offset=Offset.OPEN)
+    order = market.submit(account, *inst, Side.BUY, qty, kind=OrderType.MARKET, offset=Offset.OPEN)
     assert order.status is SimOrderStatus.FILLED
     return order
 
 
 def sell(market: SimMarket, inst: tuple[str, str], qty: int, offset: Offset):
-    return market.submit("fut", *inst, Side.SELL, qty, kind=OrderKind.MARKET, offset=offset)
+    return market.submit("fut", *inst, Side.SELL, qty, kind=OrderType.MARKET, offset=offset)
 
 
 def long_of(market: SimMarket, symbol: str) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import pytest
 
 from tradebus.sim import (
     Offset,
-    OrderKind,
+    OrderType,
     RejectReason,
     Side,
     SimMarket,
@@ -85,10 +85,10 @@ def test_validation_order(market: SimMarket, args, reason: RejectReason) -> None
 def test_market_order_without_liquidity_is_rejected(market: SimMarket) -> None:
     q = market.quote(*HK)
     depth = sum(size for _, size in q.asks)
-    first = market.submit("hk", *HK, Side.BUY, depth, kind=OrderKind.MARKET)
+    first = market.submit("hk", *HK, Side.BUY, depth, kind=OrderType.MARKET)
     assert first.status is SimOrderStatus.FILLED and first.filled_qty == depth
     assert market.quote(*HK).asks == ()  # taken liquidity is gone until the next step
-    assert reject_of(market.submit, "hk", *HK, Side.BUY, 100, kind=OrderKind.MARKET) is RejectReason.NO_LIQUIDITY
+    assert reject_of(market.submit, "hk", *HK, Side.BUY, 100, kind=OrderType.MARKET) is RejectReason.NO_LIQUIDITY
     market.step(*HK)
     assert market.quote(*HK).asks  # rebuilt
 
@@ -96,7 +96,7 @@ def test_market_order_without_liquidity_is_rejected(market: SimMarket) -> None:
 def test_market_order_fills_what_there_is_and_cancels_the_rest(market: SimMarket, recorder) -> None:
     q = market.quote(*HK)
     depth = sum(size for _, size in q.asks)
-    order = market.submit("hk", *HK, Side.BUY, depth + 500, kind=OrderKind.MARKET)
+    order = market.submit("hk", *HK, Side.BUY, depth + 500, kind=OrderType.MARKET)
     assert order.status is SimOrderStatus.CANCELLED
     assert order.filled_qty == depth and order.price == 0.0
     trades = recorder.of("trade")
@@ -123,7 +123,7 @@ def test_limit_order_walks_levels_then_rests(market: SimMarket, recorder) -> Non
 
 
 def test_crossing_between_two_accounts(market: SimMarket, recorder) -> None:
-    market.submit("hk2", *HK, Side.BUY, 1000, kind=OrderKind.MARKET)  # hk2 gets stock to sell
+    market.submit("hk2", *HK, Side.BUY, 1000, kind=OrderType.MARKET)  # hk2 gets stock to sell
     market.step(*HK)
     a1, s1 = best(market, "ask")
     seller = market.submit("hk2", *HK, Side.SELL, 600, a1)  # joins behind the crowd at a1

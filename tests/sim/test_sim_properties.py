@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tradebus.sim import (
     InstrumentKind,
     Offset,
-    OrderKind,
+    OrderType,
     Side,
     SimMarket,
     SimOrder,
@@ -67,10 +67,10 @@ def build(seed: int) -> tuple[SimMarket, Ledger]:
         for key in keys[:2]:
             qty = 2 * market.instrument(*key).lot_size
             if kind is InstrumentKind.STOCK:
-                market.submit(name, *key, Side.BUY, qty, kind=OrderKind.MARKET)
+                market.submit(name, *key, Side.BUY, qty, kind=OrderType.MARKET)
             else:
                 for side in Side:
-                    market.submit(name, *key, side, qty, kind=OrderKind.MARKET, offset=Offset.OPEN)
+                    market.submit(name, *key, side, qty, kind=OrderType.MARKET, offset=Offset.OPEN)
     market.new_trading_day()
     return market, ledger
 
@@ -97,7 +97,7 @@ def apply(market: SimMarket, action: tuple) -> None:
         qty = lots * market.instrument(*key).lot_size
         offset = offset if acc_kind is InstrumentKind.FUTURE else Offset.NONE
         if ticks is None:
-            market.submit(name, *key, side, qty, kind=OrderKind.MARKET, offset=offset)
+            market.submit(name, *key, side, qty, kind=OrderType.MARKET, offset=offset)
         else:
             market.submit(name, *key, side, qty, price_near(market, key, ticks), offset=offset)
     else:

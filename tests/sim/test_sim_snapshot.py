@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from tradebus.sim import InstrumentKind, Offset, OrderKind, Side, SimMarket
+from tradebus.sim import InstrumentKind, Offset, OrderType, Side, SimMarket
 
 
 def _busy_market(clock) -> SimMarket:
     m = SimMarket(seed=21, clock=clock)
     m.open_account("hk", kind=InstrumentKind.STOCK, currency="HKD", cash=5_000_000.0)
     m.open_account("fut", kind=InstrumentKind.FUTURE, currency="CNY", cash=1_000_000.0)
-    m.submit("hk", "HK", "09988", Side.BUY, 1000, kind=OrderKind.MARKET)
+    m.submit("hk", "HK", "09988", Side.BUY, 1000, kind=OrderType.MARKET)
     for _ in range(5):
         m.step()
     bid = m.quote("HK", "09988").bids[2][0]
     m.submit("hk", "HK", "09988", Side.BUY, 500, bid, remark="resting")
-    m.submit("fut", "INE", "sc2601", Side.SELL, 3, kind=OrderKind.MARKET, offset=Offset.OPEN)
+    m.submit("fut", "INE", "sc2601", Side.SELL, 3, kind=OrderType.MARKET, offset=Offset.OPEN)
     m.new_trading_day()
-    m.submit("fut", "INE", "sc2601", Side.SELL, 2, kind=OrderKind.MARKET, offset=Offset.OPEN)
+    m.submit("fut", "INE", "sc2601", Side.SELL, 2, kind=OrderType.MARKET, offset=Offset.OPEN)
     low = m.quote("INE", "sc2601").lower_limit
     m.submit("fut", "INE", "sc2601", Side.BUY, 1, low, offset=Offset.CLOSE_YESTERDAY)
     return m
@@ -45,8 +45,8 @@ def test_restored_market_continues_identically(clock_factory) -> None:
     b = SimMarket.restore(data, clock=clock_factory())
     for _ in range(30):
         assert a.step() == b.step()
-    oa = a.submit("hk", "HK", "09988", Side.SELL, 500, kind=OrderKind.MARKET)
-    ob = b.submit("hk", "HK", "09988", Side.SELL, 500, kind=OrderKind.MARKET)
+    oa = a.submit("hk", "HK", "09988", Side.SELL, 500, kind=OrderType.MARKET)
+    ob = b.submit("hk", "HK", "09988", Side.SELL, 500, kind=OrderType.MARKET)
     assert oa == ob and int(oa.order_id) > max(int(o.order_id) for o in m.orders("fut"))
     assert a.snapshot() == b.snapshot()
 

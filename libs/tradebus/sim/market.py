@@ -46,7 +46,7 @@ from tradebus.sim.types import (
     Funds,
     InstrumentKind,
     Offset,
-    OrderKind,
+    OrderType,
     Position,
     Quote,
     RejectReason,
@@ -287,18 +287,18 @@ class SimMarket:
     # ------------------------------------------------------------------ trading
 
     def submit(self, account: str, market: str, symbol: str, side: Side, qty: int, price: float = 0.0,
-               kind: OrderKind = OrderKind.LIMIT, offset: Offset = Offset.NONE, remark: str = "") -> SimOrder:
+               kind: OrderType = OrderType.LIMIT, offset: Offset = Offset.NONE, remark: str = "") -> SimOrder:
         acc = self._account(account)
         ist = self._tradable(acc, market, symbol)
         self._check_offset(ist.inst, offset)
         self._check_qty(ist.inst, qty)
         limit: float | None = None
-        if kind is OrderKind.LIMIT:
+        if kind is OrderType.LIMIT:
             self._check_price(ist, price)
             limit = price
         plan = plan_fills(passive_queue(ist, self._s.orders, side, account), side, qty, limit)
         self._check_resources(acc, ist, side, offset, qty, limit, plan, exclude=None)
-        if kind is OrderKind.MARKET and not plan:
+        if kind is OrderType.MARKET and not plan:
             raise SimReject(RejectReason.NO_LIQUIDITY, f"no liquidity on the other side of {market}.{symbol}")
         order = self._new_order(acc, ist.inst, side, offset, kind, limit or 0.0, qty, remark)
         self._execute(ist, order, plan)
@@ -306,7 +306,7 @@ class SimMarket:
         self._flush()
         return order.view()
 
-    def _new_order(self, acc: AccountRec, inst: SimInstrument, side: Side, offset: Offset, kind: OrderKind,
+    def _new_order(self, acc: AccountRec, inst: SimInstrument, side: Side, offset: Offset, kind: OrderType,
                    price: float, qty: int, remark: str) -> OrderRec:
         now = self._clock()
         order_id = str(self._s.next_order_id)
@@ -320,7 +320,7 @@ class SimMarket:
 
     def _settle_aggressor(self, ist: InstState, order: OrderRec, *, traded: bool) -> None:
         """After crossing: rest the remainder of a limit order; a market order's remainder is cancelled."""
-        if order.remaining > 0 and order.kind is OrderKind.MARKET:
+        if order.remaining > 0 and order.kind is OrderType.MARKET:
             order.status = SimOrderStatus.CANCELLED
         elif order.remaining > 0 and order.order_id not in ist.resting:
             ist.resting.append(order.order_id)

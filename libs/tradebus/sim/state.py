@@ -13,7 +13,7 @@ from tradebus.sim.rng import Rng
 from tradebus.sim.types import (
     InstrumentKind,
     Offset,
-    OrderKind,
+    OrderType,
     Side,
     SimInstrument,
     SimOrder,
@@ -68,7 +68,7 @@ class OrderRec(msgspec.Struct):
     symbol: str
     side: Side
     offset: Offset
-    kind: OrderKind
+    kind: OrderType
     price: float
     qty: int
     created_ns: int

@@ -11,20 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# Side and Offset are the bus's own enums: one set per concept, and the sim's orders carry the same values
-# as the bus's. In the sim, Offset.CLOSE closes yesterday's position first, then today's (as every
-# exchange but SHFE/INE does).
-from tradebus.schemas.orders import Offset, Side
+# Side, Offset and OrderType are the bus's own enums: one set per concept, and the sim's orders carry the
+# same values as the bus's. In the sim, Offset.CLOSE closes yesterday's position first, then today's (as
+# every exchange but SHFE/INE does).
+from tradebus.schemas.orders import Offset, OrderType, Side
 
 
 class InstrumentKind(StrEnum):
     STOCK = "stock"
     FUTURE = "future"
-
-
-class OrderKind(StrEnum):
-    LIMIT = "limit"
-    MARKET = "market"
 
 
 class SimOrderStatus(StrEnum):
@@ -108,7 +103,7 @@ class SimOrder:
     symbol: str
     side: Side
     offset: Offset
-    kind: OrderKind
+    kind: OrderType
     price: float  # 0.0 for market orders
     qty: int
     filled_qty: int

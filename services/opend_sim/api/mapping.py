@@ -1,59 +1,61 @@
 """Venue <-> domain tables: futu wire enums on one side, ``tradebus.sim`` values on the other.
 
 Every table is written once, in the direction that is natural to read, and its inverse is generated.
-The ints are the futu-api 10.11 wire values (docs/simulators.md, 'Wire values';
-``Qot_Common.proto``, ``Trd_Common.proto``).
+The facts OpenD and futu-api share with the client side — markets, time zones, TrdEnv, TrdSide,
+OrderType, OrderStatus, ModifyOrderOp — come from the Futu kit (``tradebus.futu``), so the simulator
+and td_exec agree on them by construction; the rest are the futu-api 10.11 wire values
+(docs/simulators.md, 'Wire values').
 """
 
 from __future__ import annotations
 
-from tradebus.sim import OrderKind, RejectReason, Side, SimOrderStatus
+from tradebus.futu import markets, trade
+from tradebus.futu.markets import inverse
+from tradebus.sim import OrderType, RejectReason, Side, SimOrderStatus
 
-# market of the sim instrument -> Qot_Common.QotMarket (quote messages)
-QOT_MARKET: dict[str, int] = {"HK": 1, "US": 11, "SH": 21, "SZ": 22}
-QOT_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in QOT_MARKET.items()}
+# market of the sim instrument (= futu's market token) -> Qot_Common.QotMarket (quote messages)
+QOT_MARKET: dict[str, int] = markets.QOT_MARKET
+QOT_MARKET_TO_SIM: dict[int, str] = markets.QOT_MARKET_TO_EXCHANGE
 
 # market of the sim instrument -> Trd_Common.TrdSecMarket (secMarket of orders, fills, positions)
-SEC_MARKET: dict[str, int] = {"HK": 1, "US": 2}
-SEC_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in SEC_MARKET.items()}
+SEC_MARKET: dict[str, int] = markets.TRD_SEC_MARKET
+SEC_MARKET_TO_SIM: dict[int, str] = markets.TRD_SEC_MARKET_TO_EXCHANGE
 
 # market of the sim instrument -> Trd_Common.TrdMarket (header.trdMarket, trdMarketAuthList)
-TRD_MARKET: dict[str, int] = {"HK": 1, "US": 2}
-TRD_MARKET_TO_SIM: dict[int, str] = {v: k for k, v in TRD_MARKET.items()}
-
-# market -> the exchange's own time zone, used for every time string put on the wire
-MARKET_TZ_NAME: dict[str, str] = {"HK": "Asia/Hong_Kong", "US": "America/New_York", "SH": "Asia/Shanghai",
-                                  "SZ": "Asia/Shanghai"}
+TRD_MARKET: dict[str, int] = markets.TRD_MARKET
+TRD_MARKET_TO_SIM: dict[int, str] = markets.TRD_MARKET_TO_EXCHANGE
 
 CURRENCY: dict[str, int] = {"HKD": 1, "USD": 2, "CNH": 3}
-CURRENCY_TO_SIM: dict[int, str] = {v: k for k, v in CURRENCY.items()}
+CURRENCY_TO_SIM: dict[int, str] = inverse(CURRENCY)
 
-TRD_ENV_SIMULATE = 0
-TRD_ENV_REAL = 1
-TRD_CATEGORY_SECURITY = 1
+TRD_ENV_SIMULATE = trade.TRD_ENV_WIRE[trade.ENV_SIMULATE]
+TRD_ENV_REAL = trade.TRD_ENV_WIRE[trade.ENV_REAL]
+TRD_CATEGORY_SECURITY = trade.TRD_CATEGORY_WIRE["SECURITY"]
 
-TRD_SIDE: dict[Side, int] = {Side.BUY: 1, Side.SELL: 2}
-TRD_SIDE_TO_SIM: dict[int, Side] = {v: k for k, v in TRD_SIDE.items()}
+TRD_SIDE: dict[Side, int] = {side: trade.TRD_SIDE_WIRE[name] for side, name in trade.SIDE_TO_FUTU.items()}
+TRD_SIDE_TO_SIM: dict[int, Side] = inverse(TRD_SIDE)
 
-ORDER_TYPE: dict[OrderKind, int] = {OrderKind.LIMIT: 1, OrderKind.MARKET: 2}  # NORMAL, MARKET
-ORDER_TYPE_TO_SIM: dict[int, OrderKind] = {v: k for k, v in ORDER_TYPE.items()}
+ORDER_TYPE: dict[OrderType, int] = {t: trade.ORDER_TYPE_WIRE[name] for t, name in trade.ORDER_TYPE_TO_FUTU.items()}
+ORDER_TYPE_TO_SIM: dict[int, OrderType] = inverse(ORDER_TYPE)
 
-# Trd_Common.OrderStatus; a cancelled order that had fills is CANCELLED_PART (14), see order_status()
-ORDER_STATUS: dict[SimOrderStatus, int] = {
-    SimOrderStatus.QUEUED: 5,  # SUBMITTED
-    SimOrderStatus.PARTIAL: 10,  # FILLED_PART
-    SimOrderStatus.FILLED: 11,  # FILLED_ALL
-    SimOrderStatus.CANCELLED: 15,  # CANCELLED_ALL
-    SimOrderStatus.REJECTED: 3,  # SUBMIT_FAILED
+# Trd_Common.OrderStatus; a cancelled order that had fills is CANCELLED_PART, see order_status()
+_SIM_STATUS_TO_FUTU: dict[SimOrderStatus, str] = {
+    SimOrderStatus.QUEUED: "SUBMITTED",
+    SimOrderStatus.PARTIAL: "FILLED_PART",
+    SimOrderStatus.FILLED: "FILLED_ALL",
+    SimOrderStatus.CANCELLED: "CANCELLED_ALL",
+    SimOrderStatus.REJECTED: "SUBMIT_FAILED",
 }
-ORDER_STATUS_TO_SIM: dict[int, SimOrderStatus] = {v: k for k, v in ORDER_STATUS.items()}
-ORDER_STATUS_SUBMITTING = 2
-ORDER_STATUS_SUBMITTED = 5
-ORDER_STATUS_CANCELLED_PART = 14
+ORDER_STATUS: dict[SimOrderStatus, int] = {
+    status: trade.ORDER_STATUS_WIRE[name] for status, name in _SIM_STATUS_TO_FUTU.items()}
+ORDER_STATUS_TO_SIM: dict[int, SimOrderStatus] = inverse(ORDER_STATUS)
+ORDER_STATUS_SUBMITTING = trade.ORDER_STATUS_WIRE["SUBMITTING"]
+ORDER_STATUS_SUBMITTED = trade.ORDER_STATUS_WIRE["SUBMITTED"]
+ORDER_STATUS_CANCELLED_PART = trade.ORDER_STATUS_WIRE["CANCELLED_PART"]
 
 # Trd_Common.ModifyOrderOp
-MODIFY_NORMAL = 1
-MODIFY_CANCEL = 2
+MODIFY_NORMAL = trade.MODIFY_OP_WIRE["NORMAL"]
+MODIFY_CANCEL = trade.MODIFY_OP_WIRE["CANCEL"]
 
 # Qot_Common.SubType -> the name futu-api shows for it (query_subscription, error texts)
 SUB_TYPE_NAME: dict[int, str] = {
@@ -70,7 +72,7 @@ SUB_BROKER = 14
 # K-line subscription type -> Qot_Common.KLType (the numberings differ)
 SUB_TO_KL_TYPE: dict[int, int] = {11: 1, 17: 10, 7: 6, 18: 12, 8: 7, 9: 8, 10: 9, 6: 2,
                                   12: 3, 13: 4, 15: 11, 16: 5}
-KL_TYPE_TO_SUB: dict[int, int] = {v: k for k, v in SUB_TO_KL_TYPE.items()}
+KL_TYPE_TO_SUB: dict[int, int] = inverse(SUB_TO_KL_TYPE)
 # intraday KLType -> bar length in minutes; 0 = the trading day (built from the quote's day statistics)
 KL_TYPE_MINUTES: dict[int, int] = {1: 1, 10: 3, 6: 5, 12: 10, 7: 15, 8: 30, 9: 60, 2: 0}
 KL_DAY = 2

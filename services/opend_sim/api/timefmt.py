@@ -7,11 +7,9 @@ missing time part loses the push (docs/simulators.md, 'Time strings').
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from opend_sim.api.mapping import MARKET_TZ_NAME
+from tradebus.futu.markets import MARKET_TZ
 
-MARKET_TZ: dict[str, ZoneInfo] = {market: ZoneInfo(name) for market, name in MARKET_TZ_NAME.items()}
 NS = 1_000_000_000
 
 

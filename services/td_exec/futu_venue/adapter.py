@@ -23,16 +23,6 @@ import msgspec
 import structlog
 
 from td_exec.futu_venue.contexts import ThreadBridge, construct, push_handlers, trade_context_class
-from td_exec.futu_venue.mapping import (
-    ENV_REAL,
-    ENV_SIMULATE,
-    MARKETS,
-    ORDER_TYPE_TO_FUTU,
-    SIDE_TO_FUTU,
-    TIF_TO_FUTU,
-    VENUE,
-    join_code,
-)
 from td_exec.futu_venue.parse import (
     REMARK_MAX_BYTES,
     account_snapshot,
@@ -41,7 +31,7 @@ from td_exec.futu_venue.parse import (
     order_report,
     position_snapshot,
 )
-from td_exec.futu_venue.sdk import SdkCaller, load_futu
+from td_exec.futu_venue.sdk import SdkCaller
 from td_exec.venue import (
     Capabilities,
     FillReport,
@@ -55,6 +45,9 @@ from td_exec.venue import (
 )
 from tradebus.bus import Bus
 from tradebus.config import Config
+from tradebus.futu.loader import import_futu
+from tradebus.futu.markets import TRADE_MARKETS, VENUE, join_code
+from tradebus.futu.trade import ENV_REAL, ENV_SIMULATE, ORDER_TYPE_TO_FUTU, SIDE_TO_FUTU, TIF_TO_FUTU
 from tradebus.opend_gate import opend_states
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSnapshot
 from tradebus.schemas.auth import AuthState
@@ -88,7 +81,7 @@ class FutuVenue:
         modify=True,
     )
 
-    def __init__(self, config: Config, data_dir: Path, bus: Bus, *, markets: tuple[str, ...] = MARKETS,
+    def __init__(self, config: Config, data_dir: Path, bus: Bus, *, markets: tuple[str, ...] = TRADE_MARKETS,
                  call_timeout_s: float | None = None, reconnect_interval_s: float = 6.0,
                  open_retry_s: float = 2.0, instrument_ttl_s: float = 3600.0) -> None:
         self._config = config
@@ -97,7 +90,7 @@ class FutuVenue:
         self._reconnect_interval_s = reconnect_interval_s
         self._open_retry_s = open_retry_s
         self._instrument_ttl_s = instrument_ttl_s
-        self._futu = load_futu(Path(data_dir) / "futu_home")
+        self._futu = import_futu(Path(data_dir) / "futu_home")
         # one budget for every SDK call; the engine's own (shorter) submit/cancel budgets sit above it
         self._caller = SdkCaller(timeout_s=call_timeout_s or config.td.query_timeout_s)
         self._sink: VenueSink | None = None

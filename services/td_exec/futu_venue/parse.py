@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from td_exec.futu_venue.mapping import DEAL_OK, FUTU_TO_SIDE, VENUE, split_code, status_of
 from td_exec.venue import FillReport, OrderReport
+from tradebus.futu.markets import MARKET_TZ, VENUE, split_code
+from tradebus.futu.trade import DEAL_OK, FUTU_TO_SIDE, status_of
 from tradebus.ids import venue_trade_key
 from tradebus.schemas.account import AccountSnapshot, InstrumentInfo, PositionSide, PositionSnapshot
 from tradebus.schemas.orders import OrderStatus
 
-# OpenD writes trade times in the exchange's own zone
-MARKET_TZ: dict[str, ZoneInfo] = {"HK": ZoneInfo("Asia/Hong_Kong"), "US": ZoneInfo("America/New_York")}
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
 HK_MIN_TICK = 0.001  # the smallest step of the HKEX spread table; the checks use the whole table
 REMARK_MAX_BYTES = 64  # futu-api refuses a longer remark (utf-8 bytes) before sending

@@ -1,27 +1,18 @@
-"""futu-api as a well-behaved guest: imported once without its side effects, called off the loop.
-
-``import futu`` creates its log folder under ``$HOME`` and, on the main thread, replaces the SIGINT
-handler with ``os._exit(0)`` — a gateway must neither litter the operator's home nor die without
-flushing its event store on Ctrl-C. Every SDK call blocks its caller (and waits forever while OpenD
-is away unless told otherwise), so calls run on a private thread pool with an explicit deadline.
+"""futu-api calls off the loop: every SDK call blocks its caller (and waits forever while OpenD is
+away unless told otherwise), so calls run on a private thread pool with an explicit deadline. futu-api
+itself is imported by the kit's loader (``tradebus.futu.loader``), without its side effects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
-import signal
-import threading
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from td_exec.venue import VenueRejected, VenueUnknown
 
 T = TypeVar("T")
-_import_lock = threading.Lock()
 
 # What futu-api returns as the message of a failed call when no answer came from OpenD: its own
 # ``Err`` texts, the ``PacketErr`` names/reprs set by ``_pop_all_req_info`` and the request timeout.
@@ -31,34 +22,6 @@ TRANSPORT_MESSAGES: frozenset[str] = frozenset({
     "Abnormal event timeout", "PacketErr.Timeout", "Disconnect", "SendFail", "Invalid",
     "PacketErr.Disconnect", "PacketErr.SendFail", "PacketErr.Invalid",
 })
-
-
-def load_futu(home: Path) -> ModuleType:
-    """Import futu with ``home`` as its log root and without its SIGINT hijack (idempotent)."""
-    with _import_lock:
-        import sys
-
-        already = sys.modules.get("futu")
-        if already is not None:
-            return already
-        home.mkdir(parents=True, exist_ok=True)
-        saved_home = os.environ.get("HOME")
-        on_main = threading.current_thread() is threading.main_thread()
-        previous = signal.getsignal(signal.SIGINT) if on_main else None
-        os.environ["HOME"] = str(home)
-        try:
-            import futu
-        finally:
-            if saved_home is None:
-                os.environ.pop("HOME", None)
-            else:
-                os.environ["HOME"] = saved_home
-            if on_main and previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        # SDK threads must never keep a stopping gateway alive; its console log is not ours
-        futu.SysConfig.set_all_thread_daemon(True)
-        futu.SysConfig.enable_console_log(False)
-        return futu
 
 
 def is_transport_failure(message: object) -> bool:

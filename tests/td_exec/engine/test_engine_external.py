@@ -42,7 +42,7 @@ async def test_an_order_reported_but_never_submitted_becomes_an_external_order(h
     view = order.view()
     assert view.external and view.offset is Offset.OPEN and view.filled_qty == 1 and view.venue_order_id == "V 7/1"
     assert (await harness.events(cid))[0].external  # type: ignore[attr-defined]
-    assert engine._foreign.get() == 1.0  # the early fill
+    assert engine.writer.foreign.get() == 1.0  # the early fill
 
 
 async def test_external_names_are_reserved(harness: Harness) -> None:

@@ -11,17 +11,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "opend_sim"))
 
 from api_conftest import futu
 
-from td_exec.futu_venue.mapping import (
+from td_exec.futu_venue.sdk import is_transport_failure
+from tradebus.futu.markets import split_code
+from tradebus.futu.trade import (
     FUTU_TO_ORDER_TYPE,
     FUTU_TO_SIDE,
     FUTU_TO_STATUS,
     ORDER_TYPE_TO_FUTU,
     SIDE_TO_FUTU,
     TIF_TO_FUTU,
-    split_code,
     status_of,
 )
-from td_exec.futu_venue.sdk import is_transport_failure
 from tradebus.schemas.orders import OrderStatus
 
 

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from tradebus.cli.children import RestartBackoff, Supervised
+from supervisor.children import RestartBackoff, Supervised
 from tradebus.logs import get_logger
 from tradebus.natsd import NatsServer, NatsServerError
 

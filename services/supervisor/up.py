@@ -2,9 +2,9 @@
 
 Order of events: check every port the processes will bind, computed from the same configuration they
 will read (one clear error naming the port and the key or flag that changes it), start the embedded
-``nats-server`` with JetStream in the data folder, start every process of :mod:`tradebus.cli.registry`
+``nats-server`` with JetStream in the data folder, start every process of :mod:`supervisor.registry`
 as a supervised child, then show their logs and a status table until Ctrl-C. nats-server is supervised
-like the children (:mod:`tradebus.cli.nats_child`). Every child gets the configuration file
+like the children (:mod:`supervisor.nats_child`). Every child gets the configuration file
 ``tradebus --config FILE up`` was given (as ``TRADEBUS_CONFIG``) and the same environment overrides.
 Ctrl-C (or SIGTERM) stops the children (SIGTERM, then SIGKILL after a grace period), then NATS —
 within ten seconds, leaving nothing behind.
@@ -23,12 +23,12 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
+from supervisor.children import Child
+from supervisor.first_user import ensure_first_user
+from supervisor.nats_child import NatsChild
+from supervisor.registry import PortUse, ProcessSpec, process_specs
 from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
-from tradebus.cli.children import Child
-from tradebus.cli.first_user import ensure_first_user
-from tradebus.cli.nats_child import NatsChild
-from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
 from tradebus.config import CONFIG_ENV, Config, load_or_exit
 from tradebus.logs import configure_logging, get_logger, log_stream

@@ -5,8 +5,9 @@ with its own configuration file, ``<root>/n<i>.conf``: the node's name, its JetS
 (``<root>/n<i>``), a ``cluster {}`` block whose routes reach every other node, and — on a secured bus —
 ``include`` of the generated ``nats.conf``, so every node has the same per-service users and
 permissions as the single node. Routes authenticate: the route user's password is generated per run
-(like the service passwords) and written only into the node files, mode 0600, because a route URL
-must carry it and nats-server expands no ``$VARIABLE`` inside a URL. See docs/scaling.md.
+(like the service passwords) and reaches each node through its environment only, as
+``$TRADEBUS_NATS_ROUTE_PW`` and whole route URLs ``$TRADEBUS_NATS_ROUTE_<n>`` (nats-server expands a
+variable only as a whole value, never inside a URL), so no file holds it. See docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tradebus.natsd import NatsServer, NatsServerError, free_port
 
 CLUSTER_NAME = "tradebus"
 ROUTE_USER = "route"
+ROUTE_PW_ENV = "TRADEBUS_NATS_ROUTE_PW"
 ROUTE_HOST = "127.0.0.1"  # the nodes share one machine: routes never leave loopback, whatever clients bind
 READY_TIMEOUT_S = 20.0
 FULL_REPLICATION_NODES = 3  # JetStream's usual replica count: a majority survives the loss of one node
@@ -54,13 +56,22 @@ def node_name(index: int) -> str:
     return f"n{index + 1}"
 
 
-def render_node_conf(index: int, ports: list[NodePorts], route_password: str, include: Path | None) -> str:
-    """The configuration file of node ``index``: name, cluster block with authenticated routes, and
-    the shared users (``include``) on a secured bus. Listen and monitoring ports come from flags."""
+def route_env(index: int) -> str:
+    """The variable holding node ``index``'s route URL (with the route user's credentials)."""
+    return f"TRADEBUS_NATS_ROUTE_{index + 1}"
+
+
+def route_url(port: int, route_password: str) -> str:
+    return f"nats-route://{ROUTE_USER}:{route_password}@{ROUTE_HOST}:{port}"
+
+
+def render_node_conf(index: int, ports: list[NodePorts], include: Path | None) -> str:
+    """The configuration file of node ``index``: name, cluster block with authenticated routes to every other
+    node, and the shared users (``include``) on a secured bus. No secret: the route password and URLs are
+    variables. Listen and monitoring ports come from flags."""
     own = ports[index]
-    routes = [f'"nats-route://{ROUTE_USER}:{route_password}@{ROUTE_HOST}:{p.route}"'
-              for i, p in enumerate(ports) if i != index]
-    lines = [f"# Node {node_name(index)} of the {len(ports)}-node tradebus cluster; written by tradebus up, mode 0600.",
+    routes = [f"${route_env(i)}" for i in range(len(ports)) if i != index]
+    lines = [f"# Node {node_name(index)} of the {len(ports)}-node tradebus cluster; written by tradebus up.",
              f"server_name: {node_name(index)}"]
     if include is not None:
         lines.append(f'include "{include}"')
@@ -69,7 +80,7 @@ def render_node_conf(index: int, ports: list[NodePorts], route_password: str, in
         f"  name: {CLUSTER_NAME}",
         f"  listen: {ROUTE_HOST}:{own.route}",
         "  no_advertise: true  # clients get the node list from tradebus, not from gossip",
-        f'  authorization {{ user: {ROUTE_USER}, password: "{route_password}", timeout: 2 }}',
+        f"  authorization {{ user: {ROUTE_USER}, password: ${ROUTE_PW_ENV}, timeout: 2 }}",
         f"  routes: [{', '.join(routes)}]",
         "}",
         "",
@@ -105,10 +116,14 @@ class NatsCluster:
             # nats-server reads an include relative to the including file, whatever the path looks like.
             include = (Path(os.path.relpath(self.base_conf.resolve(), self.root.resolve()))
                        if self.base_conf is not None else None)
-            _write_private(conf, render_node_conf(index, self.ports, self.route_password, include))
+            _write_private(conf, render_node_conf(index, self.ports, include))
             self.servers.append(NatsServer(store_dir=self.root / name, host=self.host, port=ports.client,
                                            monitor_port=ports.monitor, config_file=conf,
-                                           log_file=self.root / f"{name}.log", env=self.env))
+                                           log_file=self.root / f"{name}.log", env=self._node_env()))
+
+    def _node_env(self) -> dict[str, str]:
+        routes = {route_env(i): route_url(p.route, self.route_password) for i, p in enumerate(self.ports)}
+        return {**(self.env or {}), ROUTE_PW_ENV: self.route_password, **routes}
 
     @property
     def urls(self) -> list[str]:

@@ -177,9 +177,11 @@ class InstantVenue(SimVenue):
         return venue_order_id
 
 
-async def order_figures(url: str, data_dir: Path, args: argparse.Namespace, venue: SimVenue) -> dict[str, float]:
+async def order_figures(url: str, data_dir: Path, args: argparse.Namespace, venue: SimVenue,
+                        streams: StreamsConfig | None = None) -> dict[str, float]:
+    """``streams``: the topology to declare (bench/cluster.py passes R3 on a cluster)."""
     engine_bus, client = await _bus(url, "td_exec-bench"), await _bus(url, "bench-client")
-    await ensure_topology(engine_bus.js, StreamsConfig())
+    await ensure_topology(engine_bus.js, streams or StreamsConfig())
     cfg = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, inflight_check_s=3600.0)
     engine = Engine(engine_bus, [venue], cfg, data_dir, Registry())
     await engine.start()

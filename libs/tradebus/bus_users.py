@@ -83,13 +83,17 @@ def conf_with_bus_users(base: str, users: list[User]) -> str:
 
 
 class BusUserSync:
-    """Keeps ``conf_path`` = ``base`` + the bus users of ``users_path``, and reloads nats-server on change."""
+    """Keeps ``conf_path`` = ``base`` + the bus users of ``users_path``, and reloads nats-server on change.
 
-    def __init__(self, base: str, users_path: Path, conf_path: Path, server_pid: Callable[[], int | None]) -> None:
+    ``server_pids`` gives the live server's pid (None when it is down), or every live node's pids on a
+    cluster, whose nodes all include the same file."""
+
+    def __init__(self, base: str, users_path: Path, conf_path: Path,
+                 server_pids: Callable[[], int | list[int] | None]) -> None:
         self.base = base
         self.store = UserStore(users_path)
         self.conf_path = conf_path
-        self.server_pid = server_pid
+        self.server_pids = server_pids
         self.reloads = 0
 
     def write(self) -> None:
@@ -105,10 +109,12 @@ class BusUserSync:
         if not self.store.refresh():
             return False
         self.write()
-        pid = self.server_pid()
-        if pid is None:
+        found = self.server_pids()
+        pids = [found] if isinstance(found, int) else found or []
+        if not pids:
             return False
-        os.kill(pid, signal.SIGHUP)  # nats-server's "reload configuration" signal
+        for pid in pids:
+            os.kill(pid, signal.SIGHUP)  # nats-server's "reload configuration" signal
         self.reloads += 1
         log.info("bus users changed: nats-server reloads its configuration",
                  bus_users=sum(1 for u in self.store.list() if u.on_bus))

@@ -36,7 +36,7 @@ TEST_ENV_PREFIX = "TRADEBUS_TEST_"  # switches of the test suite, not settings
 
 
 class NatsConfig(Section, frozen=True, kw_only=True):
-    url: str = "nats://127.0.0.1:4222"
+    url: str = "nats://127.0.0.1:4222"  # one server, or every node of a cluster comma-separated
     user: str = ""
     password: Secret = Secret("")
     token: Secret = Secret("")
@@ -45,6 +45,16 @@ class NatsConfig(Section, frozen=True, kw_only=True):
     max_reconnect_attempts: int = -1  # never give up: a gateway outlives NATS restarts
     reconnect_wait_s: float = 1.0
     pending_size_mb: int = 8
+
+    @property
+    def servers(self) -> list[str]:
+        """The server URLs of ``url``: a client given every node of a cluster reconnects to a live one."""
+        return server_urls(self.url)
+
+
+def server_urls(url: str) -> list[str]:
+    """``nats://a:4222,nats://b:4223`` → one URL per server (the form ``[nats] url`` takes for a cluster)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 class LogConfig(Section, frozen=True, kw_only=True):
@@ -96,6 +106,10 @@ class UpConfig(Section, frozen=True, kw_only=True):
     opend_scenario: str = "ok"
     ctp_td_port: int = 40001
     ctp_md_port: int = 40011
+    # nats-server nodes on this machine: 1 (the default) is one server; 3 a cluster with R3 streams. Node i
+    # listens on nats_port + i, cluster_port + i (routes, loopback) and monitor_port + i.
+    nats_cluster: int = 1
+    cluster_port: int = 6222
 
 
 class FutuConfig(Section, frozen=True, kw_only=True):
@@ -155,6 +169,7 @@ class ConfigError(Exception):
 
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 OPEND_MODES = ("auto", "supervised", "external")  # [auth] opend
+MAX_CLUSTER_NODES = 5  # [up] nats_cluster: Raft needs a majority, and more nodes on one machine only share it
 
 
 def _section_types() -> dict[str, type[Section]]:
@@ -255,6 +270,8 @@ def _validate(config: Config) -> None:
             value = getattr(section, key)
             if key.endswith("port") and isinstance(value, int) and not 0 <= value <= 65535:
                 raise ConfigError(f"{section_name}.{key}: port {value} is outside 0-65535")
+    if not 1 <= config.up.nats_cluster <= MAX_CLUSTER_NODES:
+        raise ConfigError(f"up.nats_cluster: expected 1 to {MAX_CLUSTER_NODES} nodes, got {config.up.nats_cluster}")
     if config.auth.opend not in OPEND_MODES:
         raise ConfigError(f"auth.opend: expected one of {', '.join(OPEND_MODES)}, got {config.auth.opend!r}")
     for key in ("md_front", "td_front"):

@@ -62,6 +62,7 @@ class NatsServer:
     jetstream: bool = True
     log_file: Path | None = None
     env: dict[str, str] | None = None  # added to ours: nats.conf reads passwords from $VARIABLES
+    extra_args: list[str] = field(default_factory=list)  # more flags, e.g. --cluster to move a route listener
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -81,7 +82,7 @@ class NatsServer:
         config = self.config_file if self.config_file is not None else self._monitor_config()
         if config is not None:
             cmd += ["-c", str(config)]
-        return cmd
+        return cmd + self.extra_args
 
     def _monitor_config(self) -> Path | None:
         if self.monitor_port <= 0:

@@ -37,7 +37,7 @@ PUBLISHED = {"auth_broker": 8000, "ws_md": 8080, "ws_td": 8081, "fmz": 6666}
 SERVICES = ("nats", "ctp_sim", "auth_broker", "md_ingest", "td_exec", "ws_edge", "fmz_edge")
 PYTHON_SERVICES = SERVICES[1:]
 SIM_VERIFY_CODE = "123456"  # opend_sim's SMS code (docs/simulators.md)
-SECRETS = re.compile(r"^(TRADEBUS_NATS_PW_[A-Z_]+|TRADEBUS_AUTH_TOKEN)=.*$", re.M)
+SECRETS = re.compile(r"^(TRADEBUS_NATS_PW_[A-Z_]+|TRADEBUS_NATS_ROUTE_PW|TRADEBUS_AUTH_TOKEN)=.*$", re.M)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -312,7 +312,7 @@ def test_make_env_file_replaces_every_secret_but_keeps_the_rest(tmp_path: Path) 
     made = (tmp_path / ".env").read_text()
     assert f"TRADEBUS_AUTH_TOKEN={token}" in made and "changeme" not in made
     example = (REPO / ".env.example").read_text()
-    assert len(SECRETS.findall(example)) == 8
+    assert len(SECRETS.findall(example)) == 9  # seven bus users, the cluster routes, the token
     assert [line for line in made.splitlines() if not SECRETS.match(line)] == \
         [line for line in example.splitlines() if not SECRETS.match(line)]
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600

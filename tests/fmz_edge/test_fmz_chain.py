@@ -19,14 +19,15 @@ from typing import Any
 
 import msgspec
 import pytest
-from fmz_chain_truth import BusWatch, CtpTruth, Fmz, FutuTruth, operator_bus, stored
+from fmz_chain_truth import BusWatch, Fmz, stored
 from fmz_harness import Key, http
 from up_harness import UpRun, finish_opend_login, run_up, wait_healthy
+from venue_truth import CtpTruth, FutuTruth, operator_bus
 
 from fmz_edge.protocol import num, num_str
 from opend_sim.api.accounts import build_accounts
 from opend_sim.api.mapping import TRD_ENV_REAL, TRD_ENV_SIMULATE
-from tradebus.cli.registry import SIM_LOGIN_ACCOUNT
+from supervisor.registry import SIM_LOGIN_ACCOUNT
 from tradebus.schemas.market import Bar, Tick
 from tradebus.sim.instruments import hk_tick_size
 from tradebus.users import UserStore

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from supervisor.children import BACKOFF_FIRST_S, BACKOFF_MAX_S, STABLE_AFTER_S, RestartBackoff
 from tradebus.backoff import Backoff
-from tradebus.cli.children import BACKOFF_FIRST_S, BACKOFF_MAX_S, STABLE_AFTER_S, RestartBackoff
 
 
 def test_without_jitter_the_delays_double_exactly_up_to_the_cap() -> None:

@@ -13,6 +13,7 @@ machine (a venue SDK missing) is still checked.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,6 +140,29 @@ def test_libs_import_no_service() -> None:
     assert arrows == []
 
 
+# A dotted module path written as text (``"supervisor.up"``, ``"pkg.mod:func"``): what importlib, an entry point
+# or a dispatch table would import at run time, where no import statement shows it.
+_MODULE_TEXT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+(:[a-z_][a-z0-9_]*)?$")
+
+
+def named_modules(module: str, modules: dict[str, Path]) -> set[str]:
+    """The modules of the tree that ``module`` names in a string constant (dynamic imports)."""
+    tree = ast.parse(modules[module].read_text(encoding="utf-8"))
+    texts = (node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str))
+    return {target for text in texts if _MODULE_TEXT.match(text)
+            and (target := _resolve(text.partition(":")[0], modules))}
+
+
+def test_libs_name_no_service_module_even_as_text() -> None:
+    """The library knows no service, not even by a module path it would import dynamically (the supervisor's
+    ``up`` is dispatched from ``services/supervisor``, never from ``tradebus.cli``)."""
+    modules = discover()
+    arrows = sorted((module, target) for module in modules if _service_of(module) is None
+                    for target in named_modules(module, modules) if _service_of(target) is not None)
+    assert arrows == []
+    assert _service_of("supervisor.up") == "supervisor"
+
+
 def test_no_service_imports_another() -> None:
     arrows = sorted((module, target) for module, targets in graph().items() if (own := _service_of(module))
                     for target in targets if (other := _service_of(target)) and other != own)
@@ -156,3 +180,6 @@ def test_the_walker_sees_function_local_type_only_and_relative_imports(tmp_path:
     relative = next(node for node in _import_nodes(tree) if isinstance(node, ast.ImportFrom) and node.level == 1)
     assert _resolve(f"{_absolute('pkg.a', False, relative)}.b", modules) == "pkg.b"
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [("a", "b", "c")]
+    dynamic = tmp_path / "dynamic.py"
+    dynamic.write_text('TABLE = {"up": ("pkg.b", "main"), "x": "pkg.c:run"}\nTEXT = "not.a.module here"\n')
+    assert named_modules("dynamic", {**modules, "dynamic": dynamic}) == {"pkg.b", "pkg.c"}

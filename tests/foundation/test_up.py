@@ -108,7 +108,7 @@ def test_up_with_port_in_use_names_the_port_and_the_flag(tmp_path: Path) -> None
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path), "--nats-port", str(port)],
+            [sys.executable, "-m", "supervisor", "up", "--data-dir", str(tmp_path), "--nats-port", str(port)],
             capture_output=True, text=True, timeout=30, env={**os.environ, "HOME": str(tmp_path)})
     assert result.returncode == 2
     assert f"port {port} (NATS client port) is already in use; choose another with --nats-port" in result.stderr

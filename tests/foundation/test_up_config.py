@@ -19,8 +19,8 @@ from up_harness import (
     wait_healthy,
 )
 
-from tradebus.cli.registry import process_specs
-from tradebus.cli.up import ports_needed
+from supervisor.registry import process_specs
+from supervisor.up import ports_needed
 from tradebus.config import ConfigError, load_config
 
 
@@ -69,7 +69,7 @@ def test_a_busy_configured_port_is_named_with_its_key(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", ports["ws_md"]))
         busy.listen()
-        result = subprocess.run([sys.executable, "-m", "tradebus", "--config", str(config), "up"],
+        result = subprocess.run([sys.executable, "-m", "supervisor", "--config", str(config), "up"],
                                 capture_output=True, text=True, timeout=30, env=clean_env(tmp_path))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

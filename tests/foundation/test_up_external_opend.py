@@ -22,7 +22,7 @@ import pytest
 from ctp_front import CtpFront
 from up_harness import config_file_for, run_up_with_config, up_ports, wait_for, wait_healthy
 
-from tradebus.cli.registry import CTP_SIM_AUTH_CODE, CTP_SIM_PASSWORD, SIM_LOGIN_ACCOUNT, SIM_LOGIN_PWD_MD5
+from supervisor.registry import CTP_SIM_AUTH_CODE, CTP_SIM_PASSWORD, SIM_LOGIN_ACCOUNT, SIM_LOGIN_PWD_MD5
 from tradebus.natsd import free_port
 from tradebus.schemas import MARKET_DATA_DECODER, TRADE_REPLY_DECODER, encode
 from tradebus.schemas.orders import CommandAccepted, Side, SubmitOrder

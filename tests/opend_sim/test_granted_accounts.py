@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from opend_sim.api.accounts import build_accounts
 from opend_sim.api.mapping import TRD_ENV_REAL, TRD_ENV_SIMULATE
-from tradebus.cli.first_user import simulated_accounts
-from tradebus.cli.registry import SIM_LOGIN_ACCOUNT
+from supervisor.first_user import simulated_accounts
+from supervisor.registry import SIM_LOGIN_ACCOUNT
 from tradebus.config import Config
 
 

@@ -18,9 +18,9 @@ from up_harness import UpRun, finish_opend_login, run_up, wait_for, wait_healthy
 from deploy.conftest import SecureNats
 from opend_sim.api.accounts import build_accounts
 from opend_sim.api.mapping import TRD_ENV_REAL
+from supervisor.registry import SIM_LOGIN_ACCOUNT
 from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess
-from tradebus.cli.registry import SIM_LOGIN_ACCOUNT
 from tradebus.natsd import NatsServer
 from tradebus.permissions import render_nats_conf
 from tradebus.users import UserStore

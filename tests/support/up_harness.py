@@ -79,8 +79,9 @@ def up_ports() -> dict[str, int]:
 
 
 @contextmanager
-def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[UpRun]:
-    """Start ``tradebus up`` with its data under ``tmp_path/var``; kill its process group on exit."""
+def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None, up_args: tuple[str, ...] = ()) -> Iterator[UpRun]:
+    """Start ``tradebus up`` (plus ``up_args``) with its data under ``tmp_path/var``; kill its process group on
+    exit."""
     ports = up_ports()
     env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
            "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
@@ -94,10 +95,10 @@ def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[
     log_path = tmp_path / "up.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tradebus", "up", "--data-dir", str(tmp_path / "var"),
+            [sys.executable, "-m", "supervisor", "up", "--data-dir", str(tmp_path / "var"),
              "--nats-port", str(ports["nats"]), "--monitor-port", str(ports["monitor"]),
              "--opend-port", str(ports["opend"]), "--opend-telnet-port", str(ports["telnet"]),
-             "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"])],
+             "--ctp-td-port", str(ports["ctp_td"]), "--ctp-md-port", str(ports["ctp_md"]), *up_args],
             stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     run = UpRun(process, f"nats://127.0.0.1:{ports['nats']}", env, log_path, ports)
     try:
@@ -158,7 +159,7 @@ def run_up_with_config(tmp_path: Path, config: Path, ports: dict[str, int], *up_
     env = clean_env(tmp_path)
     log_path = tmp_path / "up.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "tradebus", "--config", str(config), "up", *up_args],
+        process = subprocess.Popen([sys.executable, "-m", "supervisor", "--config", str(config), "up", *up_args],
                                    stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     # The helper commands (status, verify-code) read the same file.
     helper_env = {**env, "TRADEBUS_CONFIG": str(config), "TRADEBUS_DATA_DIR": str(tmp_path / "var")}

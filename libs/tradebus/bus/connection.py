@@ -172,7 +172,7 @@ async def connect(cfg: NatsConfig, name: str, *,
     elif cfg.token:
         options["token"] = cfg.token.reveal()
     nc = await nats.connect(
-        servers=[cfg.url],
+        servers=cfg.servers,
         name=name,
         connect_timeout=cfg.connect_timeout_s,
         reconnect_time_wait=cfg.reconnect_wait_s,

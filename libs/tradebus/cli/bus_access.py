@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from tradebus.config import Config, Secret
+from tradebus.config import Config, Secret, server_urls
 from tradebus.permissions import render_nats_conf, service_permissions
 
 OPERATOR_FILE = "operator-credentials.json"
@@ -67,7 +67,8 @@ def with_operator_credentials(config: Config) -> Config:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return config
-    if saved.get("url") != config.nats.url:
+    # The same server, or nodes of the same cluster (the file names them all; `status` may be given one).
+    if not set(config.nats.servers) <= set(server_urls(str(saved.get("url", "")))):
         return config
     nats = msgspec.structs.replace(config.nats, user=saved["user"], password=Secret(saved["password"]))
     return msgspec.structs.replace(config, nats=nats)

@@ -27,6 +27,7 @@ from tradebus.client.history import BarSeries, tick_stream
 from tradebus.client.quote import Quote
 from tradebus.client.symbols import parse_account, parse_instrument
 from tradebus.client.target import TargetPosTask
+from tradebus.config import server_urls
 from tradebus.instrument import Instrument
 from tradebus.logs import get_logger
 from tradebus.schemas import MARKET_CONTROL_DECODER
@@ -58,7 +59,8 @@ class Client:
 
     @classmethod
     async def connect(cls, url: str, user: str, password: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> Client:
-        """Connect as bus user ``user`` (``tradebus user add NAME --accounts … --bus``)."""
+        """Connect as bus user ``user`` (``tradebus user add NAME --accounts … --bus``); ``url`` may list
+        every node of a cluster, comma-separated."""
         holder: list[Client] = []
 
         async def error_cb(exc: Exception) -> None:
@@ -72,8 +74,9 @@ class Client:
                 task.add_done_callback(holder[0]._tasks.discard)
 
         try:
-            nc = await nats.connect(servers=[url], user=user, password=password, name=f"tradebus.client:{user}",
-                                    inbox_prefix=f"_INBOX.{user}", connect_timeout=timeout, error_cb=error_cb,
+            nc = await nats.connect(servers=server_urls(url), user=user, password=password,
+                                    name=f"tradebus.client:{user}", inbox_prefix=f"_INBOX.{user}",
+                                    connect_timeout=timeout, error_cb=error_cb,
                                     reconnected_cb=reconnected_cb,
                                     max_reconnect_attempts=-1, reconnect_time_wait=1)
         except nats.errors.NoServersError as exc:

@@ -6,7 +6,7 @@ never stored in clear; ``tradebus user`` manages users from then on.
 
 from __future__ import annotations
 
-from tradebus.cli.registry import SIM_LOGIN_ACCOUNT
+from supervisor.registry import SIM_LOGIN_ACCOUNT
 from tradebus.config import Config
 from tradebus.sim.futu_accounts import simulated_futu_accounts
 from tradebus.users import UserStore, new_password

@@ -15,8 +15,8 @@ import signal
 import time
 from collections.abc import Callable
 
+from supervisor.registry import ProcessSpec
 from tradebus.backoff import Backoff
-from tradebus.cli.registry import ProcessSpec
 from tradebus.logs import get_logger
 from tradebus.schemas.health import ChildProcess
 

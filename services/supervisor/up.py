@@ -2,9 +2,9 @@
 
 Order of events: check every port the processes will bind, computed from the same configuration they
 will read (one clear error naming the port and the key or flag that changes it), start the embedded
-``nats-server`` with JetStream in the data folder, start every process of :mod:`tradebus.cli.registry`
+``nats-server`` with JetStream in the data folder, start every process of :mod:`supervisor.registry`
 as a supervised child, then show their logs and a status table until Ctrl-C. nats-server is supervised
-like the children (:mod:`tradebus.cli.nats_child`). Every child gets the configuration file
+like the children (:mod:`supervisor.nats_child`). Every child gets the configuration file
 ``tradebus --config FILE up`` was given (as ``TRADEBUS_CONFIG``) and the same environment overrides.
 Ctrl-C (or SIGTERM) stops the children (SIGTERM, then SIGKILL after a grace period), then NATS —
 within ten seconds, leaving nothing behind.
@@ -23,15 +23,16 @@ from pathlib import Path
 import msgspec
 from nats.aio.msg import Msg
 
+from supervisor.children import Child
+from supervisor.first_user import ensure_first_user
+from supervisor.nats_child import NatsChild
+from supervisor.registry import PortUse, ProcessSpec, process_specs
 from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
-from tradebus.cli.children import Child
-from tradebus.cli.first_user import ensure_first_user
-from tradebus.cli.nats_child import NatsChild
-from tradebus.cli.registry import PortUse, ProcessSpec, process_specs
 from tradebus.cli.render import LinePrinter, age, table
-from tradebus.config import CONFIG_ENV, Config, load_or_exit
+from tradebus.config import CONFIG_ENV, Config, UpConfig, load_or_exit
 from tradebus.logs import configure_logging, get_logger, log_stream
+from tradebus.nats_cluster import ROUTE_HOST, NatsCluster, NodePorts, consecutive_ports, free_ports, replicas_for
 from tradebus.natsd import NatsServer, NatsServerError, port_in_use
 from tradebus.runtime import Runtime, Service
 from tradebus.schemas import SYSTEM_DECODER, Heartbeat
@@ -53,6 +54,8 @@ _UP_FLAGS: dict[str, tuple[str, type]] = {
     "opend_scenario": ("--opend-scenario", str),
     "ctp_td_port": ("--ctp-td-port", int),
     "ctp_md_port": ("--ctp-md-port", int),
+    "nats_cluster": ("--nats-cluster", int),
+    "cluster_port": ("--cluster-port", int),
 }
 
 
@@ -61,7 +64,7 @@ class Supervisor(Service):
 
     name = "supervisor"
 
-    def __init__(self, config: Config, specs: list[ProcessSpec], nats: NatsServer, printer: LinePrinter,
+    def __init__(self, config: Config, specs: list[ProcessSpec], nodes: list[NatsServer], printer: LinePrinter,
                  access: BusAccess | None, config_path: str | None = None) -> None:
         super().__init__(config)
         self.access = access
@@ -74,7 +77,11 @@ class Supervisor(Service):
         self._tasks: list[asyncio.Task[None]] = []
         self.restarts_total = self.metrics.counter("child_restarts_total", "restarts of supervised processes",
                                                    ("process",))
-        self.nats = NatsChild(nats, self._changed.set, self._count_restart)
+        if len(nodes) == 1:
+            self.nats = [NatsChild(nodes[0], self._changed.set, self._count_restart)]
+        else:  # a cluster: one supervised process per node, named after its node
+            self.nats = [NatsChild(node, self._changed.set, self._count_restart, name=f"nats-{i + 1}",
+                                   running_detail=node.url) for i, node in enumerate(nodes)]
 
     def _count_restart(self, name: str) -> None:
         self.restarts_total.inc(1.0, name)
@@ -83,7 +90,8 @@ class Supervisor(Service):
         env = dict(os.environ)
         if self.config_path is not None:  # the file `tradebus --config FILE up` read, for every child
             env[CONFIG_ENV] = str(Path(self.config_path).resolve())
-        env["TRADEBUS_NATS_URL"] = self.nats.server.url
+        env["TRADEBUS_NATS_URL"] = ",".join(child.server.url for child in self.nats)  # every node of a cluster
+        env["TRADEBUS_STREAMS_REPLICAS"] = str(self.config.streams.replicas)
         env["TRADEBUS_DATA_DIR"] = self.config.data.dir
         env["TRADEBUS_LOG_FORMAT"] = "json"  # rendered by our LinePrinter
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -99,7 +107,7 @@ class Supervisor(Service):
             self.procs.append(child)
             child.start()
         self._tasks = [asyncio.create_task(self._probe_loop()), asyncio.create_task(self._table_loop()),
-                       asyncio.create_task(self.nats.watch())]
+                       *(asyncio.create_task(node.watch()) for node in self.nats)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -107,14 +115,15 @@ class Supervisor(Service):
         # Stop in reverse start order: services before the simulators they talk to.
         await asyncio.gather(*(c.stop(CHILD_STOP_GRACE_S) for c in reversed(self.procs)),
                              return_exceptions=True)
-        self.nats.stopping = True  # _run stops the server itself, after the supervisor's last heartbeat
+        for node in self.nats:
+            node.stopping = True  # _run stops the servers itself, after the supervisor's last heartbeat
         self._print_table()
 
     def checks(self) -> dict[str, str]:
         return {view.name: "ok" if view.healthy else view.state for view in self.children()}
 
     def children(self) -> tuple[ChildProcess, ...]:
-        return (self.nats.view(), *(c.view() for c in self.procs))
+        return (*(node.view() for node in self.nats), *(c.view() for c in self.procs))
 
     async def _on_heartbeat(self, msg: Msg) -> None:
         try:
@@ -173,13 +182,29 @@ def _apply_flags(config: Config, args: argparse.Namespace) -> Config:
     return msgspec.structs.replace(config, up=up, data=data, nats=nats)
 
 
-def ports_needed(config: Config, specs: list[ProcessSpec]) -> list[PortUse]:
-    """Every port `tradebus up` and its children will bind, from the configuration they all read."""
-    up = config.up
-    ports = [PortUse(up.nats_port, "NATS client port", "--nats-port or [up] nats_port", up.nats_host)]
-    if up.monitor_port > 0:
-        ports.append(PortUse(up.monitor_port, "NATS monitoring port", "--monitor-port or [up] monitor_port",
-                             NatsServer.monitor_host))
+def with_cluster(config: Config, nodes: list[NodePorts]) -> Config:
+    """``config`` on the cluster ``nodes``: every node's URL, and the replica count the node count allows."""
+    if not nodes:
+        return config
+    url = ",".join(f"nats://{config.up.nats_host}:{node.client}" for node in nodes)
+    return msgspec.structs.replace(config, nats=msgspec.structs.replace(config.nats, url=url),
+                                   streams=msgspec.structs.replace(config.streams, replicas=replicas_for(len(nodes))))
+
+
+def cluster_ports(up: UpConfig) -> list[NodePorts]:
+    """The ports of every node of ``[up] nats_cluster``: consecutive from the configured ones, or all free
+    ones picked now when a base port is 0 (tests)."""
+    if up.nats_cluster == 1:
+        return []
+    if 0 in (up.nats_port, up.cluster_port, up.monitor_port):
+        return free_ports(up.nats_cluster, up.nats_host)
+    return consecutive_ports(up.nats_port, up.cluster_port, up.monitor_port, up.nats_cluster)
+
+
+def ports_needed(config: Config, specs: list[ProcessSpec], nodes: list[NodePorts] | None = None) -> list[PortUse]:
+    """Every port `tradebus up` and its children will bind, from the configuration they all read (and the
+    ports of the cluster's ``nodes``, when it runs one)."""
+    ports = _nats_ports(config, nodes or [])
     if config.health.supervisor:
         ports.append(PortUse(config.health.supervisor, "supervisor health port",
                              "TRADEBUS_HEALTH_SUPERVISOR or [health] supervisor", config.runtime.http_host))
@@ -188,9 +213,28 @@ def ports_needed(config: Config, specs: list[ProcessSpec]) -> list[PortUse]:
     return ports
 
 
-def check_ports(config: Config, specs: list[ProcessSpec]) -> str | None:
+def _nats_ports(config: Config, nodes: list[NodePorts]) -> list[PortUse]:
+    up = config.up
+    if not nodes:
+        ports = [PortUse(up.nats_port, "NATS client port", "--nats-port or [up] nats_port", up.nats_host)]
+        if up.monitor_port > 0:
+            ports.append(PortUse(up.monitor_port, "NATS monitoring port", "--monitor-port or [up] monitor_port",
+                                 NatsServer.monitor_host))
+        return ports
+    ports = []
+    for i, node in enumerate(nodes):
+        what = f"NATS node {i + 1}"
+        ports += [PortUse(node.client, f"{what} client port", "--nats-port or [up] nats_port", up.nats_host),
+                  PortUse(node.route, f"{what} route port", "--cluster-port or [up] cluster_port", ROUTE_HOST)]
+        if node.monitor > 0:
+            ports.append(PortUse(node.monitor, f"{what} monitoring port", "--monitor-port or [up] monitor_port",
+                                 NatsServer.monitor_host))
+    return ports
+
+
+def check_ports(config: Config, specs: list[ProcessSpec], nodes: list[NodePorts] | None = None) -> str | None:
     seen: dict[int, str] = {}
-    for use in ports_needed(config, specs):
+    for use in ports_needed(config, specs, nodes):
         if not use.port:  # 0: the process picks a free port itself
             continue
         if use.port in seen:
@@ -202,25 +246,39 @@ def check_ports(config: Config, specs: list[ProcessSpec]) -> str | None:
     return None
 
 
-async def _run(config: Config, specs: list[ProcessSpec], secure: bool, config_path: str | None) -> int:
+def _nats_servers(config: Config, nodes: list[NodePorts], conf: Path | None,
+                  env: dict[str, str] | None) -> tuple[list[NatsServer], NatsCluster | None, Path]:
+    """The one nats-server, or the cluster of ``nodes`` (one folder and log per node); and where they log."""
+    data_dir = Path(config.data.dir)
+    if not nodes:
+        single = NatsServer(store_dir=data_dir / "nats", host=config.up.nats_host, port=config.up.nats_port,
+                            monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log", config_file=conf,
+                            env=env)
+        return [single], None, data_dir / "nats.log"
+    cluster = NatsCluster(data_dir / "nats-cluster", nodes, host=config.up.nats_host, base_conf=conf, env=env)
+    return cluster.servers, cluster, data_dir / "nats-cluster"
+
+
+async def _run(config: Config, specs: list[ProcessSpec], nodes: list[NodePorts], secure: bool,
+               config_path: str | None) -> int:
     data_dir = Path(config.data.dir)
     access = BusAccess.generate() if secure else None
     conf = access.write_files(data_dir, config.nats.url) if access else None
-    nats = NatsServer(store_dir=data_dir / "nats", host=config.up.nats_host, port=config.up.nats_port,
-                      monitor_port=config.up.monitor_port, log_file=data_dir / "nats.log", config_file=conf,
-                      env=access.server_env() if access else None)
-    bus_users = BusUserSync(conf.read_text(), users_path(config), conf, lambda: nats.pid) if conf else None
+    servers, cluster, logs = _nats_servers(config, nodes, conf, access.server_env() if access else None)
+    pids = cluster.pids if cluster else lambda: servers[0].pid
+    bus_users = BusUserSync(conf.read_text(), users_path(config), conf, pids) if conf else None
     if bus_users:
         bus_users.write()  # strategies' bus users (tradebus user add --bus), kept in sync below
     try:
-        await asyncio.to_thread(nats.start)
+        await asyncio.to_thread(cluster.start if cluster else servers[0].start)
     except NatsServerError as exc:
-        print(f"tradebus up: {exc} (see {data_dir / 'nats.log'})", file=sys.stderr)
+        print(f"tradebus up: {exc} (see {logs})", file=sys.stderr)
         return 1
-    print(f"nats-server {nats.url} (monitoring http://127.0.0.1:{config.up.monitor_port}, pid {nats.pid})",
-          flush=True)
+    for server in servers:
+        print(f"nats-server {server.url} (monitoring http://127.0.0.1:{server.monitor_port}, pid {server.pid})",
+              flush=True)
     printer = LinePrinter(colour=sys.stdout.isatty())
-    supervisor = Supervisor(access.config_for(config, "supervisor") if access else config, specs, nats, printer,
+    supervisor = Supervisor(access.config_for(config, "supervisor") if access else config, specs, servers, printer,
                             access, config_path)
     runtime = Runtime(supervisor, health_port=config.health.supervisor)
     sync_task = asyncio.create_task(bus_users.run()) if bus_users else None
@@ -229,7 +287,7 @@ async def _run(config: Config, specs: list[ProcessSpec], secure: bool, config_pa
     finally:
         if sync_task:
             sync_task.cancel()
-        await asyncio.to_thread(nats.stop, 2.0)
+        await asyncio.gather(*(asyncio.to_thread(server.stop, 2.0) for server in servers))
         forget_operator_credentials(data_dir)
         print("tradebus up: stopped", flush=True)
 
@@ -241,8 +299,10 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     config = msgspec.structs.replace(config, runtime=msgspec.structs.replace(config.runtime, stop_timeout_s=9.0))
     configure_logging("supervisor", level=config.log.level, fmt=config.log.format, secrets=config.secrets(),
                       stream=log_stream(config.log.stream))
+    nodes = cluster_ports(config.up)
+    config = with_cluster(config, nodes)
     specs = process_specs(config)
-    problem = check_ports(config, specs)
+    problem = check_ports(config, specs, nodes)
     if problem:
         print(f"tradebus up: {problem}", file=sys.stderr)
         return 2
@@ -254,6 +314,6 @@ def up_main(argv: list[str], config_path: str | None) -> int:
     try:
         import uvloop
 
-        return int(uvloop.run(_run(config, specs, not args.open_bus, config_path)))
+        return int(uvloop.run(_run(config, specs, nodes, not args.open_bus, config_path)))
     except ImportError:  # pragma: no cover
-        return asyncio.run(_run(config, specs, not args.open_bus, config_path))
+        return asyncio.run(_run(config, specs, nodes, not args.open_bus, config_path))

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from tradebus.cli.children import RestartBackoff, Supervised
+from supervisor.children import RestartBackoff, Supervised
 from tradebus.logs import get_logger
 from tradebus.natsd import NatsServer, NatsServerError
 
@@ -23,10 +23,15 @@ WATCH_EVERY_S = 0.5  # how often the server's pid is checked; a restart is at mo
 
 
 class NatsChild(Supervised):
+    """One nats-server: the single node (``nats``), or one node of a cluster (``nats-1``… with its URL as
+    detail, so ``tradebus status`` shows which node is which)."""
+
     def __init__(self, server: NatsServer, on_change: Callable[[], None],
-                 on_restart: Callable[[str], None]) -> None:
-        super().__init__(NAME, "running", on_change, on_restart)
+                 on_restart: Callable[[str], None], name: str = NAME, running_detail: str = "") -> None:
+        super().__init__(name, "running", on_change, on_restart)
         self.server = server
+        self.running_detail = running_detail
+        self.detail = running_detail
         self.healthy = True  # started and answering before the supervisor exists
         self.stopping = False
         self._backoff = RestartBackoff()
@@ -47,7 +52,7 @@ class NatsChild(Supervised):
                 continue
             self.healthy = False
             delay = self._backoff.after_exit(time.monotonic() - self._started)
-            log.warning("nats-server exited; restarting", exit_code=code, restart_in_s=delay)
+            log.warning("nats-server exited; restarting", process=self.name, exit_code=code, restart_in_s=delay)
             self._set("backoff", f"exit {code}, restart in {delay:g}s")
             await asyncio.sleep(delay)  # the restart backoff itself
             if self.stopping:
@@ -60,10 +65,10 @@ class NatsChild(Supervised):
         try:
             await asyncio.to_thread(self.server.start)
         except NatsServerError as exc:
-            log.error("nats-server did not come back", problem=str(exc))
+            log.error("nats-server did not come back", process=self.name, problem=str(exc))
             self._set("backoff", str(exc))
             return
         self.healthy = True
         self._restarted()
-        log.info("process started", process=NAME, pid=self.pid)
-        self._set("running")
+        log.info("process started", process=self.name, pid=self.pid)
+        self._set("running", self.running_detail)

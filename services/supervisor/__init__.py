@@ -1,0 +1,1 @@
+"""supervisor: ``tradebus up``, the whole system on one machine (NATS, the simulators, every service)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tradebus.sim import InstrumentKind, Offset, OrderKind, Side, SimMarket, SimOrder, SimTrade
+from tradebus.sim import InstrumentKind, Offset, Side, SimMarket, SimOrder, SimTrade
 
 
 def _touched(m: SimMarket) -> tuple[set[str], set[str], set[str]]:
@@ -28,7 +28,8 @@ def test_a_snapshot_plus_changes_is_the_market_of_now(clock) -> None:
     m = SimMarket(seed=21, clock=clock)
     m.open_account("fut", kind=InstrumentKind.FUTURE, currency="CNY", cash=1_000_000.0)
     m.open_account("other", kind=InstrumentKind.FUTURE, currency="CNY", cash=1_000_000.0)
-    m.submit("fut", "INE", "sc2601", Side.BUY, 2, kind=OrderKind.MARKET, offset=Offset.OPEN)
+    high = m.quote("INE", "sc2601").upper_limit
+    m.submit("fut", "INE", "sc2601", Side.BUY, 2, high, offset=Offset.OPEN)  # trades at once
     base = m.snapshot()
     marks = m.change_marks()
     accounts, orders, instruments = _touched(m)

@@ -97,6 +97,7 @@ class Broker:
         self.now_ns = now_ns
         self.sessions: dict[int, TdSession] = {}
         self.dirty = False
+        self.changed_orders: dict[int, OrderRec] = {}  # by broker_order_seq, since the last journal record
         self._by_sim: dict[str, OrderRec] = {r.sim_order_id: r for r in state.orders if r.sim_order_id}
         self._pending_trades: dict[str, list[SimTrade]] = {}
         self._inflight: OrderRec | None = None
@@ -394,6 +395,7 @@ class Broker:
 
     def _push_order(self, rec: OrderRec) -> None:
         self.dirty = True
+        self.changed_orders[rec.broker_order_seq] = rec
         body = fields.order(rec, self.config.broker_id, self.state.trading_day)
         self._push(rec.investor, "rtn", "OnRtnOrder", "CThostFtdcOrderField", body)
 

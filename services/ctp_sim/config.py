@@ -31,6 +31,9 @@ class FrontConfig:
     # Fault injection: the front sits on each ReqOrderInsert this long before taking it (a slow or
     # congested front). The session's later requests wait behind it, as on a real front.
     order_ack_delay_ms: int = 0
+    # fsync every journal record (survives losing the machine, at a cost per order); a killed
+    # process loses nothing either way
+    journal_fsync: bool = False
 
     @property
     def auth_required(self) -> bool:
@@ -70,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> FrontConfig:
                    help="opening balance of each investor account (CNY)")
     p.add_argument("--order-ack-delay-ms", type=int, default=int(env.get("CTP_SIM_ORDER_ACK_DELAY_MS", "0")),
                    help="fault injection: hold every order insert this long before the front takes it")
+    p.add_argument("--journal-fsync", action="store_true",
+                   default=env.get("CTP_SIM_JOURNAL_FSYNC", "") not in ("", "0"),
+                   help="fsync each journal record before its answer leaves (not needed for process restarts)")
     a = p.parse_args(argv)
     if a.tick_interval <= 0:
         p.error("--tick-interval must be positive")
@@ -79,5 +85,5 @@ def parse_args(argv: list[str] | None = None) -> FrontConfig:
         host=a.host, td_port=a.td_port, md_port=a.md_port, state_dir=a.state_dir,
         tick_interval=a.tick_interval, seed=a.seed, broker_id=a.broker_id, front_id=a.front_id,
         users=_users(a.extra_user, a.user, a.password), app_id=a.app_id, auth_code=a.auth_code, cash=a.cash,
-        order_ack_delay_ms=a.order_ack_delay_ms,
+        order_ack_delay_ms=a.order_ack_delay_ms, journal_fsync=a.journal_fsync,
     )

@@ -1,8 +1,9 @@
 """The ctp_sim process: the trading and market-data ports, the market clock, persistence.
 
 Everything runs on one asyncio loop; the broker and the md hub are synchronous and only queue
-bytes on the sessions' transports. State is written to ``--state-dir`` whenever the private flow
-changes (every order event), and every few seconds for prices, so a killed front keeps its day.
+bytes on the sessions' transports. Every change to the day is appended to the journal in
+``--state-dir`` before the frames it produced are sent (prices every few seconds), and a snapshot is
+written at start, at close and every ``journal.SNAPSHOT_EVERY`` records, so a killed front keeps its day.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ctp_sim import clock, state
+from ctp_sim import clock, journal, state
 from ctp_sim.broker import Broker
 from ctp_sim.config import FrontConfig
 from ctp_sim.md import MdHub
@@ -44,6 +45,7 @@ def open_day(config: FrontConfig, now_ns: int) -> tuple[state.DayState, SimMarke
     saved = state.load(config.state_dir)
     if saved is not None and saved.market:
         market = SimMarket.restore(saved.market)
+        journal.replay(config.state_dir, saved, market)
         if saved.trading_day != today:
             market.new_trading_day()
             saved = saved.new_day(today)
@@ -83,18 +85,30 @@ class Front:
         self._writers: set[asyncio.StreamWriter] = set()
         self._outbox: list[tuple[asyncio.StreamWriter, bytes]] = []
         self._last_price_save = time.monotonic()
+        self.journal = journal.Journal(config.state_dir, self.state, self.market, fsync=config.journal_fsync)
         self.save()
 
     # --- persistence --------------------------------------------------------------------------
 
     def save(self) -> None:
+        """The snapshot: the whole day in one file; the journal starts over after it."""
         self.state.market = self.market.snapshot()
+        self.state.journal_n = self.journal.n
         state.save(self.config.state_dir, self.state)
+        self.journal.reset()
         self.broker.dirty = False
+        self.broker.changed_orders.clear()
         self._last_price_save = time.monotonic()
 
     def _save_if_needed(self) -> None:
-        if self.broker.dirty or time.monotonic() - self._last_price_save >= PRICE_SAVE_INTERVAL:
+        if self.broker.dirty:
+            self.journal.record_changes(list(self.broker.changed_orders.values()))
+            self.broker.dirty = False
+            self.broker.changed_orders.clear()
+        elif time.monotonic() - self._last_price_save >= PRICE_SAVE_INTERVAL:
+            self.journal.record_prices()
+            self._last_price_save = time.monotonic()
+        if self.journal.records >= journal.SNAPSHOT_EVERY:
             self.save()
 
     # --- connections --------------------------------------------------------------------------
@@ -229,6 +243,7 @@ class Front:
             for writer in list(self._writers):
                 writer.close()
             self.save()
+            self.journal.close()
 
 
 async def serve(config: FrontConfig) -> None:

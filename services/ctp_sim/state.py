@@ -1,9 +1,11 @@
 """What a CTP front remembers for the trading day, persisted so a restart keeps the day.
 
-One JSON file in the state dir holds the CTP layer (orders with their CTP keys, trades, the
-private flow of every user, settlement confirmations, id counters) together with the simulated
-market's own snapshot (accounts, positions, resting orders, prices). Both are written in one
-atomic replace, so the two never disagree after a crash.
+The snapshot, one JSON file in the state dir, holds the CTP layer (orders with their CTP keys,
+trades, the private flow of every user, settlement confirmations, id counters) together with the
+simulated market's own snapshot (accounts, positions, resting orders, prices), written in one atomic
+replace so the two never disagree. It is written at start, at close and every so many journal
+records; what changed in between is in the journal (``journal.py``), and ``journal_n`` says which
+of the journal's records the snapshot already holds.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class DayState(msgspec.Struct):
     confirmed: dict[str, str] = msgspec.field(default_factory=dict)  # investor → "date time"
     counters: dict[str, int] = msgspec.field(default_factory=dict)  # survive day rolls: ids stay unique
     market: bytes = b""
+    journal_n: int = 0  # the last journal record this snapshot holds; records numbered up to it are skipped
 
     def next(self, name: str, start: int = 1) -> int:
         value = self.counters.get(name, start - 1) + 1
@@ -75,7 +78,8 @@ class DayState(msgspec.Struct):
         return value
 
     def new_day(self, trading_day: str) -> DayState:
-        return DayState(trading_day=trading_day, counters=dict(self.counters), market=self.market)
+        return DayState(trading_day=trading_day, counters=dict(self.counters), market=self.market,
+                        journal_n=self.journal_n)
 
 
 def load(state_dir: Path) -> DayState | None:
@@ -89,5 +93,8 @@ def save(state_dir: Path, state: DayState) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / STATE_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(msgspec.json.encode(state))
+    with tmp.open("wb") as f:
+        f.write(msgspec.json.encode(state))
+        f.flush()
+        os.fsync(f.fileno())  # the journal is emptied next: the snapshot must be on disk before that
     os.replace(tmp, path)

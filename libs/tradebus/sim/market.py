@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
+from tradebus.sim import changes
 from tradebus.sim.accounts import (
     Bucket,
     apply_fill,
@@ -510,3 +511,17 @@ class SimMarket:
         market = cls.__new__(cls)
         market._setup(msgspec.json.decode(data, type=MarketState), clock)
         return market
+
+    def change_marks(self) -> changes.Marks:
+        """Marks for ``changes()`` that start after everything held now (take them with a snapshot)."""
+        return changes.marks_of(self._s)
+
+    def changes(self, accounts: Iterable[str], orders: Iterable[str], instruments: Iterable[str],
+                marks: changes.Marks) -> changes.MarketChanges:
+        """What the named accounts, orders and instruments (``market.symbol``) hold now, for a journal."""
+        return changes.take(self._s, accounts, orders, instruments, marks)
+
+    def apply_changes(self, change: changes.MarketChanges) -> None:
+        """Put back a change taken by ``changes()`` (replaying a journal over a snapshot)."""
+        changes.apply(self._s, change)
+        self._by_key = {ist.key: ist for ist in self._s.instruments}

@@ -19,6 +19,7 @@ from fmz_edge.symbols import SymbolError
 from fmz_edge.trading import Trading
 from tradebus.config import Config
 from tradebus.logs import get_logger
+from tradebus.md_lease import requester_name
 from tradebus.ratelimit import LoginGuard, Throttled
 from tradebus.runtime import Service
 from tradebus.users import User, UserError, UserStore
@@ -46,7 +47,10 @@ class FmzEdge(Service):
         self._requests = self.metrics.counter("fmz_requests_total", "FMZ requests answered", ("method", "outcome"))
 
     async def start(self) -> None:
-        self.md = MarketData(self.bus, request_timeout=self.cfg.request_timeout_s, wait_first_tick=self.cfg.md_wait_s)
+        self.md = MarketData(self.bus, requester=requester_name(self.name, self.cfg.instance_id),
+                             lease_s=self.cfg.md_lease_s, request_timeout=self.cfg.request_timeout_s,
+                             wait_first_tick=self.cfg.md_wait_s)
+        self.md.leases.start()
         self.directory = VenueDirectory(self.bus, timeout=self.cfg.request_timeout_s)
         self.port = await self.http.start(self.cfg.host, self.cfg.port)
         log.info("fmz plug-in listening", host=self.cfg.host, port=self.port)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
+# The name of one of several instances of a service run side by side (``[ws] instance_id``,
+# ``[fmz] instance_id``): it ends up in bus identities (md.ctl requesters), so it stays a plain token.
+INSTANCE_PATTERN = r"^[A-Za-z0-9_-]{0,32}$"
+
 
 class Secret:
     """A string that never prints itself."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from tradebus.config_sections.base import Secret, Section
+import msgspec
+
+from tradebus.config_sections.base import INSTANCE_PATTERN, Secret, Section
 
 
 class WsConfig(Section, frozen=True, kw_only=True):
@@ -14,7 +16,12 @@ class WsConfig(Section, frozen=True, kw_only=True):
     # Serve /md/ and /td/ on md_port (webctp's "dev" mode, which its demo page expects). td_port, when
     # non-zero, still serves /td/ on its own.
     combined: bool = True
-    instance_id: str = ""  # md.ctl requester "ws_edge:<id>"; default: random per process
+    # This instance's name (docs/ws_edge.md "Several instances"): md.ctl requester "ws_edge:<id>", heartbeat
+    # identity. Give each instance running side by side its own (and its own ports). Default: random per process.
+    instance_id: Annotated[str, msgspec.Meta(pattern=INSTANCE_PATTERN)] = ""
+    # md_ingest references are leased for this long and renewed every third of it, so a killed instance's
+    # references lapse within about this many seconds (tradebus.md_lease).
+    md_lease_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
     token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
     # A /md/ ReqUserLogin with empty UserID and Password (webctp's market-data login needs none) is taken from
     # loopback clients only ("loopback"), from anyone ("all") or from nobody ("none"). Exchange data can

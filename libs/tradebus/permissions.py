@@ -44,6 +44,7 @@ STREAM_OWNERS: dict[str, str] = {
     "OBJ_td_snapshots": "td_exec",
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
+    "KV_console_sessions": "ws_edge",  # web console logins, shared by every ws_edge instance
     **{sys_health_stream(service): service for service in HEARTBEAT_SERVICES},
 }
 HEARTBEAT_STREAMS = tuple(sys_health_stream(service) for service in HEARTBEAT_SERVICES)
@@ -79,6 +80,7 @@ FAMILIES: tuple[Family, ...] = (
     _family("$KV.orders.>", "$KV.orders.ctp.000001.O-1", "td_exec"),
     _family("$KV.instruments.>", "$KV.instruments.ctp.SHFE.rb2601", "td_exec"),
     _family("$KV.auth.>", "$KV.auth.default", "auth_broker"),
+    _family("$KV.console_sessions.>", "$KV.console_sessions.0f3a", "ws_edge"),
     _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
     *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
 )

@@ -24,12 +24,19 @@ class BucketSpec:
     name: str
     history: int
     description: str
+    ttl_s: float = 0.0  # the bucket's max age (0: none); keys may carry a shorter TTL of their own
 
+
+# The longest a console login may last ([ws] console_session_s): the console_sessions bucket keeps no
+# entry (nor a logout's delete marker) longer; each login's key has the login's own lifetime as its TTL.
+CONSOLE_SESSION_MAX_S = 7 * 86_400.0
 
 BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),
     BucketSpec("instruments", 1, "reference data per <venue>.<exchange>.<symbol>"),
     BucketSpec("auth", 1, "current OpenD login state per instance"),
+    BucketSpec("console_sessions", 1, "web console logins by SHA-256 of their token: user and expiry",
+               ttl_s=CONSOLE_SESSION_MAX_S),
 )
 
 
@@ -174,7 +181,7 @@ async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | 
 
     async def create_kv(spec: BucketSpec) -> object:
         return await js.create_key_value(bucket=spec.name, history=spec.history, description=spec.description,
-                                         storage=StorageType.FILE, replicas=cfg.replicas)
+                                         storage=StorageType.FILE, replicas=cfg.replicas, ttl=spec.ttl_s or None)
 
     async def create_object_store(spec: BucketSpec) -> object:
         return await js.create_object_store(spec.name, ObjectStoreConfig(

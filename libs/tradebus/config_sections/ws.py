@@ -54,6 +54,8 @@ class WsConfig(Section, frozen=True, kw_only=True):
     request_timeout_s: float = 5.0  # td.cmd / md.ctl requests
     # The web console (docs/console.md): a page at / on the combined port, its WebSocket at /console/ws.
     console: bool = True
-    console_session_s: float = 28_800.0  # absolute lifetime of a console login (8 h); then log in again
+    # Absolute lifetime of a console login (8 h); then log in again. Logins are kept in the KV bucket
+    # console_sessions, so every instance accepts them; at most 7 days (the bucket's own age limit).
+    console_session_s: Annotated[float, msgspec.Meta(ge=1, le=604_800)] = 28_800.0
     console_quote_interval_s: float = 0.25  # at most one quote update per instrument per browser this often
     console_refresh_s: float = 15.0  # funds and positions are re-read this often (and after every fill)

@@ -13,6 +13,7 @@ from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, Stora
 from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
+from tradebus.config_sections.ws import CONSOLE_SESSION_MAX_S
 from tradebus.logs import get_logger
 from tradebus.subjects import sys_health, sys_health_stream
 
@@ -26,10 +27,6 @@ class BucketSpec:
     description: str
     ttl_s: float = 0.0  # the bucket's max age (0: none); keys may carry a shorter TTL of their own
 
-
-# The longest a console login may last ([ws] console_session_s): the console_sessions bucket keeps no
-# entry (nor a logout's delete marker) longer; each login's key has the login's own lifetime as its TTL.
-CONSOLE_SESSION_MAX_S = 7 * 86_400.0
 
 BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),

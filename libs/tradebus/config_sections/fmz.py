@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import msgspec
-
-from tradebus.config_sections.base import INSTANCE_PATTERN, Section
+from tradebus.config_sections.base import Section, check_instance
 
 
 class FmzConfig(Section, frozen=True, kw_only=True):
@@ -14,10 +10,10 @@ class FmzConfig(Section, frozen=True, kw_only=True):
     port: int = 6666
     # This instance's name (docs/fmz_edge.md "Several instances"): md.ctl requester "fmz_edge:<id>"; "" keeps
     # the requester "fmz_edge" of a single edge. Give each instance running side by side its own (and its own port).
-    instance_id: Annotated[str, msgspec.Meta(pattern=INSTANCE_PATTERN)] = ""
+    instance_id: str = ""
     # md_ingest references are leased for this long and renewed every third of it, so a killed instance's
     # references lapse within about this many seconds (tradebus.md_lease).
-    md_lease_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
+    md_lease_s: float = 30.0
     max_body_bytes: int = 64 * 1024  # a larger body is refused unread
     max_header_bytes: int = 16 * 1024
     idle_timeout_s: float = 60.0  # keep-alive connections idle this long are closed
@@ -40,3 +36,6 @@ class FmzConfig(Section, frozen=True, kw_only=True):
     records_default_limit: int = 500
     records_max_limit: int = 5000
     history_default_limit: int = 100
+
+    def __post_init__(self) -> None:
+        check_instance(self.instance_id, self.md_lease_s)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-import msgspec
+from tradebus.config_sections.base import Secret, Section, check_instance
 
-from tradebus.config_sections.base import INSTANCE_PATTERN, Secret, Section
+# The longest a console login may last (console_session_s): the console_sessions bucket keeps no entry,
+# nor a logout's delete marker, longer; each login's key carries the login's own lifetime as its TTL.
+CONSOLE_SESSION_MAX_S = 7 * 86_400.0
 
 
 class WsConfig(Section, frozen=True, kw_only=True):
@@ -18,10 +20,10 @@ class WsConfig(Section, frozen=True, kw_only=True):
     combined: bool = True
     # This instance's name (docs/ws_edge.md "Several instances"): md.ctl requester "ws_edge:<id>", heartbeat
     # identity. Give each instance running side by side its own (and its own ports). Default: random per process.
-    instance_id: Annotated[str, msgspec.Meta(pattern=INSTANCE_PATTERN)] = ""
+    instance_id: str = ""
     # md_ingest references are leased for this long and renewed every third of it, so a killed instance's
     # references lapse within about this many seconds (tradebus.md_lease).
-    md_lease_s: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
+    md_lease_s: float = 30.0
     token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
     # A /md/ ReqUserLogin with empty UserID and Password (webctp's market-data login needs none) is taken from
     # loopback clients only ("loopback"), from anyone ("all") or from nobody ("none"). Exchange data can
@@ -56,6 +58,12 @@ class WsConfig(Section, frozen=True, kw_only=True):
     console: bool = True
     # Absolute lifetime of a console login (8 h); then log in again. Logins are kept in the KV bucket
     # console_sessions, so every instance accepts them; at most 7 days (the bucket's own age limit).
-    console_session_s: Annotated[float, msgspec.Meta(ge=1, le=604_800)] = 28_800.0
+    console_session_s: float = 28_800.0
     console_quote_interval_s: float = 0.25  # at most one quote update per instrument per browser this often
     console_refresh_s: float = 15.0  # funds and positions are re-read this often (and after every fill)
+
+    def __post_init__(self) -> None:
+        check_instance(self.instance_id, self.md_lease_s)
+        if not 1 <= self.console_session_s <= CONSOLE_SESSION_MAX_S:
+            raise ValueError(f"console_session_s must be from 1 to {CONSOLE_SESSION_MAX_S:g} seconds (the "
+                             f"console_sessions bucket keeps nothing longer), got {self.console_session_s:g}")

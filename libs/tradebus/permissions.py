@@ -45,6 +45,7 @@ STREAM_OWNERS: dict[str, str] = {
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
     "KV_console_sessions": "ws_edge",  # web console logins, shared by every ws_edge instance
+    "KV_fmz_nonces": "fmz_edge",  # FMZ nonces accepted by any fmz_edge instance (replay protection)
     **{sys_health_stream(service): service for service in HEARTBEAT_SERVICES},
 }
 HEARTBEAT_STREAMS = tuple(sys_health_stream(service) for service in HEARTBEAT_SERVICES)
@@ -81,6 +82,7 @@ FAMILIES: tuple[Family, ...] = (
     _family("$KV.instruments.>", "$KV.instruments.ctp.SHFE.rb2601", "td_exec"),
     _family("$KV.auth.>", "$KV.auth.default", "auth_broker"),
     _family("$KV.console_sessions.>", "$KV.console_sessions.0f3a", "ws_edge"),
+    _family("$KV.fmz_nonces.>", "$KV.fmz_nonces.0f3a.1730275031047002000", "fmz_edge"),
     _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
     *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
 )

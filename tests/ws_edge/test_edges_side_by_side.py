@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ctp_front import CtpFront
-from edge_stack import holds, kill9, refcount, start_core
+from edge_stack import holds, kill9, refcount, refcount_is, start_core
 from polling import until_async
 from service_process import ServiceProcess, port_open, service_env, start_service
 from websockets.asyncio.client import ClientConnection, connect
@@ -92,15 +91,6 @@ async def place_order(port: int, price: float) -> dict[str, Any]:
         return (await receive(ws, "MsgType", "RtnOrder", 20))["Order"]
 
 
-@pytest.fixture
-def front(tmp_path: Path) -> Any:
-    ctp = CtpFront(tmp_path / "front").start()
-    try:
-        yield ctp
-    finally:
-        ctp.stop()
-
-
 async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any, bus: Bus, front: CtpFront,
                                                                tmp_path: Path) -> None:
     UserStore(tmp_path / "users.json").add("alice", PASSWORD, ["ctp:000001"])
@@ -136,7 +126,8 @@ async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any,
         kill9(edge_a)
         assert await edge_a.process.wait() == -9
         await ticks_within(on_b, 5, 10)
-        await until_async(lambda: _count_is(bus, 2), LEASE_S * 3 + 2, "ws_edge:a's reference lapsed at md_ingest")
+        await until_async(lambda: refcount_is(bus, 2, *RB), LEASE_S * 3 + 2,
+                          "ws_edge:a's reference lapsed at md_ingest")
         dropped_after = time.monotonic() - killed_at
         assert dropped_after <= LEASE_S + 1.5, f"reference dropped {dropped_after:.1f} s after the kill"
         assert not await holds(bus, "ws_edge:a", *RB)  # gone, not merely one fewer
@@ -168,6 +159,3 @@ async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any,
         for service in reversed(started):
             await service.stop()
 
-
-async def _count_is(bus: Bus, expected: int) -> bool:
-    return await refcount(bus, *RB) == expected

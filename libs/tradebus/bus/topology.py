@@ -13,6 +13,7 @@ from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, Stora
 from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
+from tradebus.config_sections.fmz import NONCE_WINDOW_MAX_S
 from tradebus.config_sections.ws import CONSOLE_SESSION_MAX_S
 from tradebus.logs import get_logger
 from tradebus.subjects import sys_health, sys_health_stream
@@ -34,6 +35,8 @@ BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("auth", 1, "current OpenD login state per instance"),
     BucketSpec("console_sessions", 1, "web console logins by SHA-256 of their token: user and expiry",
                ttl_s=CONSOLE_SESSION_MAX_S),
+    BucketSpec("fmz_nonces", 1, "FMZ nonces accepted by any fmz_edge, per key hash; create-only",
+               ttl_s=2 * NONCE_WINDOW_MAX_S),
 )
 
 

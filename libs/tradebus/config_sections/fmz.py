@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from tradebus.config_sections.base import Section, check_instance
 
+# The widest nonce window (nonce_window_s): the fmz_nonces bucket keeps no claim longer than twice it.
+NONCE_WINDOW_MAX_S = 3600.0
+
 
 class FmzConfig(Section, frozen=True, kw_only=True):
     host: str = "127.0.0.1"  # the FMZ docker runs on the same machine, like the seed's plug-in
@@ -39,3 +42,6 @@ class FmzConfig(Section, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         check_instance(self.instance_id, self.md_lease_s)
+        if not 0 < self.nonce_window_s <= NONCE_WINDOW_MAX_S:
+            raise ValueError(f"nonce_window_s must be > 0 and at most {NONCE_WINDOW_MAX_S:g} seconds, "
+                             f"got {self.nonce_window_s:g}")

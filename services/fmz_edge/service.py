@@ -34,6 +34,7 @@ class FmzEdge(Service):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.cfg = config.fmz
+        self.instance_id = self.cfg.instance_id
         self.users = UserStore.for_config(config)
         self.nonces = NonceGuard(self.cfg.nonce_window_s, self.cfg.nonce_reorder_s)
         # Key pairs are checked like passwords (tradebus.ratelimit): slowed per address after failures.
@@ -48,7 +49,7 @@ class FmzEdge(Service):
         self._requests = self.metrics.counter("fmz_requests_total", "FMZ requests answered", ("method", "outcome"))
 
     async def start(self) -> None:
-        self.md = MarketData(self.bus, requester=requester_name(self.name, self.cfg.instance_id),
+        self.md = MarketData(self.bus, requester=requester_name(self.name, self.instance_id),
                              lease_s=self.cfg.md_lease_s, request_timeout=self.cfg.request_timeout_s,
                              wait_first_tick=self.cfg.md_wait_s)
         self.md.leases.start()

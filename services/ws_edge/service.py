@@ -25,6 +25,7 @@ class WsEdge(Service):
         self.listeners: list[Listener] = []
         self.ports: dict[str, int] = {}  # "md" / "td" / "combined" → bound port
         self.console: Console | None = None  # the web console, on the combined port
+        self.instance_id = config.ws.instance_id
 
     def _plan(self) -> list[tuple[str, int, frozenset[str]]]:
         ws = self.config.ws
@@ -39,7 +40,7 @@ class WsEdge(Service):
         ws = self.config.ws
         # An unnamed instance gets a random name per process, as before instances had names: its
         # references from a previous life lapse at md_ingest by their lease (tradebus.md_lease).
-        requester = requester_name(self.name, ws.instance_id or os.urandom(3).hex())
+        requester = requester_name(self.name, self.instance_id or os.urandom(3).hex())
         self.edge = Edge(self.bus, ws, UserStore.for_config(self.config), self.metrics, requester=requester)
         await self.edge.start()
         if ws.console:

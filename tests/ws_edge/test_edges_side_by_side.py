@@ -18,12 +18,15 @@ from typing import Any
 
 from ctp_front import CtpFront
 from edge_stack import holds, kill9, refcount, refcount_is, start_core
-from polling import until_async
+from nats.aio.msg import Msg
+from polling import until, until_async
 from service_process import ServiceProcess, port_open, service_env, start_service
 from websockets.asyncio.client import ClientConnection, connect
 
 from tradebus.bus import Bus
 from tradebus.natsd import free_port
+from tradebus.schemas import SYSTEM_DECODER, Heartbeat
+from tradebus.subjects import sys_health
 from tradebus.users import UserStore
 
 LEASE_S = 2.0
@@ -34,7 +37,8 @@ RB = ("ctp", "SHFE", "rb2601")
 async def start_edge(nats_url: str, data_dir: Path, instance: str, port: int) -> ServiceProcess:
     env = service_env(nats_url, data_dir, TRADEBUS_WS_INSTANCE_ID=instance, TRADEBUS_WS_MD_PORT=str(port),
                       TRADEBUS_WS_TD_PORT="0", TRADEBUS_WS_MD_LEASE_S=str(LEASE_S),
-                      TRADEBUS_WS_CONSOLE_REFRESH_S="0.5", TRADEBUS_WS_LOGIN_FAIL_BASE_DELAY_S="0")
+                      TRADEBUS_WS_CONSOLE_REFRESH_S="0.5", TRADEBUS_WS_LOGIN_FAIL_BASE_DELAY_S="0",
+                      TRADEBUS_RUNTIME_HEARTBEAT_S="0.5")
     work = data_dir / f"ws-{instance}"
     work.mkdir(exist_ok=True)
     return await start_service("ws_edge", env, work, ready=lambda: port_open(port), timeout=60)
@@ -102,6 +106,18 @@ async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any,
         edge_a = await start_edge(nats_server.url, tmp_path, "a", port_a)
         edge_b = await start_edge(nats_server.url, tmp_path, "b", port_b)
         started += [edge_a, edge_b]
+
+        # Each instance beats as itself (host:pid/<instance>) on the service's one heartbeat subject.
+        beats: set[str] = set()
+
+        async def on_beat(msg: Msg) -> None:
+            beat = SYSTEM_DECODER.decode(msg.data)
+            if isinstance(beat, Heartbeat):
+                beats.add(beat.instance.rsplit("/", 1)[-1])
+
+        beat_sub = await bus.nc.subscribe(sys_health("ws_edge"), cb=on_beat)
+        await until(lambda: {"a", "b"} <= beats, 10, "heartbeats of ws_edge a and b")
+        await beat_sub.unsubscribe()
 
         # Clients on both instances watch rb2601: one venue subscription, one reference per instance.
         on_a, on_b = await md_client(port_a), await md_client(port_b)

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from ctp_front import CtpFront
 from service_process import ServiceProcess, service_env, start_service
 
@@ -20,16 +18,6 @@ from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE
 
 CTP_SECRETS = {"TRADEBUS_CTP_PASSWORD": "123456", "TRADEBUS_CTP_AUTH_CODE": "0000000000000000"}
 PROBE = "test-probe"  # the test's own md.ctl requester: its subscribe answers md_ingest's refcount
-
-
-@pytest.fixture
-def front(tmp_path: Path) -> Iterator[CtpFront]:
-    """A ctp_sim front process for the test, stopped by pid."""
-    ctp = CtpFront(tmp_path / "front").start()
-    try:
-        yield ctp
-    finally:
-        ctp.stop()
 
 
 async def start_core(nats_url: str, front: CtpFront, data_dir: Path) -> list[ServiceProcess]:

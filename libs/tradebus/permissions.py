@@ -44,9 +44,16 @@ STREAM_OWNERS: dict[str, str] = {
     "OBJ_td_snapshots": "td_exec",
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
+    "KV_console_sessions": "ws_edge",  # web console logins, shared by every ws_edge instance
+    "KV_fmz_nonces": "fmz_edge",  # FMZ nonces accepted by any fmz_edge instance (replay protection)
     **{sys_health_stream(service): service for service in HEARTBEAT_SERVICES},
 }
 HEARTBEAT_STREAMS = tuple(sys_health_stream(service) for service in HEARTBEAT_SERVICES)
+# The edges' own buckets (state their instances share). The edges face the network, so, like heartbeat
+# streams, these are create-only: an update may change a stream's subjects, and an edge able to widen
+# its bucket could capture td.cmd.> or auth.opend.*.cmd (issue 14's exploit).
+EDGE_BUCKETS = ("KV_console_sessions", "KV_fmz_nonces")
+CREATE_ONLY_STREAMS = (*HEARTBEAT_STREAMS, *EDGE_BUCKETS)
 # Streams whose owner may purge them: an object store replaces an object by purging the old object's
 # chunks, and td_exec replaces its snapshot (services/td_exec/snapshot.py). Nobody else purges anything.
 OWNER_PURGES = ("OBJ_td_snapshots",)
@@ -79,6 +86,8 @@ FAMILIES: tuple[Family, ...] = (
     _family("$KV.orders.>", "$KV.orders.ctp.000001.O-1", "td_exec"),
     _family("$KV.instruments.>", "$KV.instruments.ctp.SHFE.rb2601", "td_exec"),
     _family("$KV.auth.>", "$KV.auth.default", "auth_broker"),
+    _family("$KV.console_sessions.>", "$KV.console_sessions.0f3a", "ws_edge"),
+    _family("$KV.fmz_nonces.>", "$KV.fmz_nonces.0f3a.1730275031047002000", "fmz_edge"),
     _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
     *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
 )
@@ -106,9 +115,9 @@ def js_read(stream: str) -> list[str]:
 
 
 def js_own(stream: str) -> list[str]:
-    """What the owner may do: read, create and (data streams only) update. A heartbeat stream's owner
-    may create it but never change it, so it cannot widen the stream to capture others' subjects."""
-    update = [] if stream in HEARTBEAT_STREAMS else [f"{API}.STREAM.UPDATE.{stream}"]
+    """What the owner may do: read, create and (data streams only) update. A heartbeat stream's or an
+    edge bucket's owner may create it but never change it, so it cannot widen it to capture others' subjects."""
+    update = [] if stream in CREATE_ONLY_STREAMS else [f"{API}.STREAM.UPDATE.{stream}"]
     purge = [f"{API}.STREAM.PURGE.{stream}"] if stream in OWNER_PURGES else []
     return [*js_read(stream), f"{API}.STREAM.CREATE.{stream}", *update, *purge]
 
@@ -231,7 +240,7 @@ def render_permission_table() -> str:
             "|---|---|---|---|---|---|"]
     for perm in service_permissions():
         families = [f.grant for f in FAMILIES if perm.user in f.publishers]
-        owns = [s if s in HEARTBEAT_STREAMS else f"{s} (+update)" for s in perm.owns]
+        owns = [s if s in CREATE_ONLY_STREAMS else f"{s} (+update)" for s in perm.owns]
         subscribes = [s for s in perm.subscribe if s != inbox(perm.user)]
         answers = "requests, on `_INBOX.` replies only" if perm.serves_requests else "no"
         rows.append(f"| {perm.user} | {_cell(families)} | {_cell(owns)} | {_cell(perm.reads)} | "

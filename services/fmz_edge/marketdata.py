@@ -14,21 +14,28 @@ from tradebus import subjects
 from tradebus.bus import Bus, RequestFailed, RequestTimeout, last_message
 from tradebus.bus.replay import read_stream
 from tradebus.logs import get_logger
+from tradebus.md_lease import LeaseRenewer
 from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
-from tradebus.schemas.market import Bar, SubscribeRequest, SubscriptionReply, Tick, UnsubscribeRequest
+from tradebus.schemas.market import Bar, SubscriptionReply, Tick, UnsubscribeRequest
 
 log = get_logger("fmz_edge.md")
 
-REQUESTER = "fmz_edge"  # stable across restarts, so md_ingest counts a restarted edge's subscription once
 _Key = tuple[str, str, str]
 
 
 class MarketData:
-    def __init__(self, bus: Bus, *, request_timeout: float, wait_first_tick: float) -> None:
+    """``requester`` names this instance at md_ingest (``fmz_edge`` or ``fmz_edge:<instance_id>``): stable
+    across restarts, so a restarted instance holds one reference, and distinct per instance, so each
+    instance's references are its own. They are leased and renewed while held (``tradebus.md_lease``)."""
+
+    def __init__(self, bus: Bus, *, requester: str, lease_s: float, request_timeout: float,
+                 wait_first_tick: float) -> None:
         self.bus = bus
+        self.requester = requester
         self.request_timeout = request_timeout
         self.wait_first_tick = wait_first_tick
         self.held: set[_Key] = set()
+        self.leases = LeaseRenewer(bus, requester, lease_s, lambda: list(self.held), timeout=request_timeout)
 
     async def tick(self, venue: str, exchange: str, symbol: str) -> Tick:
         """The last tick; on first use subscribe the instrument and wait briefly for its first tick."""
@@ -87,7 +94,7 @@ class MarketData:
         if key in self.held:
             return ""
         venue, exchange, symbol = key
-        request = SubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=REQUESTER)
+        request = self.leases.request(venue, exchange, symbol)
         try:
             reply = await self.bus.request(subjects.MD_CTL_SUBSCRIBE, request, MARKET_CONTROL_DECODER,
                                            timeout=self.request_timeout)
@@ -100,8 +107,9 @@ class MarketData:
         return ""
 
     async def release_all(self) -> None:
+        await self.leases.stop()
         for venue, exchange, symbol in list(self.held):
-            request = UnsubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=REQUESTER)
+            request = UnsubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=self.requester)
             with contextlib.suppress(Exception):
                 await self.bus.request(subjects.MD_CTL_UNSUBSCRIBE, request, MARKET_CONTROL_DECODER, timeout=1.0)
         self.held.clear()

@@ -13,13 +13,27 @@ works too. A nonce is accepted when
 4. it has not been accepted before for that key (an exact replay inside the reorder allowance).
 
 Only requests with valid credentials reach the guard, so nobody can burn another key's nonces.
+
+Rules 1–4 are this process's. Several fmz_edge instances behind one address (a load balancer sending
+one docker's requests to either) share rule 4 through the bus: :class:`NonceLedger` claims every
+accepted nonce in the KV bucket ``fmz_nonces`` with a create-only write, so a request replayed to
+another instance, or to this one after a restart, finds its nonce taken and is refused. A claim is
+kept for twice the window (its key's TTL); by then rule 1 refuses the nonce anyway.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from tradebus.bus import Bus
+
+BUCKET = "fmz_nonces"
 
 
 class NonceError(ValueError):
@@ -70,3 +84,23 @@ class NonceGuard:
         cutoff = state.highest - self.reorder
         if len(state.recent) > 64:
             state.recent = {n for n in state.recent if n > cutoff}
+
+
+class NonceLedger:
+    """Nonces accepted by any fmz_edge instance, on the bus: one create-only key per (key pair, nonce)."""
+
+    def __init__(self, bus: Bus, window_s: float) -> None:
+        self.bus = bus
+        self.ttl_s = max(2 * window_s, 1.0)
+        self._kv: KeyValue | None = None
+
+    async def claim(self, access_key: str, nonce: int) -> None:
+        """Record ``nonce`` (any unit) as used for ``access_key``; :class:`NonceError` when any instance
+        already did. The access key is hashed into the KV key (a KV key allows few characters)."""
+        if self._kv is None:
+            self._kv = await self.bus.js.key_value(BUCKET)
+        key = f"{hashlib.sha256(access_key.encode()).hexdigest()[:32]}.{to_ns(nonce)}"
+        try:
+            await self._kv.create(key, b"", msg_ttl=self.ttl_s)
+        except KeyWrongLastSequenceError:
+            raise NonceError(f"nonce {nonce} was already used (replay refused)") from None

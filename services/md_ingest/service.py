@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sys
 import time
 
@@ -21,7 +22,7 @@ from md_ingest.contract import Instrument, VenueAdapter
 from md_ingest.history import HistoryServer, VenueHistory
 from md_ingest.inbox import Inbox
 from md_ingest.publisher import Publisher
-from md_ingest.registry import STATIC_REQUESTER, Registry
+from md_ingest.registry import FOREVER, STATIC_REQUESTER, Registry
 from md_ingest.sessions import in_session
 from tradebus.config import Config
 from tradebus.logs import get_logger
@@ -33,6 +34,7 @@ from tradebus.subjects import MD_CTL_HISTORY, MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRI
 log = get_logger("md_ingest")
 HOUSEKEEPING_S = 0.25
 UNSUB_RETRY_S = 10.0
+MAX_LEASE_S = 86_400.0  # a longer lease is cut to this: a day without renewal is a requester gone
 SWITCH_INTERVAL_S = 0.0005  # OpenD refuses to drop a subscription younger than one minute: try again later
 _encode = msgspec.json.Encoder().encode
 
@@ -254,6 +256,7 @@ class MdIngest(Service):
                 if bar is not None:
                     await publisher.publish_bar(bar)
         self._check_stale()
+        await self._expire_leases()
         await self._retry_unsubscribes()
         for venue in self.adapters:
             self.m_subs.set(float(self.registry.size(venue)), venue)
@@ -354,6 +357,7 @@ class MdIngest(Service):
             await self._reply(msg, inst, req, ok=False, error=error)
             return
         requester = req.requester  # type: ignore[union-attr]
+        expires_at = _expiry(req.lease_s)  # type: ignore[union-attr]
         pending = self._pending_sub.get(inst)
         if pending is not None:  # someone else's first subscribe is in flight: share its outcome
             error = await asyncio.shield(pending)
@@ -361,14 +365,14 @@ class MdIngest(Service):
                 await self._reply(msg, inst, req, ok=False, error=error)
                 return
         if inst in self.registry:
-            count, _ = self.registry.add(inst, requester)
+            count, _ = self.registry.add(inst, requester, expires_at)
             self._unsub_retry.pop(inst, None)
             await self._reply(msg, inst, req, ok=True, refcount=count)
             return
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending_sub[inst] = future
         try:
-            error = await self._first_subscribe(inst, requester)
+            error = await self._first_subscribe(inst, requester, expires_at)
         finally:
             self._pending_sub.pop(inst, None)
             future.set_result(error)
@@ -377,7 +381,7 @@ class MdIngest(Service):
         else:
             await self._reply(msg, inst, req, ok=True, refcount=self.registry.count(inst))
 
-    async def _first_subscribe(self, inst: Instrument, requester: str) -> str:
+    async def _first_subscribe(self, inst: Instrument, requester: str, expires_at: float) -> str:
         adapter = self.adapters[inst.venue]
         await adapter.wait_ready(self.config.md.subscribe_timeout_s)
         error = adapter.validate(inst)
@@ -387,7 +391,7 @@ class MdIngest(Service):
         if held >= adapter.quota:
             return (f"{inst.venue} subscription quota exhausted: {held} of {adapter.quota} instruments held "
                     f"(release one first)")
-        self.registry.add(inst, requester)
+        self.registry.add(inst, requester, expires_at)
         self._unsub_retry.pop(inst, None)
         if not self._is_up(inst.venue):
             return ""  # held; subscribed at the venue by _restore when the feed is up
@@ -416,9 +420,28 @@ class MdIngest(Service):
                               error=f"{requester!r} holds no subscription to {inst}")
             return
         if last:
-            self._last_tick.pop(inst, None)
-            self._stale.discard(inst)
-            self._bars.pop(inst, None)
-            if self._is_up(inst.venue):
-                await self._venue_unsubscribe(inst)
+            await self._released(inst)
         await self._reply(msg, inst, req, ok=True, refcount=count)
+
+    async def _released(self, inst: Instrument) -> None:
+        """The last reference went: stop publishing the instrument and unsubscribe it at the venue."""
+        self._last_tick.pop(inst, None)
+        self._stale.discard(inst)
+        self._bars.pop(inst, None)
+        if self._is_up(inst.venue):
+            await self._venue_unsubscribe(inst)
+
+    async def _expire_leases(self) -> None:
+        """References whose requester stopped renewing them (an edge that was killed) are released."""
+        for inst, requester in self.registry.lapsed(time.monotonic()):
+            count, last = self.registry.remove(inst, requester)
+            log.info("subscription lease lapsed", instrument=str(inst), requester=requester, refcount=count)
+            if last:
+                await self._released(inst)
+
+
+def _expiry(lease_s: float) -> float:
+    """When a reference taken with this lease lapses (time.monotonic()); FOREVER without a lease."""
+    if not math.isfinite(lease_s) or lease_s <= 0:
+        return FOREVER
+    return time.monotonic() + min(lease_s, MAX_LEASE_S)

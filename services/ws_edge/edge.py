@@ -61,7 +61,7 @@ class Edge:
         # webctp logins, console logins and password changes share one guard: one guessing budget.
         self.throttle = LoginGuard(config.login_fail_base_delay_s, config.login_fail_max_delay_s,
                                    config.login_fail_window_s, max_waiting_per_user=config.login_max_waiting)
-        self.market = MarketHub(bus, requester, timeout=config.request_timeout_s,
+        self.market = MarketHub(bus, requester, timeout=config.request_timeout_s, lease_s=config.md_lease_s,
                                 to_webctp=lambda i: self.instruments.to_webctp(*i))
         self.book = AccountBook(bus, self.labels, ready_timeout=config.request_timeout_s)
         # argon2 verifications run one at a time off the event loop: a login storm queues, ticks flow.

@@ -2,8 +2,9 @@
 
 The first client of an instrument makes the edge take one reference at md_ingest (``md.ctl.subscribe``
 with requester ``ws_edge:<instance>``) and one NATS subscription; later clients share both, and the
-last one to leave releases them. A new client gets the instrument's last known tick at once (from the
-edge's cache, else the MD stream), not after the next trade.
+last one to leave releases them. The reference is leased and renewed while held (``tradebus.md_lease``),
+so md_ingest drops it by itself when this edge is killed. A new client gets the instrument's last known
+tick at once (from the edge's cache, else the MD stream), not after the next trade.
 
 Backlog: the NATS callbacks only queue the raw tick (at most ``BURST`` per instrument) and wake the
 dispatcher, so what piles up in the nats-py subscription is drained at memcpy speed. While the edge
@@ -29,8 +30,9 @@ from nats.aio.msg import Msg
 
 from tradebus.bus import Bus, BusError, last_message
 from tradebus.logs import get_logger
+from tradebus.md_lease import LeaseRenewer
 from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
-from tradebus.schemas.market import SubscribeRequest, SubscriptionReply, Tick, UnsubscribeRequest
+from tradebus.schemas.market import SubscriptionReply, Tick, UnsubscribeRequest
 from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE, md_tick
 from ws_edge.channel import Channel
 from ws_edge.depth import depth_body
@@ -60,10 +62,11 @@ class Feed:
 
 
 class MarketHub:
-    def __init__(self, bus: Bus, requester: str, *, timeout: float,
+    def __init__(self, bus: Bus, requester: str, *, timeout: float, lease_s: float,
                  to_webctp: Callable[[BusInstrument], str]) -> None:
         self.bus = bus
         self.requester = requester
+        self.leases = LeaseRenewer(bus, requester, lease_s, lambda: list(self.feeds), timeout=timeout)
         self.timeout = timeout
         self.to_webctp = to_webctp
         self.feeds: dict[BusInstrument, Feed] = {}
@@ -78,8 +81,10 @@ class MarketHub:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._dispatch(), name="md-dispatch")
+        self.leases.start()
 
     async def stop(self) -> None:
+        await self.leases.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -134,8 +139,7 @@ class MarketHub:
             await self.release(client, instrument)
 
     async def _venue_subscribe(self, instrument: BusInstrument) -> str:
-        request = SubscribeRequest(venue=instrument.venue, exchange=instrument.exchange, symbol=instrument.symbol,
-                                   requester=self.requester)
+        request = self.leases.request(*instrument)
         try:
             reply = await self.bus.request(MD_CTL_SUBSCRIBE, request, MARKET_CONTROL_DECODER, timeout=self.timeout)
         except (BusError, ValueError) as exc:
@@ -184,7 +188,7 @@ class MarketHub:
                                      requester=self.requester)
         try:
             await self.bus.request(MD_CTL_UNSUBSCRIBE, request, MARKET_CONTROL_DECODER, timeout=self.timeout)
-        except Exception as exc:  # md_ingest away: it drops our reference when it sees us gone
+        except Exception as exc:  # md_ingest away: our lease lapses there, since we stop renewing it
             log.warning("md.ctl unsubscribe failed", instrument=str(inst), error=str(exc))
 
     # --- fan-out -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 
 from tradebus.config import Config
 from tradebus.logs import get_logger
+from tradebus.md_lease import requester_name
 from tradebus.runtime import Service
 from tradebus.users import UserStore
 from ws_edge.console import Console
@@ -24,6 +25,7 @@ class WsEdge(Service):
         self.listeners: list[Listener] = []
         self.ports: dict[str, int] = {}  # "md" / "td" / "combined" → bound port
         self.console: Console | None = None  # the web console, on the combined port
+        self.instance_id = config.ws.instance_id
 
     def _plan(self) -> list[tuple[str, int, frozenset[str]]]:
         ws = self.config.ws
@@ -36,7 +38,9 @@ class WsEdge(Service):
 
     async def start(self) -> None:
         ws = self.config.ws
-        requester = f"ws_edge:{ws.instance_id or os.urandom(3).hex()}"
+        # An unnamed instance gets a random name per process, as before instances had names: its
+        # references from a previous life lapse at md_ingest by their lease (tradebus.md_lease).
+        requester = requester_name(self.name, self.instance_id or os.urandom(3).hex())
         self.edge = Edge(self.bus, ws, UserStore.for_config(self.config), self.metrics, requester=requester)
         await self.edge.start()
         if ws.console:

@@ -6,17 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ctp_front import CtpFront
+from ctp_front import CtpFront, front
 from ctpsim_helpers import Trader, confirm_field, log_in, start_trader
 
-
-@pytest.fixture
-def front(tmp_path: Path) -> Iterator[CtpFront]:
-    proc = CtpFront(tmp_path / "state").start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+__all__ = ["front"]
 
 
 @pytest.fixture

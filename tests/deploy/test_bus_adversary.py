@@ -22,6 +22,7 @@ from tradebus.bus.topology import ensure_topology
 from tradebus.config import StreamsConfig
 from tradebus.permissions import (
     API,
+    EDGE_BUCKETS,
     FAMILIES,
     HEARTBEAT_SERVICES,
     HEARTBEAT_STREAMS,
@@ -45,9 +46,10 @@ def _granted(perm: UserPermissions, subject: str) -> bool:
 
 def owner_may(user: str, stream: str, subject: str) -> bool:
     """The ownership rule itself (not the grants it produced): an owner creates its stream and updates
-    it unless it is a heartbeat stream; nobody deletes; only an object store's owner purges it."""
+    it unless it is a heartbeat stream or an edge's bucket; nobody deletes; only an object store's owner
+    purges it."""
     allowed = {f"{API}.STREAM.CREATE.{stream}"}
-    if stream not in HEARTBEAT_STREAMS:
+    if stream not in HEARTBEAT_STREAMS and stream not in EDGE_BUCKETS:
         allowed.add(f"{API}.STREAM.UPDATE.{stream}")
     if stream in OWNER_PURGES:  # an object store's owner replaces objects by purging old chunks
         allowed.add(f"{API}.STREAM.PURGE.{stream}")
@@ -134,7 +136,7 @@ async def test_exploit_a_fmz_edge_cannot_widen_a_stream_to_capture_commands(topo
     ``td.cmd.>`` (a verify code and a command were stored; td.cmd callers got the stream's ack)."""
     wide = ["auth.opend.*.cmd", "td.cmd.>"]
     own = sys_health_stream("fmz_edge")
-    for verb, stream in [("UPDATE", own), ("CREATE", "SYS"), ("UPDATE", "SYS"),
+    for verb, stream in [("UPDATE", own), ("UPDATE", "KV_fmz_nonces"), ("CREATE", "SYS"), ("UPDATE", "SYS"),
                          ("UPDATE", sys_health_stream("md_ingest")), ("UPDATE", "MD"), ("UPDATE", "TD_EVT")]:
         config = StreamConfig(name=stream, subjects=[sys_health("fmz_edge"), *wide])
         body = msgspec.json.encode({k: v for k, v in config.as_dict().items() if v is not None})

@@ -7,9 +7,10 @@ import itertools
 
 from fmz_harness import Edge
 
-from fmz_edge.marketdata import REQUESTER
 from fmz_edge.protocol import num_str
 from tradebus.schemas.market import Bar
+
+REQUESTER = "fmz_edge"  # the unnamed instance's md.ctl requester (tradebus.md_lease.requester_name)
 
 RB = "rb2601.SHFE_CNY"
 TENCENT = "00700.HK_HKD"

@@ -73,6 +73,13 @@ def test_registry_refcounts() -> None:
     assert reg.remove(rb, "a") == (1, False)
     assert reg.remove(rb, "b") == (0, True)
     assert rb not in reg
+    # Leased references lapse at their expiry; a renewal moves it; an unleased one never lapses.
+    assert reg.add(rb, "a", expires_at=10.0) == (1, True)
+    reg.add(rb, "b", expires_at=20.0)
+    reg.add(rb, "static")
+    assert reg.lapsed(9.9) == [] and reg.lapsed(10.0) == [(rb, "a")]
+    reg.add(rb, "a", expires_at=30.0)
+    assert reg.lapsed(25.0) == [(rb, "b")] and reg.lapsed(1e12) == [(rb, "a"), (rb, "b")]
     assert Instrument.parse("futu.US.BRK.B") == Instrument("futu", "US", "BRK.B")
 
 

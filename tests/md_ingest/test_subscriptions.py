@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from mdingest_helpers import Harness, SimProcess, make_config
@@ -12,8 +13,9 @@ from tradebus.schemas.market import SubscribeRequest, SubscriptionReply, Unsubsc
 from tradebus.subjects import MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE
 
 
-async def sub(bus: Bus, venue: str, exchange: str, symbol: str, requester: str) -> SubscriptionReply:
-    req = SubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=requester)
+async def sub(bus: Bus, venue: str, exchange: str, symbol: str, requester: str,
+              lease_s: float = 0.0) -> SubscriptionReply:
+    req = SubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=requester, lease_s=lease_s)
     reply = await bus.request(MD_CTL_SUBSCRIBE, req, MARKET_CONTROL_DECODER, timeout=15)
     assert isinstance(reply, SubscriptionReply)
     return reply
@@ -59,6 +61,35 @@ async def test_ctp_refcounts(nats_server, bus: Bus, ctp_front: tuple[SimProcess,
     assert len(h.ticks_of("ctp", "au2602")) == marker  # nothing published after the last release
     # ...and the venue was told: pushes for an instrument nobody holds would be counted here.
     assert service.m_unsubscribed.get("ctp") <= 1  # at most one push already in flight
+
+
+async def test_leased_references_lapse(nats_server, bus: Bus, ctp_front: tuple[SimProcess, int, int],
+                                       harness_factory, tmp_path: Path) -> None:
+    """A requester that stops renewing its leased reference (an edge killed with -9) loses it; one that
+    renews keeps it; the last lapse unsubscribes at the venue, as a release does."""
+    _, td, md = ctp_front
+    h: Harness = await harness_factory(make_config(nats_server.url, tmp_path / "var", ctp_ports=(td, md)))
+    await h.wait_for("ctp up", lambda: "up" in h.feed_states("ctp"))
+    service = h.service
+    assert service is not None
+
+    assert (await sub(bus, "ctp", "SHFE", "au2602", "dead-edge", lease_s=1.0)).refcount == 1
+    assert (await sub(bus, "ctp", "SHFE", "au2602", "live-edge", lease_s=1.0)).refcount == 2
+    await h.wait_for("au2602 ticks", lambda: len(h.ticks_of("ctp", "au2602")) >= 2)
+    for _ in range(6):  # live-edge renews every third of its lease for two leases; dead-edge is silent
+        await asyncio.sleep(0.3)  # the renewal cadence under test, not a wait for an event
+        assert (await sub(bus, "ctp", "SHFE", "au2602", "live-edge", lease_s=1.0)).ok
+    gone = await unsub(bus, "ctp", "SHFE", "au2602", "dead-edge")
+    assert not gone.ok and "holds no subscription" in gone.error and gone.refcount == 1
+
+    # The last leased reference lapses: no more ticks published, the venue is told.
+    await h.wait_for("live-edge's lease lapses",
+                     lambda: "au2602" not in {i.symbol for i in service.registry.active("ctp")}, timeout=5)
+    marker = len(h.ticks_of("ctp", "au2602"))
+    await sub(bus, "ctp", "DCE", "m2601", "edge-c")  # no lease: held until released
+    await h.wait_for("m2601 ticks", lambda: len(h.ticks_of("ctp", "m2601")) >= 5)
+    assert len(h.ticks_of("ctp", "au2602")) <= marker + 1  # at most one already in flight
+    assert service.registry.count(next(iter(service.registry.active("ctp")))) == 1  # m2601 stays
 
 
 async def test_unknown_instruments_refused(nats_server, bus: Bus, ctp_front: tuple[SimProcess, int, int],

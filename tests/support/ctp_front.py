@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 WAIT = 15.0
 
@@ -57,3 +60,13 @@ class CtpFront:
     @property
     def md(self) -> str:
         return f"sim://127.0.0.1:{self.md_port}"
+
+
+@pytest.fixture
+def front(tmp_path: Path) -> Iterator[CtpFront]:
+    """A ctp_sim front process for the test (state under ``tmp_path/state``), stopped by pid."""
+    proc = CtpFront(tmp_path / "state").start()
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -13,6 +13,8 @@ from nats.js.api import DiscardPolicy, ObjectStoreConfig, RetentionPolicy, Stora
 from nats.js.errors import APIError, BucketNotFoundError, NotFoundError
 
 from tradebus.config import StreamsConfig
+from tradebus.config_sections.fmz import NONCE_WINDOW_MAX_S
+from tradebus.config_sections.ws import CONSOLE_SESSION_MAX_S
 from tradebus.logs import get_logger
 from tradebus.subjects import sys_health, sys_health_stream
 
@@ -24,12 +26,17 @@ class BucketSpec:
     name: str
     history: int
     description: str
+    ttl_s: float = 0.0  # the bucket's max age (0: none); keys may carry a shorter TTL of their own
 
 
 BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),
     BucketSpec("instruments", 1, "reference data per <venue>.<exchange>.<symbol>"),
     BucketSpec("auth", 1, "current OpenD login state per instance"),
+    BucketSpec("console_sessions", 1, "web console logins by SHA-256 of their token: user and expiry",
+               ttl_s=CONSOLE_SESSION_MAX_S),
+    BucketSpec("fmz_nonces", 1, "FMZ nonces accepted by any fmz_edge, per key hash; create-only",
+               ttl_s=2 * NONCE_WINDOW_MAX_S),
 )
 
 
@@ -174,7 +181,7 @@ async def ensure_buckets(js: JetStreamContext, cfg: StreamsConfig, owner: str | 
 
     async def create_kv(spec: BucketSpec) -> object:
         return await js.create_key_value(bucket=spec.name, history=spec.history, description=spec.description,
-                                         storage=StorageType.FILE, replicas=cfg.replicas)
+                                         storage=StorageType.FILE, replicas=cfg.replicas, ttl=spec.ttl_s or None)
 
     async def create_object_store(spec: BucketSpec) -> object:
         return await js.create_object_store(spec.name, ObjectStoreConfig(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tradebus.config_sections.base import Secret, Section
+from tradebus.config_sections.base import Secret, Section, check_instance
+
+# The longest a console login may last (console_session_s): the console_sessions bucket keeps no entry,
+# nor a logout's delete marker, longer; each login's key carries the login's own lifetime as its TTL.
+CONSOLE_SESSION_MAX_S = 7 * 86_400.0
 
 
 class WsConfig(Section, frozen=True, kw_only=True):
@@ -14,7 +18,12 @@ class WsConfig(Section, frozen=True, kw_only=True):
     # Serve /md/ and /td/ on md_port (webctp's "dev" mode, which its demo page expects). td_port, when
     # non-zero, still serves /td/ on its own.
     combined: bool = True
-    instance_id: str = ""  # md.ctl requester "ws_edge:<id>"; default: random per process
+    # This instance's name (docs/ws_edge.md "Several instances"): md.ctl requester "ws_edge:<id>", heartbeat
+    # identity. Give each instance running side by side its own (and its own ports). Default: random per process.
+    instance_id: str = ""
+    # md_ingest references are leased for this long and renewed every third of it, so a killed instance's
+    # references lapse within about this many seconds (tradebus.md_lease).
+    md_lease_s: float = 30.0
     token: Secret = Secret("")  # when set, ?token= must match or the handshake is refused (HTTP 403)
     # A /md/ ReqUserLogin with empty UserID and Password (webctp's market-data login needs none) is taken from
     # loopback clients only ("loopback"), from anyone ("all") or from nobody ("none"). Exchange data can
@@ -47,6 +56,14 @@ class WsConfig(Section, frozen=True, kw_only=True):
     request_timeout_s: float = 5.0  # td.cmd / md.ctl requests
     # The web console (docs/console.md): a page at / on the combined port, its WebSocket at /console/ws.
     console: bool = True
-    console_session_s: float = 28_800.0  # absolute lifetime of a console login (8 h); then log in again
+    # Absolute lifetime of a console login (8 h); then log in again. Logins are kept in the KV bucket
+    # console_sessions, so every instance accepts them; at most 7 days (the bucket's own age limit).
+    console_session_s: float = 28_800.0
     console_quote_interval_s: float = 0.25  # at most one quote update per instrument per browser this often
     console_refresh_s: float = 15.0  # funds and positions are re-read this often (and after every fill)
+
+    def __post_init__(self) -> None:
+        check_instance(self.instance_id, self.md_lease_s)
+        if not 1 <= self.console_session_s <= CONSOLE_SESSION_MAX_S:
+            raise ValueError(f"console_session_s must be from 1 to {CONSOLE_SESSION_MAX_S:g} seconds (the "
+                             f"console_sessions bucket keeps nothing longer), got {self.console_session_s:g}")

@@ -45,6 +45,7 @@ class Service:
     """Subclass me. ``self.bus``, ``self.config``, ``self.metrics`` and ``self.data_dir`` are ready in ``start``."""
 
     name: str = "service"
+    instance_id: str = ""  # which of several side-by-side instances this is ("" = the only one)
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -75,7 +76,9 @@ class Runtime:
         self.health_port = health_port
         self.state = HealthState.STARTING
         self.started_ns = time.time_ns()
-        self.instance = f"{socket.gethostname()}:{os.getpid()}"
+        # host:pid, and the instance name of a service run side by side (host:pid/a), in every heartbeat.
+        named = f"/{service.instance_id}" if service.instance_id else ""
+        self.instance = f"{socket.gethostname()}:{os.getpid()}{named}"
         self.stop_event = asyncio.Event()
         self.http = HealthHttpServer({"/healthz": self._healthz, "/metrics": self._metrics})
         self.bus: Bus | None = None

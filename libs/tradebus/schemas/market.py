@@ -98,6 +98,9 @@ class SubscribeRequest(BusMessage, frozen=True, kw_only=True):
     exchange: str
     symbol: str
     requester: str  # who holds the reference (e.g. "ws_edge:3f2a"), so it can be released
+    # > 0: the reference lapses unless the requester subscribes again within this many seconds (edges
+    # renew theirs, so a killed edge's references go by themselves); 0: held until released.
+    lease_s: float = 0.0
 
 
 class UnsubscribeRequest(BusMessage, frozen=True, kw_only=True):

@@ -32,7 +32,7 @@ class Console:
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
-        self.sessions = SessionStore(edge.config.console_session_s)
+        self.sessions = SessionStore(edge.bus, edge.config.console_session_s)
         self.system = SystemWatch(edge.bus)
         self.files = load_static()
         self.live: set[ConsoleSession] = set()

@@ -41,8 +41,9 @@ log = get_logger("ws_edge.console")
 SYSTEM_RESEND_S = 2.0  # the system snapshot goes out at least this often (ages, missing services)
 MAX_WATCHED = 50
 EXPIRED_TEXT = "Your session expired — log in again."
-ENDED_TEXT = "Your session is no longer valid (it expired, was logged out, or the server restarted) — log in again."
+ENDED_TEXT = "Your session is no longer valid (it expired or was logged out) — log in again."
 WRONG_LOGIN_TEXT = "Wrong user name or password."
+STORE_DOWN_TEXT = "The login store is not reachable (the bus is away) — try again in a moment."
 CLOSE_EXPIRED = 4001  # application close codes (4000-4999): the page knows why
 CLOSE_LOGOUT = 4000
 
@@ -163,14 +164,24 @@ class ConsoleSession:
         if user is None:
             self.send("login_failed", message=WRONG_LOGIN_TEXT)
             return
-        token, login = self.logins.issue(user.name)
+        try:
+            token, login = await self.logins.issue(user.name)
+        except Exception as exc:  # the login store (NATS KV) is away: no token that other instances would refuse
+            log.warning("console login not stored", user=user.name, error=str(exc) or type(exc).__name__)
+            self.send("login_failed", message=STORE_DOWN_TEXT)
+            return
         log.info("console login", user=user.name, address=self.address)
         await self._start(user, login, token)
 
     async def _resume(self, message: p.Resume) -> None:
         if self.user is not None:
             raise Refused(f"already logged in as {self.user_name}")
-        login = self.logins.resume(message.token)
+        try:
+            login = await self.logins.resume(message.token)
+        except Exception as exc:
+            log.warning("console resume not checked", error=str(exc) or type(exc).__name__)
+            self.send("login_failed", message=STORE_DOWN_TEXT, resumed=True)
+            return
         user = self.edge.users.get(login.user) if login else None
         if login is None or user is None:
             self.send("login_failed", message=ENDED_TEXT, resumed=True)
@@ -194,7 +205,7 @@ class ConsoleSession:
         self._loop_task = asyncio.create_task(self._run(), name="console-loop")
 
     async def _logout(self) -> None:
-        self.logins.revoke(self.token)
+        await self.logins.revoke(self.token)
         log.info("console logout", user=self.user_name, address=self.address)
         await self._end("logged_out", "You are logged out.", CLOSE_LOGOUT)
 
@@ -305,6 +316,8 @@ class ConsoleSession:
 
     async def _refresh_accounts(self) -> None:
         assert self.trader is not None
+        if not await self._still_logged_in():
+            return
         try:
             positions, funds = await asyncio.gather(self.trader.positions(), self.trader.funds())
         except Exception:
@@ -313,6 +326,18 @@ class ConsoleSession:
         if not self.ended:
             self.send("positions", positions=positions)
             self.send("funds", funds=funds)
+
+    async def _still_logged_in(self) -> bool:
+        """Whether the token still stands: a logout on another ws_edge instance (or another tab) deletes
+        it from the shared bucket, and this socket then ends within ``console_refresh_s``."""
+        try:
+            login = await self.logins.resume(self.token)
+        except Exception:  # the store is away: keep the socket; the next check decides
+            return True
+        if login is None and not self.ended:
+            log.info("console session ended elsewhere", user=self.user_name, address=self.address)
+            await self._end("logged_out", "You were logged out.", CLOSE_LOGOUT)
+        return login is not None
 
     # --- the loop ------------------------------------------------------------------------------------
 
@@ -331,7 +356,7 @@ class ConsoleSession:
     async def _tick(self) -> None:
         assert self.login is not None
         if time.time() >= self.login.expires_at:
-            self.logins.revoke(self.token)
+            await self.logins.revoke(self.token)
             log.info("console session expired", user=self.user_name, address=self.address)
             await self._end("session_expired", EXPIRED_TEXT, CLOSE_EXPIRED)
             return

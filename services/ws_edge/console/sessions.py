@@ -1,8 +1,12 @@
-"""Console login sessions: a random token per login, with an absolute expiry.
+"""Console login sessions: a random token per login, with an absolute expiry, kept on the bus.
 
 The browser keeps the token in ``sessionStorage`` (never the password) to resume after a reload.
-Only a hash of each token is held here, so a memory dump or a debug print shows no usable token.
-Sessions live in this ws_edge process: a restart logs every console out.
+Logins live in the KV bucket ``console_sessions`` (owned by ws_edge), so a token issued by one ws_edge
+instance is accepted by every other one and survives a restart of the instance that issued it. Only
+the SHA-256 of a token is stored (it is the key), with the user name and the expiry; the token itself
+never leaves the browser and this process. Each key is created with the login's lifetime as its TTL, so
+nats-server forgets a login when it expires, and the expiry is checked again on every resume. A logout
+deletes the key: the token then works nowhere.
 """
 
 from __future__ import annotations
@@ -11,13 +15,25 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
+from nats.js.errors import KeyNotFoundError, KeyValueError
+from nats.js.kv import KeyValue
+
+from tradebus.bus import Bus
+from tradebus.logs import get_logger
+
+log = get_logger("ws_edge.console")
+BUCKET = "console_sessions"
 
 
-@dataclass(frozen=True, slots=True)
-class ConsoleLogin:
+class ConsoleLogin(msgspec.Struct, frozen=True):
     user: str
     expires_at: float  # wall clock (time.time()), so the page can show it
+
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.Decoder(ConsoleLogin).decode
 
 
 def _digest(token: str) -> str:
@@ -25,41 +41,39 @@ def _digest(token: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, lifetime_s: float, *, clock: Callable[[], float] = time.time, max_sessions: int = 10_000
-                 ) -> None:
+    def __init__(self, bus: Bus, lifetime_s: float, *, clock: Callable[[], float] = time.time) -> None:
+        self.bus = bus
         self.lifetime_s = lifetime_s
         self.clock = clock
-        self.max_sessions = max_sessions
-        self._by_digest: dict[str, ConsoleLogin] = {}
+        self._kv: KeyValue | None = None
 
-    def issue(self, user: str) -> tuple[str, ConsoleLogin]:
-        self._forget_expired()
-        if len(self._by_digest) >= self.max_sessions:  # bounded: the oldest logins go first
-            for digest in list(self._by_digest)[: self.max_sessions // 10 or 1]:
-                del self._by_digest[digest]
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.bus.js.key_value(BUCKET)
+        return self._kv
+
+    async def issue(self, user: str) -> tuple[str, ConsoleLogin]:
         token = secrets.token_urlsafe(32)
         login = ConsoleLogin(user, self.clock() + self.lifetime_s)
-        self._by_digest[_digest(token)] = login
+        # create(): a key that exists already (a 256-bit collision) is never overwritten.
+        await (await self._bucket()).create(_digest(token), _encode(login), msg_ttl=self.lifetime_s)
         return token, login
 
-    def resume(self, token: str) -> ConsoleLogin | None:
-        """The login the token stands for, while it has not expired or been ended."""
-        digest = _digest(token)
-        login = self._by_digest.get(digest)
-        if login is None:
+    async def resume(self, token: str) -> ConsoleLogin | None:
+        """The login the token stands for, while it has not expired or been ended (on any instance)."""
+        try:
+            entry = await (await self._bucket()).get(_digest(token))
+        except KeyNotFoundError:  # never issued, logged out, or forgotten at its TTL
             return None
-        if self.clock() >= login.expires_at:
-            del self._by_digest[digest]
+        try:
+            login = _decode(entry.value or b"")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("undecodable console login entry ignored", key=entry.key)
             return None
-        return login
+        return login if self.clock() < login.expires_at else None
 
-    def revoke(self, token: str) -> None:
-        self._by_digest.pop(_digest(token), None)
-
-    def _forget_expired(self) -> None:
-        now = self.clock()
-        for digest in [d for d, login in self._by_digest.items() if now >= login.expires_at]:
-            del self._by_digest[digest]
-
-    def __len__(self) -> int:
-        return len(self._by_digest)
+    async def revoke(self, token: str) -> None:
+        try:
+            await (await self._bucket()).delete(_digest(token))
+        except KeyValueError as exc:  # logged out anyway on this socket; the TTL ends it elsewhere
+            log.warning("console logout not stored", error=str(exc))

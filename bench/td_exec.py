@@ -78,6 +78,7 @@ async def _bus(url: str, name: str) -> Bus:
 class OrderBench:
     def __init__(self, client: Bus) -> None:
         self.client = client
+        self.accounts = [ACCOUNT]  # orders go round-robin over these (bench/td_accounts.py sets many)
         self.sent: dict[str, int] = {}
         self.latency_ms: dict[str, float] = {}
         self.done: dict[str, asyncio.Event] = {}
@@ -97,10 +98,11 @@ class OrderBench:
         self.seq += 1
         coid = f"B{self.seq}"
         self.done[coid] = asyncio.Event()
-        cmd = SubmitOrder(venue="sim", account=ACCOUNT, exchange="US", symbol="AAPL", side=Side.BUY, qty=1,
+        account = self.accounts[self.seq % len(self.accounts)]
+        cmd = SubmitOrder(venue="sim", account=account, exchange="US", symbol="AAPL", side=Side.BUY, qty=1,
                           order_type=OrderType.LIMIT, price=1.00, client_order_id=coid)
         self.sent[coid] = time.perf_counter_ns()
-        await self.client.request(td_cmd("sim", ACCOUNT), cmd, TRADE_REPLY_DECODER, timeout=10)
+        await self.client.request(td_cmd("sim", account), cmd, TRADE_REPLY_DECODER, timeout=10)
         await asyncio.wait_for(self.done[coid].wait(), 10)
 
 

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradebus.sim.instruments import MAX_SYNTHETIC_FUTURES
+
 DEFAULT_USER = "000001"
 DEFAULT_PASSWORD = "123456"
 # SimNow's public test credentials for terminal authentication.
@@ -31,6 +33,8 @@ class FrontConfig:
     # Fault injection: the front sits on each ReqOrderInsert this long before taking it (a slow or
     # congested front). The session's later requests wait behind it, as on a real front.
     order_ack_delay_ms: int = 0
+    # Benchmarks: this many made-up SHFE futures (sy0000…) listed after the real ones, on a fresh state.
+    synthetic_futures: int = 0
 
     @property
     def auth_required(self) -> bool:
@@ -70,14 +74,18 @@ def parse_args(argv: list[str] | None = None) -> FrontConfig:
                    help="opening balance of each investor account (CNY)")
     p.add_argument("--order-ack-delay-ms", type=int, default=int(env.get("CTP_SIM_ORDER_ACK_DELAY_MS", "0")),
                    help="fault injection: hold every order insert this long before the front takes it")
+    p.add_argument("--synthetic-futures", type=int, default=int(env.get("CTP_SIM_SYNTHETIC_FUTURES", "0")),
+                   metavar="N", help=f"benchmarks: also list N made-up SHFE futures (0..{MAX_SYNTHETIC_FUTURES})")
     a = p.parse_args(argv)
     if a.tick_interval <= 0:
         p.error("--tick-interval must be positive")
     if a.order_ack_delay_ms < 0:
         p.error("--order-ack-delay-ms cannot be negative")
+    if not 0 <= a.synthetic_futures <= MAX_SYNTHETIC_FUTURES:
+        p.error(f"--synthetic-futures must be 0..{MAX_SYNTHETIC_FUTURES}")
     return FrontConfig(
         host=a.host, td_port=a.td_port, md_port=a.md_port, state_dir=a.state_dir,
         tick_interval=a.tick_interval, seed=a.seed, broker_id=a.broker_id, front_id=a.front_id,
         users=_users(a.extra_user, a.user, a.password), app_id=a.app_id, auth_code=a.auth_code, cash=a.cash,
-        order_ack_delay_ms=a.order_ack_delay_ms,
+        order_ack_delay_ms=a.order_ack_delay_ms, synthetic_futures=a.synthetic_futures,
     )

@@ -1,0 +1,77 @@
+"""``--synthetic-futures N``: ctp_sim lists N made-up SHFE futures after its real ones (benchmarks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ctp_front import CtpFront
+from ctpsim_helpers import BROKER, MdSpi, md_mod
+
+from ctp_sim.config import FrontConfig, parse_args
+from ctp_sim.server import open_day
+from tradebus.ctp.api import create_md_api
+from tradebus.sim import InstrumentKind
+from tradebus.sim.instruments import MAX_SYNTHETIC_FUTURES, is_on_tick
+
+REAL_FUTURES = ["rb2601", "au2602", "m2601", "i2601", "TA601", "SR601", "IF2512", "IC2512", "sc2601"]
+NOW_NS = 1_764_900_000_000_000_000  # 2025-12-05, a Friday: any fixed instant will do
+
+
+def _symbols(config: FrontConfig) -> list[str]:
+    _, market = open_day(config, NOW_NS)
+    return [i.symbol for i in market.instruments()]
+
+
+def test_default_lists_only_the_real_futures(tmp_path: Path) -> None:
+    assert parse_args([]).synthetic_futures == 0
+    assert _symbols(FrontConfig(state_dir=tmp_path)) == REAL_FUTURES
+
+
+def test_n_synthetic_futures_follow_the_real_ones(tmp_path: Path) -> None:
+    config = parse_args(["--state-dir", str(tmp_path), "--synthetic-futures", "1000"])
+    _, market = open_day(config, NOW_NS)
+    instruments = market.instruments()
+    assert [i.symbol for i in instruments][:9] == REAL_FUTURES
+    synthetic = instruments[9:]
+    assert [i.symbol for i in synthetic] == [f"sy{n:04d}" for n in range(1000)]
+    assert all(i.market == "SHFE" and i.kind is InstrumentKind.FUTURE for i in synthetic)
+    assert all(is_on_tick(i, market.quote("SHFE", i.symbol).last) for i in synthetic)
+    assert len({i.ref_price for i in synthetic}) == 1000  # each walks its own path
+
+
+def test_environment_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTP_SIM_SYNTHETIC_FUTURES", "7")
+    assert parse_args([]).synthetic_futures == 7
+    for bad in ("-1", str(MAX_SYNTHETIC_FUTURES + 1)):
+        with pytest.raises(SystemExit):
+            parse_args(["--synthetic-futures", bad])
+
+
+@pytest.fixture
+def md_on_synthetic(tmp_path: Path) -> Iterator[MdSpi]:
+    front = CtpFront(tmp_path / "state", "--synthetic-futures", "3").start()
+    api = create_md_api(front.md, str(tmp_path / "md"))
+    spi = MdSpi()
+    api.RegisterSpi(spi)
+    api.RegisterFront(front.md)
+    api.Init()
+    try:
+        spi.rec.wait("OnFrontConnected")
+        login = md_mod.CThostFtdcReqUserLoginField()
+        login.BrokerID = BROKER
+        assert api.ReqUserLogin(login, 0) == 0
+        assert spi.rec.wait("OnRspUserLogin").args[1]["ErrorID"] == 0
+        assert api.SubscribeMarketData([b"sy0000", b"sy0002"], 2) == 0
+        yield spi
+    finally:
+        api.Release()
+        front.stop()
+
+
+def test_synthetic_futures_push_depth(md_on_synthetic: MdSpi) -> None:
+    for symbol in ("sy0000", "sy0002"):
+        depth = md_on_synthetic.rec.wait("OnRtnDepthMarketData", lambda e, s=symbol: e.args[0]["InstrumentID"] == s)
+        assert depth.args[0]["LastPrice"] > 0
+        assert depth.args[0]["AskPrice5"] > depth.args[0]["AskPrice1"]  # SHFE depth: five levels

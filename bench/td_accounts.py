@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import statistics
@@ -36,22 +35,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "services"), str(ROOT / "libs")]
 
+from bench_modules import load_bench  # noqa: E402
 
-def _load_td_exec_bench() -> ModuleType:
-    """bench/td_exec.py, under another name: ``td_exec`` is the service's package."""
-    spec = importlib.util.spec_from_file_location("td_exec_bench", ROOT / "bench" / "td_exec.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-td_bench = _load_td_exec_bench()
+td_bench = load_bench("td_exec")  # bench/td_exec.py: its instant venue, order client and JetStream baseline
 from td_exec.commands import CommandServer  # noqa: E402
 from td_exec.engine import AccountStatus, Engine  # noqa: E402
 from tradebus.bus import ensure_topology  # noqa: E402

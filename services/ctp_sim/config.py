@@ -33,7 +33,7 @@ class FrontConfig:
     # Fault injection: the front sits on each ReqOrderInsert this long before taking it (a slow or
     # congested front). The session's later requests wait behind it, as on a real front.
     order_ack_delay_ms: int = 0
-    # Benchmarks: this many made-up SHFE futures (sy0000…) listed after the real ones, on a fresh state.
+    # Benchmarks: this many made-up SHFE futures (wr00000…) listed after the real ones, on a fresh state.
     synthetic_futures: int = 0
 
     @property

@@ -35,7 +35,7 @@ def test_n_synthetic_futures_follow_the_real_ones(tmp_path: Path) -> None:
     instruments = market.instruments()
     assert [i.symbol for i in instruments][:9] == REAL_FUTURES
     synthetic = instruments[9:]
-    assert [i.symbol for i in synthetic] == [f"sy{n:04d}" for n in range(1000)]
+    assert [i.symbol for i in synthetic] == [f"wr{n:05d}" for n in range(1000)]
     assert all(i.market == "SHFE" and i.kind is InstrumentKind.FUTURE for i in synthetic)
     assert all(is_on_tick(i, market.quote("SHFE", i.symbol).last) for i in synthetic)
     assert len({i.ref_price for i in synthetic}) == 1000  # each walks its own path
@@ -63,7 +63,7 @@ def md_on_synthetic(tmp_path: Path) -> Iterator[MdSpi]:
         login.BrokerID = BROKER
         assert api.ReqUserLogin(login, 0) == 0
         assert spi.rec.wait("OnRspUserLogin").args[1]["ErrorID"] == 0
-        assert api.SubscribeMarketData([b"sy0000", b"sy0002"], 2) == 0
+        assert api.SubscribeMarketData([b"wr00000", b"wr00002"], 2) == 0
         yield spi
     finally:
         api.Release()
@@ -71,7 +71,7 @@ def md_on_synthetic(tmp_path: Path) -> Iterator[MdSpi]:
 
 
 def test_synthetic_futures_push_depth(md_on_synthetic: MdSpi) -> None:
-    for symbol in ("sy0000", "sy0002"):
+    for symbol in ("wr00000", "wr00002"):
         depth = md_on_synthetic.rec.wait("OnRtnDepthMarketData", lambda e, s=symbol: e.args[0]["InstrumentID"] == s)
         assert depth.args[0]["LastPrice"] > 0
         assert depth.args[0]["AskPrice5"] > depth.args[0]["AskPrice1"]  # SHFE depth: five levels

@@ -190,17 +190,20 @@ def default_instruments() -> list[SimInstrument]:
     ]
 
 
-SYNTHETIC_FUTURE_PREFIX = "sy"
-MAX_SYNTHETIC_FUTURES = 10_000  # four-digit symbols
+# A real SHFE product code (wire rod), so a client that maps a CTP InstrumentID to its exchange by the
+# product (ws_edge does, for instruments it has not learnt yet) finds SHFE; five digits, so no made-up
+# symbol reads like a listed contract (wr2601 is four).
+SYNTHETIC_FUTURE_PREFIX = "wr"
+MAX_SYNTHETIC_FUTURES = 10_000
 
 
 def synthetic_futures(count: int) -> list[SimInstrument]:
-    """``count`` made-up SHFE futures ``sy0000``, ``sy0001``… for benchmarks that need many instruments.
+    """``count`` made-up SHFE futures ``wr00000``, ``wr00001``… for benchmarks that need many instruments.
 
     Each is shaped like rb2601 (tick 1, multiplier 10, five-level depth as SHFE sends it) with its own
     reference price, so each walks its own path.
     """
     if not 0 <= count <= MAX_SYNTHETIC_FUTURES:
         raise ValueError(f"synthetic futures: 0..{MAX_SYNTHETIC_FUTURES}, got {count}")
-    return [_fut("SHFE", f"{SYNTHETIC_FUTURE_PREFIX}{n:04d}", f"SYNTHETIC {n:04d}", tick=1.0, mult=10, margin=0.09,
+    return [_fut("SHFE", f"{SYNTHETIC_FUTURE_PREFIX}{n:05d}", f"SYNTHETIC {n:05d}", tick=1.0, mult=10, margin=0.09,
                  limit=0.06, ref=float(2000 + n), fee_rate=0.0001) for n in range(count)]

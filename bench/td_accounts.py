@@ -7,8 +7,8 @@ serving N accounts, and a client on the same event loop. It prints, per point:
 
 * **sustained orders/s, all accounts together**: ``--orders`` resting limit orders sent round-robin
   over the N accounts with ``--window`` requests in flight in total, from the first request to the
-  last ``OrderAccepted`` seen on ``td.evt.>``; with the process's CPU over that phase (% of one core)
-  and its RSS at the end;
+  last ``OrderAccepted`` seen on ``td.evt.>``; with the CPU of this process and of nats-server over
+  that phase (% of one core) and this process's RSS at the end;
 * **p50 / p99 submit → OrderAccepted at ``--rate`` orders/s** (all accounts together, round-robin)
   for ``--seconds``;
 * the baseline in the same process and run: bare JetStream publish+ack of the same two event sizes,
@@ -42,6 +42,7 @@ sys.path[:0] = [str(ROOT / "services"), str(ROOT / "libs")]
 from bench_modules import load_bench  # noqa: E402
 
 td_bench = load_bench("td_exec")  # bench/td_exec.py: its instant venue, order client and JetStream baseline
+cpu_s = load_bench("ws_edge").cpu_s  # a process's CPU seconds, from /proc
 from td_exec.commands import CommandServer  # noqa: E402
 from td_exec.engine import AccountStatus, Engine  # noqa: E402
 from tradebus.bus import ensure_topology  # noqa: E402
@@ -75,7 +76,8 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def measure_point(url: str, data_dir: Path, count: int, args: argparse.Namespace) -> dict[str, float]:
+async def measure_point(url: str, nats_pid: int, data_dir: Path, count: int,
+                        args: argparse.Namespace) -> dict[str, float]:
     engine_bus, client = await td_bench._bus(url, "td_exec-bench"), await td_bench._bus(url, "bench-client")
     await ensure_topology(engine_bus.js, StreamsConfig())
     venue = ManyAccountsVenue(count)
@@ -93,9 +95,11 @@ async def measure_point(url: str, data_dir: Path, count: int, args: argparse.Nam
     await td_bench.sustained(bench.one, max(200, 2 * count), args.window)  # warm-up: every account has written
     lat = await td_bench.paced(bench.one, args.rate, args.seconds)
     f = {"accounts": count, "p50_ms": statistics.median(lat), "p99_ms": td_bench.pct(lat, 0.99)}
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, nats0, wall0 = time.process_time(), cpu_s(nats_pid), time.perf_counter()
     f["orders_per_s"] = await td_bench.sustained(bench.one, args.orders, args.window)
-    f["cpu_pct"] = 100 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    wall = time.perf_counter() - wall0
+    f["cpu_pct"] = 100 * (time.process_time() - cpu0) / wall
+    f["nats_cpu_pct"] = 100 * (cpu_s(nats_pid) - nats0) / wall
     f["rss_mb"] = rss_mb()
     js = td_bench.JsBench(client)
     await td_bench.sustained(js.one, 200, args.window)
@@ -115,7 +119,8 @@ async def one_point(count: int, args: argparse.Namespace) -> None:
         server = NatsServer(store_dir=Path(tmp) / "js")
         server.start()
         try:
-            figures = await measure_point(server.url, Path(tmp) / "td_exec", count, args)
+            assert server.process is not None
+            figures = await measure_point(server.url, server.process.pid, Path(tmp) / "td_exec", count, args)
         finally:
             server.stop()
     print(json.dumps(figures), flush=True)
@@ -134,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", default="1,2,10,100", help="comma-separated account counts")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each count (a fresh process each)")
-    parser.add_argument("--orders", type=int, default=2000, help="orders for the sustained figure")
+    parser.add_argument("--orders", type=int, default=5000, help="orders for the sustained figure")
     parser.add_argument("--window", type=int, default=64, help="requests in flight, all accounts together")
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s of the latency figure")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of the latency figure")
@@ -155,12 +160,13 @@ def main() -> None:
         parser.error(f"--accounts wants counts in 1..{MAX_ACCOUNTS}")
     print(f"td_exec, instant venue, {os.cpu_count()} CPUs; {args.orders} orders, {args.window} in flight in "
           f"total; latency at {args.rate:g}/s for {args.seconds:g} s; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'accounts':>8}{'orders/s':>10}{'CPU %':>7}{'RSS MB':>8}{'p50 ms':>8}{'p99 ms':>8}"
+    print("CPU %: this process (engine + client, one loop) and nats-server over the sustained phase, of one core")
+    print(f"{'accounts':>8}{'orders/s':>10}{'CPU %':>7}{'nats %':>7}{'RSS MB':>8}{'p50 ms':>8}{'p99 ms':>8}"
           f"{'bare pairs/s':>13}{'bare p50':>9}{'bare p99':>9}{'td/bare':>8}{'load':>6}")
     for _ in range(args.repeat):
         for count in counts:
             f = run_child(count, args)
-            print(f"{count:>8}{f['orders_per_s']:>10.0f}{f['cpu_pct']:>7.0f}{f['rss_mb']:>8.0f}{f['p50_ms']:>8.2f}"
+            print(f"{count:>8}{f['orders_per_s']:>10.0f}{f['cpu_pct']:>7.0f}{f['nats_cpu_pct']:>7.0f}{f['rss_mb']:>8.0f}{f['p50_ms']:>8.2f}"
                   f"{f['p99_ms']:>8.2f}{f['js_pairs_per_s']:>13.0f}{f['js_p50_ms']:>9.2f}{f['js_p99_ms']:>9.2f}"
                   f"{f['orders_per_s'] / f['js_pairs_per_s']:>8.0%}{os.getloadavg()[0]:>6.1f}", flush=True)
 

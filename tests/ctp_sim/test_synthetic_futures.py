@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ctp_front import CtpFront
-from ctpsim_helpers import BROKER, MdSpi, md_mod
+from ctpsim_helpers import BROKER, MdSpi, log_in, md_mod, send_query, start_trader, td_mod
 
 from ctp_sim.config import FrontConfig, parse_args
 from ctp_sim.server import open_day
@@ -50,12 +50,19 @@ def test_environment_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def md_on_synthetic(tmp_path: Path) -> Iterator[MdSpi]:
+def synthetic_front(tmp_path: Path) -> Iterator[CtpFront]:
     front = CtpFront(tmp_path / "state", "--synthetic-futures", "3").start()
-    api = create_md_api(front.md, str(tmp_path / "md"))
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+def test_synthetic_futures_push_depth(synthetic_front: CtpFront, tmp_path: Path) -> None:
+    api = create_md_api(synthetic_front.md, str(tmp_path / "md"))
     spi = MdSpi()
     api.RegisterSpi(spi)
-    api.RegisterFront(front.md)
+    api.RegisterFront(synthetic_front.md)
     api.Init()
     try:
         spi.rec.wait("OnFrontConnected")
@@ -64,14 +71,27 @@ def md_on_synthetic(tmp_path: Path) -> Iterator[MdSpi]:
         assert api.ReqUserLogin(login, 0) == 0
         assert spi.rec.wait("OnRspUserLogin").args[1]["ErrorID"] == 0
         assert api.SubscribeMarketData([b"wr00000", b"wr00002"], 2) == 0
-        yield spi
+        for symbol in ("wr00000", "wr00002"):
+            depth = spi.rec.wait("OnRtnDepthMarketData", lambda e, s=symbol: e.args[0]["InstrumentID"] == s)
+            assert depth.args[0]["LastPrice"] > 0
+            assert depth.args[0]["AskPrice5"] > depth.args[0]["AskPrice1"]  # SHFE depth: five levels
     finally:
         api.Release()
-        front.stop()
 
 
-def test_synthetic_futures_push_depth(md_on_synthetic: MdSpi) -> None:
-    for symbol in ("wr00000", "wr00002"):
-        depth = md_on_synthetic.rec.wait("OnRtnDepthMarketData", lambda e, s=symbol: e.args[0]["InstrumentID"] == s)
-        assert depth.args[0]["LastPrice"] > 0
-        assert depth.args[0]["AskPrice5"] > depth.args[0]["AskPrice1"]  # SHFE depth: five levels
+def test_synthetic_futures_are_listed_by_the_instrument_query(synthetic_front: CtpFront, tmp_path: Path) -> None:
+    api, spi = start_trader(synthetic_front.td, tmp_path / "flow")
+    try:
+        spi.rec.wait("OnFrontConnected")
+        log_in(api, spi)
+        send_query(lambda: api.ReqQryInstrument(td_mod.CThostFtdcQryInstrumentField(), 9))
+        listed: dict[str, str] = {}
+        while True:
+            rsp = spi.rec.wait("OnRspQryInstrument")
+            listed[rsp.args[0]["InstrumentID"]] = rsp.args[0]["ExchangeID"]
+            if rsp.args[3]:
+                break
+        assert sorted(listed) == sorted([*REAL_FUTURES, "wr00000", "wr00001", "wr00002"])
+        assert {listed[f"wr0000{n}"] for n in range(3)} == {"SHFE"}
+    finally:
+        api.Release()

@@ -161,9 +161,9 @@ HEADER = (f"{'instr':>5} {'asked/s':>7} {'md/s':>6} {'md p50':>6} {'md p99':>6} 
 
 def fmt(r: dict[str, float]) -> str:
     return (f"{r['count']:>5.0f} {r['asked']:>7.0f} {r['md_rate']:>6.0f} {r['md_p50']:>6.2f} {r['md_p99']:>6.2f} "
-            f"{r['md_cpu']:>6.0f} {r['md_rss']:>5.0f} {r['edge_rate']:>6.0f} {r['edge_p50']:>6.2f} "
-            f"{r['edge_p99']:>6.2f} {r['edge_cpu']:>5.0f} {r['edge_rss']:>5.0f} {r['bare_rate']:>6.0f} "
-            f"{r['bare_p50']:>6.2f} {r['bare_p99']:>6.2f} {r['bare_cpu']:>5.0f} {r['matched']:>5.0%} {r['load']:>4.1f}")
+            f"{r['md_cpu']:>6.1f} {r['md_rss']:>5.0f} {r['edge_rate']:>6.0f} {r['edge_p50']:>6.2f} "
+            f"{r['edge_p99']:>6.2f} {r['edge_cpu']:>5.1f} {r['edge_rss']:>5.0f} {r['bare_rate']:>6.0f} "
+            f"{r['bare_p50']:>6.2f} {r['bare_p99']:>6.2f} {r['bare_cpu']:>5.1f} {r['matched']:>5.0%} {r['load']:>4.1f}")
 
 
 def main() -> None:

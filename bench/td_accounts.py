@@ -18,7 +18,7 @@ One td_exec process is one event loop: its accounts share one core however many 
 account's writer is a task on that loop), so with one process only nats-server can use the second
 core. ``--processes 2`` shows what splitting the accounts over two engines gives on two cores: td_exec
 itself serves every account of a venue from one process (docs/td_exec.md), so the bench stands in for
-that split with one venue name per engine.
+that split with one venue name per engine (the bus's three: sim, ctp, futu; so at most 3 engines).
 
     .venv/bin/python bench/td_accounts.py                                   # about 3 minutes
     .venv/bin/python bench/td_accounts.py --accounts 2,10 --processes 1,2   # one engine vs two
@@ -55,7 +55,10 @@ from tradebus.runtime.metrics import Registry  # noqa: E402
 from tradebus.sim import InstrumentKind, SimMarket  # noqa: E402
 
 MAX_ACCOUNTS = 1000
-MAX_PROCESSES = 8
+# The bus knows three venue names (tradebus.subjects.VENUES); each engine serves the instant venue under
+# one of them, which the engine treats alike.
+ENGINE_VENUES = ("sim", "ctp", "futu")
+MAX_PROCESSES = len(ENGINE_VENUES)
 
 
 class ManyAccountsVenue(td_bench.InstantVenue):  # type: ignore[name-defined,misc]
@@ -136,6 +139,15 @@ async def child(args: argparse.Namespace) -> None:
     print(json.dumps(figures), flush=True)
 
 
+def wait_ready(child: subprocess.Popen[str]) -> None:
+    """Read the child's stdout up to its ready line (the engine's own log lines come there too)."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith('{"ready"'):
+            return
+    raise SystemExit(f"bench: engine process {child.pid} exited ({child.wait()})")
+
+
 def run_point(count: int, processes: int, args: argparse.Namespace) -> dict[str, float]:
     """``count`` accounts over ``processes`` engines (td_exec processes) on one fresh nats-server."""
     with tempfile.TemporaryDirectory(prefix="td_accounts_js_") as tmp:
@@ -147,14 +159,13 @@ def run_point(count: int, processes: int, args: argparse.Namespace) -> dict[str,
             for p in range(processes):
                 share = count // processes + (1 if p < count % processes else 0)
                 argv = [sys.executable, __file__, "--point", str(share), "--nats", nats.url, "--nats-pid",
-                        str(nats.process.pid), "--venue", f"sim{p}", "--js-seq", str(p * 100_000_000),
+                        str(nats.process.pid), "--venue", ENGINE_VENUES[p], "--js-seq", str(p * 100_000_000),
                         "--orders", str(args.orders // processes), "--window", str(max(1, args.window // processes)),
                         "--rate", str(args.rate / processes), "--seconds", str(args.seconds)]
                 children.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             for _ in range(PHASES):
                 for c in children:
-                    if json.loads(c.stdout.readline() or "{}").get("ready") is not True:  # type: ignore[union-attr]
-                        raise SystemExit(f"bench: engine process {c.pid} failed")
+                    wait_ready(c)
                 for c in children:
                     c.stdin.write("go\n")  # type: ignore[union-attr]
                     c.stdin.flush()  # type: ignore[union-attr]

@@ -96,14 +96,18 @@ class Chain:
         self.procs.stop_all()
         self.nats.stop()
 
+    def _subscribed(self, target: str, port: int) -> None:
+        """The clients connected to a server, logged in and subscribed to every instrument; warmed up."""
+        n = self.args.clients
+        self.clients.call("connect", target=target, url=f"ws://127.0.0.1:{port}/md/", count=n,
+                          user=edge_bench.USER, password=edge_bench.PASSWORD)
+        self.clients.call("subscribe", target=target, count=n, instruments=self.symbols)
+        time.sleep(self.args.warmup)  # the warm-up before the measuring window
+
     def edge_window(self, receiver: Any) -> dict[str, float]:
         """ws_edge's clients subscribed; md_ingest's and ws_edge's costs over the same window."""
         args, n = self.args, self.args.clients
-        url = f"ws://127.0.0.1:{self.ws_port}/md/"
-        self.clients.call("connect", target="edge", url=url, count=n, user=edge_bench.USER,
-                          password=edge_bench.PASSWORD)
-        self.clients.call("subscribe", target="edge", count=n, instruments=self.symbols)
-        time.sleep(args.warmup)  # the warm-up before the measuring window
+        self._subscribed("edge", self.ws_port)
         pids = {"md": self.md_proc.pid, "edge": self.edge_proc.pid}
         cpu0, wall0 = {k: edge_bench.cpu_s(p) for k, p in pids.items()}, time.monotonic()
         receiver.measuring, receiver.latencies, seen0 = True, [], receiver.count
@@ -122,14 +126,9 @@ class Chain:
         return out
 
     def bare_window(self) -> dict[str, float]:
-        args, n = self.args, self.args.clients
-        url = f"ws://127.0.0.1:{self.bare_port}/md/"
-        self.clients.call("connect", target="bare", url=url, count=n, user=edge_bench.USER,
-                          password=edge_bench.PASSWORD)
-        self.clients.call("subscribe", target="bare", count=n, instruments=self.symbols)
-        time.sleep(args.warmup)  # the warm-up before the measuring window
+        self._subscribed("bare", self.bare_port)
         cpu0, wall0 = edge_bench.cpu_s(self.bare.pid), time.monotonic()
-        row = self.clients.call("measure", target="bare", count=n, seconds=args.seconds)
+        row = self.clients.call("measure", target="bare", count=self.args.clients, seconds=self.args.seconds)
         cpu = 100 * (edge_bench.cpu_s(self.bare.pid) - cpu0) / (time.monotonic() - wall0)
         self.clients.call("disconnect", target="bare")
         return {"bare_rate": row["delivered"], "bare_p50": row["p50"], "bare_p99": row["p99"], "bare_cpu": cpu}

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from ctp_front import CtpFront
-from ctpsim_helpers import BROKER, MdSpi, log_in, md_mod, send_query, start_trader, td_mod
+from ctpsim_helpers import log_in, send_query, start_md, start_trader, td_mod
 
 from ctp_sim.config import FrontConfig, parse_args
 from ctp_sim.server import open_day
-from tradebus.ctp.api import create_md_api
 from tradebus.sim import InstrumentKind
 from tradebus.sim.instruments import MAX_SYNTHETIC_FUTURES, is_on_tick
 
@@ -59,17 +58,9 @@ def synthetic_front(tmp_path: Path) -> Iterator[CtpFront]:
 
 
 def test_synthetic_futures_push_depth(synthetic_front: CtpFront, tmp_path: Path) -> None:
-    api = create_md_api(synthetic_front.md, str(tmp_path / "md"))
-    spi = MdSpi()
-    api.RegisterSpi(spi)
-    api.RegisterFront(synthetic_front.md)
-    api.Init()
+    api, spi, login = start_md(synthetic_front.md, tmp_path / "md")
     try:
-        spi.rec.wait("OnFrontConnected")
-        login = md_mod.CThostFtdcReqUserLoginField()
-        login.BrokerID = BROKER
-        assert api.ReqUserLogin(login, 0) == 0
-        assert spi.rec.wait("OnRspUserLogin").args[1]["ErrorID"] == 0
+        assert login.args[1]["ErrorID"] == 0
         assert api.SubscribeMarketData([b"wr00000", b"wr00002"], 2) == 0
         for symbol in ("wr00000", "wr00002"):
             depth = spi.rec.wait("OnRtnDepthMarketData", lambda e, s=symbol: e.args[0]["InstrumentID"] == s)

@@ -78,13 +78,15 @@ async def _bus(url: str, name: str) -> Bus:
 class OrderBench:
     def __init__(self, client: Bus) -> None:
         self.client = client
+        self.venue = "sim"  # bench/td_accounts.py runs engines with other venue names beside it
+        self.accounts = [ACCOUNT]  # orders go round-robin over these (bench/td_accounts.py sets many)
         self.sent: dict[str, int] = {}
         self.latency_ms: dict[str, float] = {}
         self.done: dict[str, asyncio.Event] = {}
         self.seq = 0
 
     async def start(self) -> None:
-        await self.client.nc.subscribe("td.evt.sim.>", cb=self._on_event)
+        await self.client.nc.subscribe(f"td.evt.{self.venue}.>", cb=self._on_event)
 
     async def _on_event(self, msg: object) -> None:
         event = ORDER_EVENT_DECODER.decode(msg.data)  # type: ignore[attr-defined]
@@ -97,10 +99,11 @@ class OrderBench:
         self.seq += 1
         coid = f"B{self.seq}"
         self.done[coid] = asyncio.Event()
-        cmd = SubmitOrder(venue="sim", account=ACCOUNT, exchange="US", symbol="AAPL", side=Side.BUY, qty=1,
+        account = self.accounts[self.seq % len(self.accounts)]
+        cmd = SubmitOrder(venue=self.venue, account=account, exchange="US", symbol="AAPL", side=Side.BUY, qty=1,
                           order_type=OrderType.LIMIT, price=1.00, client_order_id=coid)
         self.sent[coid] = time.perf_counter_ns()
-        await self.client.request(td_cmd("sim", ACCOUNT), cmd, TRADE_REPLY_DECODER, timeout=10)
+        await self.client.request(td_cmd(self.venue, account), cmd, TRADE_REPLY_DECODER, timeout=10)
         await asyncio.wait_for(self.done[coid].wait(), 10)
 
 

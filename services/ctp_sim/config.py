@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tradebus.sim.instruments import MAX_SYNTHETIC_FUTURES
+
 DEFAULT_USER = "000001"
 DEFAULT_PASSWORD = "123456"
 # SimNow's public test credentials for terminal authentication.
@@ -34,6 +36,8 @@ class FrontConfig:
     # fsync every journal record (survives losing the machine, at a cost per order); a killed
     # process loses nothing either way
     journal_fsync: bool = False
+    # Benchmarks: this many made-up SHFE futures (wr00000…) listed after the real ones, on a fresh state.
+    synthetic_futures: int = 0
 
     @property
     def auth_required(self) -> bool:
@@ -76,14 +80,19 @@ def parse_args(argv: list[str] | None = None) -> FrontConfig:
     p.add_argument("--journal-fsync", action="store_true",
                    default=env.get("CTP_SIM_JOURNAL_FSYNC", "") not in ("", "0"),
                    help="fsync each journal record before its answer leaves (not needed for process restarts)")
+    p.add_argument("--synthetic-futures", type=int, default=int(env.get("CTP_SIM_SYNTHETIC_FUTURES", "0")),
+                   metavar="N", help=f"benchmarks: also list N made-up SHFE futures (0..{MAX_SYNTHETIC_FUTURES})")
     a = p.parse_args(argv)
     if a.tick_interval <= 0:
         p.error("--tick-interval must be positive")
     if a.order_ack_delay_ms < 0:
         p.error("--order-ack-delay-ms cannot be negative")
+    if not 0 <= a.synthetic_futures <= MAX_SYNTHETIC_FUTURES:
+        p.error(f"--synthetic-futures must be 0..{MAX_SYNTHETIC_FUTURES}")
     return FrontConfig(
         host=a.host, td_port=a.td_port, md_port=a.md_port, state_dir=a.state_dir,
         tick_interval=a.tick_interval, seed=a.seed, broker_id=a.broker_id, front_id=a.front_id,
         users=_users(a.extra_user, a.user, a.password), app_id=a.app_id, auth_code=a.auth_code, cash=a.cash,
         order_ack_delay_ms=a.order_ack_delay_ms, journal_fsync=a.journal_fsync,
+        synthetic_futures=a.synthetic_futures,
     )

@@ -24,7 +24,7 @@ from ctp_sim.md import MdHub
 from tradebus.ctp.wire import HEADER, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Frame, ProtocolError, check_length
 from tradebus.ctp.wire import decode_payload as decode
 from tradebus.ctp.wire import encode as encode_frame
-from tradebus.sim import InstrumentKind, SimMarket, default_instruments
+from tradebus.sim import InstrumentKind, SimMarket, default_instruments, synthetic_futures
 
 log = logging.getLogger("ctp_sim")
 
@@ -35,8 +35,9 @@ MAX_CATCH_UP_S = 0.05  # the most schedule one late wake-up makes up for (at lea
 INBOX_FRAMES = 1024  # received, not yet processed requests of one session (the socket pushes back beyond)
 
 
-def futures_instruments() -> list[Any]:
-    return [i for i in default_instruments() if i.kind is InstrumentKind.FUTURE]
+def futures_instruments(synthetic: int = 0) -> list[Any]:
+    """The real futures, then ``synthetic`` made-up ones (``--synthetic-futures``, for benchmarks)."""
+    return [i for i in default_instruments() if i.kind is InstrumentKind.FUTURE] + synthetic_futures(synthetic)
 
 
 def open_day(config: FrontConfig, now_ns: int) -> tuple[state.DayState, SimMarket]:
@@ -50,7 +51,7 @@ def open_day(config: FrontConfig, now_ns: int) -> tuple[state.DayState, SimMarke
             market.new_trading_day()
             saved = saved.new_day(today)
     else:
-        market = SimMarket(futures_instruments(), seed=config.seed)
+        market = SimMarket(futures_instruments(config.synthetic_futures), seed=config.seed)
         saved = state.DayState(trading_day=today)
     for user in config.users:
         if user not in market.accounts():

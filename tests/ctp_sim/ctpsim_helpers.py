@@ -154,6 +154,28 @@ def start_trader(front_addr: str, flow_dir: Path, resume: int = td_mod.THOST_TER
     return api, spi
 
 
+def start_md(front_addr: str, flow_dir: Path) -> tuple[Any, MdSpi, Event]:
+    """An md api on the front, logged in (BrokerID only, as md fronts take it); and its login answer.
+
+    The caller releases the api."""
+    from tradebus.ctp.api import create_md_api
+
+    api = create_md_api(front_addr, str(flow_dir))
+    spi = MdSpi()
+    api.RegisterSpi(spi)
+    api.RegisterFront(front_addr)
+    api.Init()
+    try:
+        spi.rec.wait("OnFrontConnected")
+        login = md_mod.CThostFtdcReqUserLoginField()
+        login.BrokerID = BROKER
+        assert api.ReqUserLogin(login, 0) == 0
+        return api, spi, spi.rec.wait("OnRspUserLogin")
+    except BaseException:
+        api.Release()
+        raise
+
+
 def log_in(api: Any, spi: TraderSpi, rid: int = 1) -> dict[str, Any]:
     assert api.ReqAuthenticate(auth_field(), rid) == 0
     auth = spi.rec.wait("OnRspAuthenticate")

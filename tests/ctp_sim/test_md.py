@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from ctp_front import CtpFront
-from ctpsim_helpers import BROKER, MdSpi, md_mod
+from ctpsim_helpers import MdSpi, md_mod, start_md
 
-from tradebus.ctp.api import create_md_api
 from tradebus.ctp.structs import DBL_MAX
 
 MULTIPLIER = {"rb2601": 10, "TA601": 5}
@@ -18,17 +17,8 @@ MULTIPLIER = {"rb2601": 10, "TA601": 5}
 
 @pytest.fixture
 def md(front: CtpFront, tmp_path: Path) -> Iterator[tuple[object, MdSpi]]:
-    api = create_md_api(front.md, str(tmp_path / "md"))
-    spi = MdSpi()
-    api.RegisterSpi(spi)
-    api.RegisterFront(front.md)
-    api.Init()
+    api, spi, rsp = start_md(front.md, tmp_path / "md")
     try:
-        spi.rec.wait("OnFrontConnected")
-        login = md_mod.CThostFtdcReqUserLoginField()
-        login.BrokerID = BROKER
-        assert api.ReqUserLogin(login, 0) == 0
-        rsp = spi.rec.wait("OnRspUserLogin")
         assert rsp.args[1]["ErrorID"] == 0 and rsp.args[1]["ErrorMsg"] == "CTP:No Error"
         assert rsp.args[0]["TradingDay"] == front.trading_day
         yield api, spi

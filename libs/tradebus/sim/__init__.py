@@ -1,6 +1,6 @@
 """The simulated market shared by ``opend_sim`` and ``ctp_sim``: instruments, prices, matching, accounts."""
 
-from tradebus.sim.instruments import a_share_instruments, default_instruments, hk_tick_size
+from tradebus.sim.instruments import a_share_instruments, default_instruments, hk_tick_size, synthetic_futures
 from tradebus.sim.market import SimMarket
 from tradebus.sim.types import (
     Funds,
@@ -36,4 +36,5 @@ __all__ = [
     "a_share_instruments",
     "default_instruments",
     "hk_tick_size",
+    "synthetic_futures",
 ]

@@ -188,3 +188,22 @@ def default_instruments() -> list[SimInstrument]:
         _fut("INE", "sc2601", "原油2601", tick=0.1, mult=1000, margin=0.10, limit=0.08,
              ref=481.3, fee_per_lot=20.0),
     ]
+
+
+# A real SHFE product code (wire rod), so a client that maps a CTP InstrumentID to its exchange by the
+# product (ws_edge does, for instruments it has not learnt yet) finds SHFE; five digits, so no made-up
+# symbol reads like a listed contract (wr2601 is four).
+SYNTHETIC_FUTURE_PREFIX = "wr"
+MAX_SYNTHETIC_FUTURES = 10_000
+
+
+def synthetic_futures(count: int) -> list[SimInstrument]:
+    """``count`` made-up SHFE futures ``wr00000``, ``wr00001``… for benchmarks that need many instruments.
+
+    Each is shaped like rb2601 (tick 1, multiplier 10, five-level depth as SHFE sends it) with its own
+    reference price, so each walks its own path.
+    """
+    if not 0 <= count <= MAX_SYNTHETIC_FUTURES:
+        raise ValueError(f"synthetic futures: 0..{MAX_SYNTHETIC_FUTURES}, got {count}")
+    return [_fut("SHFE", f"{SYNTHETIC_FUTURE_PREFIX}{n:05d}", f"SYNTHETIC {n:05d}", tick=1.0, mult=10, margin=0.09,
+                 limit=0.06, ref=float(2000 + n), fee_rate=0.0001) for n in range(count)]

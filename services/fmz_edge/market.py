@@ -9,19 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from fmz_edge.protocol import FmzError, ms, num, num_str
+from tradebus.exchange_zones import EXCHANGE_TZ
 from tradebus.schemas.market import Bar, Tick
 
-# Exchange → the time zone its sessions (and so its day, hour … bars) are counted in.
-EXCHANGE_TZ: dict[str, str] = {
-    "HK": "Asia/Hong_Kong", "SH": "Asia/Shanghai", "SZ": "Asia/Shanghai", "US": "America/New_York",
-    "SHFE": "Asia/Shanghai", "DCE": "Asia/Shanghai", "CZCE": "Asia/Shanghai", "CFFEX": "Asia/Shanghai",
-    "INE": "Asia/Shanghai", "GFEX": "Asia/Shanghai",
-}
 DAY_S = 86_400
 
 
@@ -92,7 +86,7 @@ def trades(ticks: Sequence[Tick], limit: int) -> list[dict[str, Any]]:
 # --- records -----------------------------------------------------------------------------------------
 
 
-def _bucket_start(bar: Bar, period_s: int, tz: ZoneInfo) -> int:
+def _bucket_start(bar: Bar, period_s: int, tz: dt.tzinfo) -> int:
     """Start (UTC seconds) of the ``period_s`` bucket holding ``bar``, aligned in exchange time."""
     start_s = bar.start_ns // 1_000_000_000
     if period_s >= DAY_S and bar.trading_day:
@@ -113,7 +107,7 @@ def aggregate(bars: Iterable[Bar], period_s: int, exchange: str, limit: int) -> 
     """
     if period_s < 60 or period_s % 60:
         raise FmzError(f"period must be a whole number of minutes, got {period_s}s")
-    tz = ZoneInfo(EXCHANGE_TZ.get(exchange, "UTC"))
+    tz = EXCHANGE_TZ.get(exchange, dt.UTC)
     rows: dict[int, list[float | int]] = {}
     for bar in bars:
         key = _bucket_start(bar, period_s, tz)

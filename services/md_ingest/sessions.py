@@ -8,18 +8,12 @@ whose end is before its start runs past midnight (SHFE's night session to 02:30)
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
 
-from tradebus.ctp.exchanges import CTP_EXCHANGES
-from tradebus.ctp.time import TZ_NAME as CTP_TZ_NAME
+from tradebus.exchange_zones import EXCHANGE_TZ
 
 _T = time
 Session = tuple[time, time]
 
-EXCHANGE_TZ: dict[str, str] = {
-    "HK": "Asia/Hong_Kong", "US": "America/New_York", "SH": "Asia/Shanghai", "SZ": "Asia/Shanghai",
-    **dict.fromkeys(CTP_EXCHANGES, CTP_TZ_NAME),
-}  # fmt: skip
 _DAY_FUTURES: tuple[Session, ...] = ((_T(9), _T(10, 15)), (_T(10, 30), _T(11, 30)), (_T(13, 30), _T(15)))
 SESSIONS: dict[str, tuple[Session, ...]] = {
     "HK": ((_T(9, 30), _T(12)), (_T(13), _T(16, 10))),  # 16:00-16:10 closing auction
@@ -39,13 +33,12 @@ SESSION_ENDS: dict[str, frozenset[time]] = {
     exchange: frozenset(end for _, end in sessions) | _EXTRA_ENDS.get(exchange, frozenset())
     for exchange, sessions in SESSIONS.items()
 }
-ZONES: dict[str, ZoneInfo] = {exchange: ZoneInfo(name) for exchange, name in EXCHANGE_TZ.items()}
 MINUTE_NS = 60_000_000_000
 SECOND_NS = 1_000_000_000
 
 
 def local_time(exchange: str, ts_ns: int) -> datetime:
-    zone = ZONES.get(exchange, UTC)
+    zone = EXCHANGE_TZ.get(exchange, UTC)
     return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(zone)
 
 

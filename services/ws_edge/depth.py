@@ -12,9 +12,9 @@ from typing import Any
 
 from tradebus.ctp.exchanges import CTP_EXCHANGES
 from tradebus.ctp.time import BEIJING
+from tradebus.exchange_zones import EXCHANGE_TZ
 from tradebus.schemas.market import Level, Tick
 from ws_edge.fields import DBL_MAX, DEPTH_MD, DEPTH_TD, blank
-from ws_edge.instruments import EXCHANGE_TZ
 
 
 def _price(value: float | None) -> float | int:

@@ -11,13 +11,10 @@
 from __future__ import annotations
 
 import re
-from datetime import tzinfo
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from tradebus.ctp import exchanges as ctp_exchanges
 from tradebus.ctp.exchanges import CFFEX, CTP_EXCHANGES, CZCE, DCE, GFEX, INE, SHFE
-from tradebus.ctp.time import BEIJING
 
 FUTU_MARKETS = ("HK", "US", "SH", "SZ")
 
@@ -30,14 +27,6 @@ EXCHANGE_NAMES: dict[str, str] = {
     "SZ": "深圳证券交易所",
 }
 
-# Local time of each exchange: CTP's and the A-share markets in Beijing time, HK and US in their own.
-EXCHANGE_TZ: dict[str, tzinfo] = {
-    **dict.fromkeys(CTP_EXCHANGES, BEIJING),
-    "HK": ZoneInfo("Asia/Hong_Kong"),
-    "SH": BEIJING,
-    "SZ": BEIJING,
-    "US": ZoneInfo("America/New_York"),
-}
 
 # Product code → exchange, for a CTP InstrumentID the instruments bucket does not know yet.
 _PRODUCTS_BY_EXCHANGE: dict[str, tuple[str, ...]] = {

@@ -44,6 +44,7 @@ from tradebus.ctp.mapping import (
     ctp_status,
 )
 from tradebus.ctp.time import BEIJING
+from tradebus.exchange_zones import EXCHANGE_TZ
 from tradebus.orders.bounds import price_problem, qty_problem
 from tradebus.orders.order import Order
 from tradebus.orders.order import apply as apply_event
@@ -60,7 +61,6 @@ from tradebus.schemas.orders import (
     TradeView,
 )
 from ws_edge.fields import INPUT_ORDER, ORDER, ORDER_ACTION, TRADE_QRY, TRADE_RTN, fill
-from ws_edge.instruments import EXCHANGE_TZ
 
 # The CTP codes and their bus meanings are the kit's (tradebus.ctp.codes / .mapping, docs/ctp.md 'Codes').
 SUBMIT_INSERTED, SUBMIT_ACCEPTED, SUBMIT_REJECTED = (

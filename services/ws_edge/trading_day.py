@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from tradebus.ctp.exchanges import CTP_EXCHANGES
 from tradebus.ctp.time import BEIJING
-from ws_edge.instruments import EXCHANGE_TZ
+from tradebus.exchange_zones import EXCHANGE_TZ
 
 NIGHT_SESSION_HOUR = 18  # China time from which a futures exchange's activity counts for the next day
 _SATURDAY = 5

@@ -15,6 +15,7 @@ import pytest
 from tradebus.ctp import codes, exchanges, ids, import_ctp_modules, mapping
 from tradebus.ctp import time as ctp_time
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce
+from tradebus.tables import inverse
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_inverses_are_exact(forward: dict[object, object], back: dict[object, ob
 
 def test_inverse_refuses_a_table_that_is_not_one_to_one() -> None:
     with pytest.raises(ValueError):
-        mapping.inverse({"1": Offset.CLOSE, "2": Offset.CLOSE})
+        inverse({"1": Offset.CLOSE, "2": Offset.CLOSE})
 
 
 def test_aliases_only_read_and_never_shadow_a_forward_code() -> None:

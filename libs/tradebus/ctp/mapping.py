@@ -9,9 +9,6 @@ unknown code return ``None`` so callers fail closed. The facts behind the tables
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypeVar
-
 from tradebus.ctp.codes import (
     Direction,
     OffsetFlag,
@@ -25,18 +22,7 @@ from tradebus.ctp.codes import OrderStatus as CtpStatus
 from tradebus.ctp.exchanges import CLOSE_TODAY_EXCHANGES
 from tradebus.schemas.account import PositionSide
 from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def inverse(table: Mapping[K, V]) -> dict[V, K]:
-    """The way back of a one-to-one table; a table that is not one-to-one is a programming error."""
-    back = {v: k for k, v in table.items()}
-    if len(back) != len(table):
-        raise ValueError("table is not one-to-one: it has no inverse")
-    return back
-
+from tradebus.tables import inverse
 
 DIRECTION: dict[str, Side] = {Direction.BUY: Side.BUY, Direction.SELL: Side.SELL}
 DIRECTION_OF: dict[Side, str] = inverse(DIRECTION)

@@ -9,12 +9,9 @@ for quotes, ``Trd_Common.TrdMarket``/``TrdSecMarket`` for trading); see ``docs/t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-K = TypeVar("K")
-V = TypeVar("V")
+from tradebus.tables import inverse
 
 VENUE = "futu"
 
@@ -25,14 +22,6 @@ MARKET_TZ_NAME: dict[str, str] = {"HK": "Asia/Hong_Kong", "US": "America/New_Yor
                                   "SZ": "Asia/Shanghai"}
 MARKET_TZ: dict[str, ZoneInfo] = {market: ZoneInfo(name) for market, name in MARKET_TZ_NAME.items()}
 HK_TZ = MARKET_TZ["HK"]
-
-
-def inverse(table: Mapping[K, V]) -> dict[V, K]:
-    """The inverse of a one-to-one table; a table that maps two keys to one value is a bug."""
-    out = {value: key for key, value in table.items()}
-    if len(out) != len(table):
-        raise ValueError(f"not one-to-one: {dict(table)!r}")
-    return out
 
 
 # Qot_Common.QotMarket (futu-api's ``Market``), the market of a quote security

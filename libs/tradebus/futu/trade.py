@@ -10,8 +10,8 @@ against futu-api. The rules behind the status table are in ``docs/td_exec_futu.m
 
 from __future__ import annotations
 
-from tradebus.futu.markets import inverse
 from tradebus.schemas.orders import OrderStatus, OrderType, Side, TimeInForce
+from tradebus.tables import inverse
 
 # futu-api's placeholder for "no value" in every enum (its NONE member)
 NONE = "N/A"

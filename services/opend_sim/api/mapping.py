@@ -10,8 +10,8 @@ and td_exec agree on them by construction; the rest are the futu-api 10.11 wire 
 from __future__ import annotations
 
 from tradebus.futu import markets, trade
-from tradebus.futu.markets import inverse
 from tradebus.sim import OrderType, RejectReason, Side, SimOrderStatus
+from tradebus.tables import inverse
 
 # market of the sim instrument (= futu's market token) -> Qot_Common.QotMarket (quote messages)
 QOT_MARKET: dict[str, int] = markets.QOT_MARKET

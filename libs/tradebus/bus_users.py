@@ -29,6 +29,7 @@ the same store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -97,7 +98,9 @@ class BusUserSync:
         self.reloads = 0
 
     def write(self) -> None:
-        text = conf_with_bus_users(self.base, self.store.list())
+        self._write(conf_with_bus_users(self.base, self.store.list()))
+
+    def _write(self, text: str) -> None:
         tmp = self.conf_path.with_name(self.conf_path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -105,10 +108,19 @@ class BusUserSync:
         os.replace(tmp, self.conf_path)
 
     def sync(self) -> bool:
-        """Rewrite and reload when the user file changed; True when nats-server was told to reload."""
+        """Rewrite and reload when the bus users changed; True when nats-server was told to reload.
+
+        Only the bus users reach ``nats.conf``: a change to edge users alone (a new FMZ key, a password of
+        a user without ``--bus``) leaves the text as it is and reloads nothing. That matters: a reload makes
+        nats-server forget the reply permissions (``allow_responses``) of requests in flight, so a service's
+        answer to a request that arrived just before it is refused (docs/security.md, "Bus users and reloads")."""
         if not self.store.refresh():
             return False
-        self.write()
+        text = conf_with_bus_users(self.base, self.store.list())
+        with contextlib.suppress(FileNotFoundError):
+            if self.conf_path.read_text() == text:
+                return False
+        self._write(text)
         found = self.server_pids()
         pids = [found] if isinstance(found, int) else found or []
         if not pids:

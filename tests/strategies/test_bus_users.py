@@ -186,6 +186,18 @@ async def test_adding_and_removing_takes_effect_without_restart(world: BusWorld)
     assert not world.sync.sync()  # nothing changed since: no reload
 
 
+def test_a_change_to_edge_users_alone_reloads_nothing(world: BusWorld) -> None:
+    """A new edge user (no --bus) leaves nats.conf as it is: no reload, so no in-flight reply is refused."""
+    world.sync.write()
+    before = world.sync.conf_path.read_text()
+    world.store.add("carol", "carol-password-1", ["ctp:000003"])
+    assert not world.sync.sync()
+    assert world.sync.conf_path.read_text() == before
+    world.store.add("dave", "dave-password-1", ["ctp:000003"], bus=True)
+    assert world.sync.sync()  # a bus user does change it
+    assert "dave" in world.sync.conf_path.read_text()
+
+
 async def _negate(check: Awaitable[bool]) -> bool:
     return not await check
 

@@ -110,6 +110,14 @@ class UpConfig(Section, frozen=True, kw_only=True):
     # listens on nats_port + i, cluster_port + i (routes, loopback) and monitor_port + i.
     nats_cluster: int = 1
     cluster_port: int = 6222
+    # Instances of each bus service run side by side (1 to MAX_INSTANCES). Instance i (1…N) is the process
+    # "<service>/<i>" with instance_id "<i>" and its own data folder; its ports (the service's health port,
+    # ws_edge's md_port/td_port, fmz_edge's port) are the configured ones + (i − 1) × instance_port_step.
+    ws_edge_instances: int = 1
+    fmz_edge_instances: int = 1
+    md_ingest_instances: int = 1
+    td_exec_instances: int = 1
+    instance_port_step: int = 10
 
 
 class FutuConfig(Section, frozen=True, kw_only=True):
@@ -170,6 +178,8 @@ class ConfigError(Exception):
 _LOG_LEVELS = {"debug", "info", "warning", "error", "critical"}
 OPEND_MODES = ("auto", "supervised", "external")  # [auth] opend
 MAX_CLUSTER_NODES = 5  # [up] nats_cluster: Raft needs a majority, and more nodes on one machine only share it
+MAX_INSTANCES = 8  # [up] <service>_instances: more on one machine only share its cores
+SCALED_SERVICES = ("md_ingest", "td_exec", "ws_edge", "fmz_edge")  # what [up] <service>_instances can multiply
 
 
 def _section_types() -> dict[str, type[Section]]:
@@ -257,7 +267,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], sections: Mapping[st
         raw.setdefault(section, {})[key] = _env_value(value, _field_type(sections[section], key))
 
 
-def _validate(config: Config) -> None:
+def validate(config: Config) -> None:
+    """The checks that span sections or need more than a type; ConfigError names the key."""
     if config.log.level.lower() not in _LOG_LEVELS:
         raise ConfigError(f"log.level: expected one of {', '.join(sorted(_LOG_LEVELS))}, got {config.log.level!r}")
     if config.log.format not in {"auto", "json", "console"}:
@@ -272,6 +283,12 @@ def _validate(config: Config) -> None:
                 raise ConfigError(f"{section_name}.{key}: port {value} is outside 0-65535")
     if not 1 <= config.up.nats_cluster <= MAX_CLUSTER_NODES:
         raise ConfigError(f"up.nats_cluster: expected 1 to {MAX_CLUSTER_NODES} nodes, got {config.up.nats_cluster}")
+    for service in SCALED_SERVICES:
+        count = getattr(config.up, f"{service}_instances")
+        if not 1 <= count <= MAX_INSTANCES:
+            raise ConfigError(f"up.{service}_instances: expected 1 to {MAX_INSTANCES}, got {count}")
+    if not 1 <= config.up.instance_port_step <= 1000:
+        raise ConfigError(f"up.instance_port_step: expected 1 to 1000, got {config.up.instance_port_step}")
     if config.auth.opend not in OPEND_MODES:
         raise ConfigError(f"auth.opend: expected one of {', '.join(OPEND_MODES)}, got {config.auth.opend!r}")
     for key in ("md_front", "td_front"):
@@ -307,7 +324,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         config = msgspec.convert(raw, Config, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise ConfigError(_one_line(exc)) from exc
-    _validate(config)
+    validate(config)
     return config
 
 

@@ -44,6 +44,7 @@ class MdIngest(Service):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
+        self.instance_id = config.md.instance_id
         md = config.md
         self.inbox = Inbox(md.inbox_max_keys)
         self.registry = Registry()

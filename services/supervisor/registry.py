@@ -6,10 +6,14 @@ Each venue simulator or service that lands adds itself here; the supervisor, the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import msgspec
 
 from tradebus.config import Config
 
@@ -30,6 +34,7 @@ class ProcessSpec:
     health_url: str | None = None  # bus services: their /healthz
     tcp_probe: tuple[str, int] | None = None  # venue simulators: a port that accepts once they serve
     env: dict[str, str] = field(default_factory=dict)
+    bus_user: str = ""  # the bus user it connects as, when not its name (instance "ws_edge/2" is "ws_edge")
 
 
 # opend_sim accepts any credentials (except in its fail_password scenario); these are demo values for
@@ -163,14 +168,56 @@ def service_specs(config: Config) -> list[ProcessSpec]:
     td_env = dict(venue_env)
     if config.up.simulators and not config.futu.trade_pwd_md5:
         td_env["TRADEBUS_FUTU_TRADE_PWD_MD5"] = SIM_TRADE_PWD_MD5
-    fmz = config.fmz
     return [
         _service(config, "auth_broker", _auth_broker_ports(config), _auth_broker_env(config)),
-        _service(config, "md_ingest", [], md_env),
-        _service(config, "td_exec", [], td_env),
-        _service(config, "ws_edge", _ws_edge_ports(config)),
-        _service(config, "fmz_edge", [PortUse(fmz.port, "fmz_edge HTTP", "TRADEBUS_FMZ_PORT or [fmz] port", fmz.host)]),
+        *_instances(config, "md_ingest", lambda c: _service(c, "md_ingest", [], md_env)),
+        *_instances(config, "td_exec", lambda c: _service(c, "td_exec", [], td_env)),
+        *_instances(config, "ws_edge", lambda c: _service(c, "ws_edge", _ws_edge_ports(c))),
+        *_instances(config, "fmz_edge", lambda c: _service(c, "fmz_edge", [
+            PortUse(c.fmz.port, "fmz_edge HTTP", "TRADEBUS_FMZ_PORT or [fmz] port", c.fmz.host)])),
     ]
+
+
+# The config section of each service `[up] <service>_instances` multiplies, and the keys of that section
+# that are ports each instance moves by `[up] instance_port_step` (its health port moves too).
+_SECTION_OF = {"md_ingest": "md", "td_exec": "td", "ws_edge": "ws", "fmz_edge": "fmz"}
+_INSTANCE_PORT_KEYS = {"ws_edge": ("md_port", "td_port"), "fmz_edge": ("port",)}
+
+
+def instance_config(config: Config, service: str, number: int) -> tuple[Config, dict[str, str]]:
+    """Instance ``number`` (1…N) of ``service``: the configuration it runs with, and the environment that
+    tells it so (its instance_id and its moved ports; its health port goes on its command line)."""
+    section_name = _SECTION_OF[service]
+    prefix = f"TRADEBUS_{section_name.upper()}_"
+    shift = (number - 1) * config.up.instance_port_step
+    section = getattr(config, section_name)
+    changes: dict[str, object] = {"instance_id": str(number)}
+    env = {f"{prefix}INSTANCE_ID": str(number)}
+    for key in _INSTANCE_PORT_KEYS.get(service, ()):
+        if getattr(section, key):  # 0 = that port is off (or picked by the process)
+            changes[key] = getattr(section, key) + shift
+            env[f"{prefix}{key.upper()}"] = str(changes[key])
+    health_port = getattr(config.health, service)
+    health = msgspec.structs.replace(config.health, **{service: health_port + shift}) if health_port else config.health
+    moved = msgspec.structs.replace(config, health=health,
+                                    **{section_name: msgspec.structs.replace(section, **changes)})
+    return moved, env
+
+
+def _instances(config: Config, service: str, build: Callable[[Config], ProcessSpec]) -> list[ProcessSpec]:
+    """``[up] <service>_instances`` processes of ``service``; one keeps the plain name and configuration."""
+    count = getattr(config.up, f"{service}_instances")
+    if count == 1:
+        return [build(config)]
+    specs = []
+    for number in range(1, count + 1):
+        moved, env = instance_config(config, service, number)
+        spec = build(moved)
+        ports = [PortUse(p.port, f"{p.what}, instance {number}", f"{p.change_with} or [up] instance_port_step",
+                         p.host) for p in spec.ports]
+        specs.append(dataclasses.replace(spec, name=f"{service}/{number}", bus_user=service, ports=ports,
+                                         env={**spec.env, **env}))
+    return specs
 
 
 def process_specs(config: Config) -> list[ProcessSpec]:

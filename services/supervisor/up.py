@@ -30,7 +30,7 @@ from supervisor.registry import PortUse, ProcessSpec, process_specs
 from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess, forget_operator_credentials
 from tradebus.cli.render import LinePrinter, age, table
-from tradebus.config import CONFIG_ENV, Config, UpConfig, load_or_exit
+from tradebus.config import CONFIG_ENV, SCALED_SERVICES, Config, ConfigError, UpConfig, load_or_exit, validate
 from tradebus.logs import configure_logging, get_logger, log_stream
 from tradebus.nats_cluster import ROUTE_HOST, NatsCluster, NodePorts, consecutive_ports, free_ports, replicas_for
 from tradebus.natsd import NatsServer, NatsServerError, port_in_use
@@ -56,6 +56,8 @@ _UP_FLAGS: dict[str, tuple[str, type]] = {
     "ctp_md_port": ("--ctp-md-port", int),
     "nats_cluster": ("--nats-cluster", int),
     "cluster_port": ("--cluster-port", int),
+    **{f"{service}_instances": (f"--{service.replace('_', '-')}-instances", int) for service in SCALED_SERVICES},
+    "instance_port_step": ("--instance-port-step", int),
 }
 
 
@@ -102,7 +104,8 @@ class Supervisor(Service):
         env = self._child_env()
         for spec in self.specs:
             # Each service connects as its own bus user; simulators do not use the bus.
-            child_env = {**env, **spec.env, **(self.access.client_env(spec.name) if self.access else {})}
+            credentials = self.access.client_env(spec.bus_user or spec.name) if self.access else {}
+            child_env = {**env, **spec.env, **credentials}
             child = Child(spec, child_env, self._print_line, self._changed.set, self._count_restart)
             self.procs.append(child)
             child.start()
@@ -132,6 +135,9 @@ class Supervisor(Service):
             return
         if beat.service != self.name:
             self.heartbeats[beat.service] = beat
+            _, _, instance_id = beat.instance.partition("/")  # host:pid/<instance_id> of an instance
+            if instance_id:
+                self.heartbeats[f"{beat.service}/{instance_id}"] = beat
 
     def _print_line(self, name: str, line: str) -> None:
         print(self.printer.format(name, line), flush=True)
@@ -179,7 +185,13 @@ def _apply_flags(config: Config, args: argparse.Namespace) -> Config:
     up = msgspec.structs.replace(config.up, **up_changes)
     data = msgspec.structs.replace(config.data, dir=args.data_dir) if args.data_dir else config.data
     nats = msgspec.structs.replace(config.nats, url=f"nats://{up.nats_host}:{up.nats_port}")
-    return msgspec.structs.replace(config, up=up, data=data, nats=nats)
+    config = msgspec.structs.replace(config, up=up, data=data, nats=nats)
+    try:
+        validate(config)  # a flag is checked like the key it overrides
+    except ConfigError as exc:
+        print(f"tradebus up: {exc} (or its flag)", file=sys.stderr)
+        raise SystemExit(2) from None
+    return config
 
 
 def with_cluster(config: Config, nodes: list[NodePorts]) -> Config:

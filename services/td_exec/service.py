@@ -17,6 +17,7 @@ class TdExecService(Service):
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
+        self.instance_id = config.td.instance_id
         self.engine: Engine | None = None
         self.server: CommandServer | None = None
 

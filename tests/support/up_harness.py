@@ -79,10 +79,11 @@ def up_ports() -> dict[str, int]:
 
 
 @contextmanager
-def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None, up_args: tuple[str, ...] = ()) -> Iterator[UpRun]:
-    """Start ``tradebus up`` (plus ``up_args``) with its data under ``tmp_path/var``; kill its process group on
-    exit."""
-    ports = up_ports()
+def run_up(tmp_path: Path, extra_env: dict[str, str] | None = None, up_args: tuple[str, ...] = (),
+           ports: dict[str, int] | None = None) -> Iterator[UpRun]:
+    """Start ``tradebus up`` (plus ``up_args``) with its data under ``tmp_path/var`` on ``ports`` (free ones
+    by default); kill its process group on exit."""
+    ports = ports or up_ports()
     env = {**os.environ, "TRADEBUS_HEALTH_SUPERVISOR": str(ports["health"]), "TRADEBUS_RUNTIME_HEARTBEAT_S": "0.5",
            "PYTHONUNBUFFERED": "1", "HOME": str(tmp_path),
            # status / tail find the operator credentials `tradebus up` writes under the data folder.

@@ -61,18 +61,27 @@ def _own_row(name: str, beat: Heartbeat, child: ChildProcess | None, now_ns: int
     return Row(name, state, healthy and child.healthy, child.pid, child.restarts, beat.ts_event, problems)
 
 
+def _child_row(child: ChildProcess) -> Row:
+    return Row(child.name, child.state, child.healthy, child.pid, child.restarts, None, child.detail)
+
+
 def rows_from_heartbeats(beats: dict[str, Heartbeat], now_ns: int) -> list[Row]:
     supervised = _supervised(beats, now_ns)
     rows: list[Row] = []
     for name in sorted(beats):
         beat = beats[name]
+        if any(child.startswith(f"{name}/") for child in supervised):
+            # Several instances (`[up] <service>_instances`): the stream keeps only the last heartbeat of any
+            # of them, so each instance's row is its supervisor's ("<service>/<i>", health probed), below.
+            rows.extend(_child_row(child) for child_name, child in supervised.items()
+                        if child_name.startswith(f"{name}/"))
+            continue
         rows.append(_own_row(name, beat, supervised.get(name), now_ns))
         if _fresh(beat, now_ns):
             for child in beat.children:
-                if child.name in beats:
-                    continue  # it heartbeats itself; its own row says more
-                rows.append(Row(child.name, child.state, child.healthy, child.pid, child.restarts, None,
-                                child.detail))
+                if child.name in beats or child.name.partition("/")[0] in beats:
+                    continue  # it heartbeats itself (an instance: under its service, above); that row says more
+                rows.append(_child_row(child))
     return rows
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from tradebus.config_sections.base import Section
+from tradebus.config_sections.base import Section, check_instance_id
 
 
 class MdConfig(Section, frozen=True, kw_only=True):
+    # This instance's name when several md_ingest run side by side (``tradebus up --md-ingest-instances N``
+    # gives 1…N): its heartbeat identity and its data folder ``<data dir>/md_ingest-<id>``. "" = the only one.
+    instance_id: str = ""
     # Instruments subscribed at start-up and never released: "<venue>.<exchange>.<symbol>".
     subscriptions: list[str] = []
     futu: bool = True  # run the Futu quote feed
@@ -25,3 +28,6 @@ class MdConfig(Section, frozen=True, kw_only=True):
     bar_grace_s: float = 2.0  # a bar is closed this long after its minute ends (late ticks still count)
     status_backlog: int = 256  # status events kept while NATS is away, published on reconnect
     subscribe_timeout_s: float = 10.0  # venue subscribe call; also the wait for CTP's instrument list
+
+    def __post_init__(self) -> None:
+        check_instance_id(self.instance_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from tradebus.config_sections.base import Section
+from tradebus.config_sections.base import Section, check_instance_id
 
 
 class TdConfig(Section, frozen=True, kw_only=True):
+    # This instance's name when several td_exec run side by side (``tradebus up --td-exec-instances N``
+    # gives 1…N): its heartbeat identity and its data folder ``<data dir>/td_exec-<id>``. "" = the only one.
+    instance_id: str = ""
     futu: bool = True  # run the Futu trade adapter
     ctp: bool = True  # run the CTP trade adapter
     sim: bool = False  # run the in-process simulated venue "sim" (tests, demos)
@@ -32,5 +35,6 @@ class TdConfig(Section, frozen=True, kw_only=True):
     snapshot_check_s: float = 10.0  # how often that count is looked at
 
     def __post_init__(self) -> None:
+        check_instance_id(self.instance_id)
         if self.max_order_qty < 1:
             raise ValueError(f"max_order_qty must be at least 1, got {self.max_order_qty}")

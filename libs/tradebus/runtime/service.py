@@ -51,7 +51,13 @@ class Service:
         self.config = config
         self.metrics = Registry()
         self.bus: Bus = None  # type: ignore[assignment]  # set by the runtime before start()
-        self.data_dir = os.path.join(config.data.dir, self.name)
+
+    @property
+    def data_dir(self) -> str:
+        """This service's folder under ``[data] dir``; each of several instances has its own, so two never
+        share a spool, a CTP flow file or a lock."""
+        folder = f"{self.name}-{self.instance_id}" if self.instance_id else self.name
+        return os.path.join(self.config.data.dir, folder)
 
     async def start(self) -> None:
         """Subscribe, connect to venues, start tasks. Return once the service is serving."""

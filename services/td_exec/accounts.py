@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -64,6 +65,10 @@ class VenueLink:
     reconcile_task: asyncio.Task[None] | None = None
 
 
+async def _none_recalled(_acct: Account, _report: Report) -> Order | None:
+    return None
+
+
 class AccountWriter:
     """Store then apply the events of every account: *compute from the fold → store → apply → project*."""
 
@@ -76,6 +81,8 @@ class AccountWriter:
         self.foreign = metrics.counter("td_reports_foreign_total",
                                        "venue reports that name no order (a fill before its external order)")
         self.external = metrics.counter("td_external_orders_total", "orders placed outside tradebus, recorded")
+        # A retired order the report names, read back from TD_EVT (td_exec.closed; the engine sets it).
+        self.recall: Callable[[Account, Report], Awaitable[Order | None]] = _none_recalled
 
     def events_total(self) -> float:
         return sum(self.events.values.values())
@@ -140,6 +147,9 @@ class AccountWriter:
         one: a fill of an order not seen yet waits for its order (pushes bring the order first, and
         reconciliation lists orders before fills). Call with ``acct.lock`` held.
         """
+        recalled = await self.recall(acct, report)  # a closed order that left memory is not external
+        if recalled is not None:
+            return recalled
         if not isinstance(report, OrderReport) or not report.venue_order_id:
             self.foreign.inc()
             log.warning("venue report for no known order; ignored", account=acct.name, kind=type(report).__name__,

@@ -33,6 +33,7 @@ import msgspec
 
 from td_exec import checks, queries, snapshot
 from td_exec.accounts import Account, AccountStatus, AccountWriter, Report, VenueLink
+from td_exec.closed import ClosedOrders
 from td_exec.instruments_kv import InstrumentsProjection
 from td_exec.projections import OrdersProjection
 from td_exec.reconcile import inflight_loop, reconcile_account, reconcile_venue
@@ -137,6 +138,8 @@ class Engine:
         self.projection = OrdersProjection(bus, metrics)
         self.instruments_kv = InstrumentsProjection(bus, metrics)
         self.writer = AccountWriter(self.store, self.projection, metrics)
+        self.closed = ClosedOrders(bus, cfg, metrics)  # closed orders leave memory; looked up by id, read back
+        self.writer.recall = lambda acct, report: self.closed.recall_for_report(self.ledger, acct, report)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rebuild_seconds = 0.0
         self._commands = metrics.counter("td_commands_total", "commands handled, by kind and result",
@@ -162,6 +165,7 @@ class Engine:
         self.store.start()
         self.spawn(inflight_loop(self.writer, self.cfg, self.accounts), name="td_exec.inflight")
         self.spawn(snapshot.run(self, self.ledger.events), name="td_exec.snapshots")
+        self.spawn(self.closed.run(self.ledger, self.accounts), name="td_exec.closed")
         for link in self.links.values():
             await link.venue.start(_Sink(self, link))
 
@@ -266,6 +270,8 @@ class Engine:
         denial = self._permission(cmd.user, cmd.venue, cmd.account)
         if denial is not None:
             return denial
+        if getattr(cmd, "client_order_id", None):  # the order may be retired (td_exec.closed): read it back
+            await self.closed.recall(self.ledger, cmd.venue, cmd.account, cmd.client_order_id)  # type: ignore[union-attr]
         if isinstance(cmd, CancelOrder):
             return await self.cancel(link, cmd)
         if isinstance(cmd, ModifyOrder):
@@ -327,6 +333,7 @@ class Engine:
             bad = checks.Denial("bad_client_order_id", f"client_order_id may not start with {EXTERNAL_PREFIX!r}")
         if bad is not None:
             return _denied(bad.code, bad.reason, cmd.client_order_id)
+        await self.closed.recall(self.ledger, cmd.venue, cmd.account, coid)  # a retired order: read back
         denial = self._permission(cmd.user, cmd.venue, cmd.account) or self._gate(link, cmd.account)
         if denial is not None:
             return await self._deny_submit(cmd, coid, denial.code, denial.reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import msgspec
 from nats.aio.msg import Msg
@@ -18,6 +19,7 @@ from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, fold
 from tradebus.runtime.metrics import Counter
 from tradebus.schemas import ORDER_EVENT_DECODER
+from tradebus.schemas.orders import OrderEvent
 
 log = get_logger("td_exec.rebuild")
 EVENT_STREAM = "TD_EVT"
@@ -36,7 +38,9 @@ def foreign_reason(msg: Msg) -> str | None:
 
 
 async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None = None, *,
-                  ledger: Ledger | None = None, after_seq: int = 0) -> Ledger:
+                  ledger: Ledger | None = None, after_seq: int = 0,
+                  on_orphan: Callable[[OrderEvent], None] | None = None,
+                  every: tuple[int, Callable[[Ledger], None]] | None = None) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
 
     The same replay as :func:`tradebus.bus.replay.fold_stream` (an ordered push consumer, stopping
@@ -49,7 +53,9 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
     counted in ``skipped`` and passed over, so one foreign message cannot stop td_exec from starting.
 
     With ``ledger`` and ``after_seq`` (a snapshot, see ``td_exec.snapshot``) only the messages after
-    ``after_seq`` are folded into it.
+    ``after_seq`` are folded into it. ``on_orphan`` sees every event of an order the ledger does not
+    hold (a denial, or an order retired before the snapshot: see ``td_exec.closed``). ``every`` is
+    ``(n, call)``: ``call(ledger)`` after every ``n`` messages (closed orders leave during a long replay).
     """
     ledger = ledger if ledger is not None else Ledger()
     info = await bus.js.stream_info(EVENT_STREAM)
@@ -74,11 +80,15 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
         reason = foreign_reason(msg)
         if reason is None:
             try:
-                fold(ledger, decode(msg.data))
+                event = decode(msg.data)
+                if fold(ledger, event) is None and on_orphan is not None:
+                    on_orphan(event)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 reason = f"undecodable: {exc}"
         if reason is not None:
             skip(seq, msg, reason)
+        if every is not None and reached % every[0] == 0:
+            every[1](ledger)
         if reached >= last:
             done.set()
 

@@ -1,6 +1,7 @@
 """Snapshots of td_exec's fold, so a restart replays only the tail of TD_EVT.
 
-A snapshot is the orders of the venues this td_exec runs, as they stood once every event of theirs up
+A snapshot is the orders of the venues this td_exec holds in memory (open ones, and closed ones not
+retired yet: see ``td_exec.closed``) and the filter of retired orders, as they stood once every event of theirs up
 to TD_EVT sequence ``stream_seq`` was applied, in the object store bucket ``td_snapshots`` under
 ``ledger.<venues>``. On start, :func:`restore` loads it and the engine folds only the messages after
 ``stream_seq``; a missing, unreadable or other-schema snapshot means a full replay instead.
@@ -17,6 +18,11 @@ full replay gives. Two rules keep the snapshot itself honest:
   is above ``stream_seq``: acks are confirmed in publish order), and the snapshot is uploaded only after
   every event handed to the store before it was captured is stored or spooled, so a snapshot never
   holds an event that a crash could lose.
+
+Retired orders are not in the snapshot, so its size and the time to load it are bounded by the orders
+held, not by history. The filter is copied after the last slice, so an order retired while the capture
+ran is in the filter if it is not in the books. An event of a retired order in the tail is an "orphan"
+to the fold: its order is read back from TD_EVT (``ClosedOrders.recall``) once the tail is folded.
 
 The capture walks the orders in slices (``SLICE`` orders, then it yields), so the account writers keep
 running while a snapshot is taken. Bump :data:`SCHEMA` whenever :class:`tradebus.orders.order.Order`, the
@@ -39,14 +45,17 @@ import msgspec
 from nats.js.errors import NotFoundError
 
 from td_exec.accounts import Account
+from td_exec.closed import ClosedOrders, filter_bytes
 from td_exec.rebuild import EVENT_STREAM, rebuild
 from td_exec.store import EventStore
+from tradebus.bloom import BloomFilter
 from tradebus.bus import Bus
 from tradebus.config_sections.td import TdConfig
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order
 from tradebus.runtime.metrics import Counter
-from tradebus.schemas.orders import Offset, OrderStatus, OrderType, Side, TimeInForce, TradeView
+from tradebus.schemas.base import now_ns
+from tradebus.schemas.orders import Offset, OrderEvent, OrderStatus, OrderType, Side, TimeInForce, TradeView
 
 log = get_logger("td_exec.snapshot")
 
@@ -61,13 +70,15 @@ class Folder(Protocol):
     store: EventStore
     accounts: Mapping[tuple[str, str], Account]
     ledger: Ledger
+    closed: ClosedOrders
     rebuild_skipped: Counter
 
     def store_events_total(self) -> float: ...
 
-SCHEMA = 1
+SCHEMA = 2  # 2: closed orders retired into a Bloom filter (td_exec.closed)
 BUCKET = "td_snapshots"
 SLICE = 1000  # orders captured between two yields to the event loop
+REPLAY_SWEEP_EVERY = 200_000  # replayed messages between two retirements of closed orders
 
 
 class TradeRow(msgspec.Struct, array_like=True):
@@ -120,12 +131,21 @@ class Header(msgspec.Struct):
     stream_seq: int
 
 
+class Retired(msgspec.Struct, array_like=True):
+    """The Bloom filter of retired orders' TD_EVT subjects (``td_exec.closed``)."""
+
+    hashes: int
+    count: int
+    bits: bytes
+
+
 class Snapshot(msgspec.Struct):
     schema: int
     stream_seq: int
     created_ns: int
     venues: list[str]
     books: list[BookRow]  # one account may span several rows (one per capture slice)
+    retired: Retired
 
 
 class _SnapshotOut(msgspec.Struct):
@@ -136,6 +156,7 @@ class _SnapshotOut(msgspec.Struct):
     created_ns: int
     venues: list[str]
     books: list[msgspec.Raw]
+    retired: Retired
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -148,6 +169,7 @@ class Restored:
     ledger: Ledger
     stream_seq: int
     orders: int
+    retired: BloomFilter
 
 
 def object_name(venues: list[str]) -> str:
@@ -181,8 +203,9 @@ def order_from_row(venue: str, account: str, r: OrderRow) -> Order:
         trade_ids={t.trade_id for t in r.trades}, overfills=set(r.overfills), seen_ids=set(r.seen_ids))
 
 
-def decode(data: bytes, venues: list[str]) -> Restored:
-    """The ledger in ``data``; raises ``ValueError`` for another schema, other venues or damage.
+def decode(data: bytes, venues: list[str], filter_size: int) -> Restored:
+    """The ledger in ``data``; raises ``ValueError`` for another schema, other venues, a retired-order
+    filter of another size than ``filter_size`` bytes (``td.retired_filter_mib`` changed) or damage.
 
     The cyclic garbage collector is paused meanwhile: the millions of objects a snapshot creates
     would otherwise trigger full collections over a growing heap, which cost more than the decode.
@@ -191,14 +214,14 @@ def decode(data: bytes, venues: list[str]) -> Restored:
     """
     gc.disable()
     try:
-        restored = _decode(data, venues)
+        restored = _decode(data, venues, filter_size)
         gc.freeze()  # the fold lives as long as the process: later collections need not walk it again
         return restored
     finally:
         gc.enable()
 
 
-def _decode(data: bytes, venues: list[str]) -> Restored:
+def _decode(data: bytes, venues: list[str], filter_size: int) -> Restored:
     try:
         header = _header.decode(data)
     except msgspec.DecodeError as exc:
@@ -211,6 +234,9 @@ def _decode(data: bytes, venues: list[str]) -> Restored:
         raise ValueError(f"damaged snapshot: {exc}") from exc
     if sorted(snap.venues) != sorted(venues):
         raise ValueError(f"snapshot of venues {snap.venues}, this td_exec runs {sorted(venues)}")
+    if len(snap.retired.bits) != filter_size:
+        raise ValueError(f"retired-order filter of {len(snap.retired.bits)} bytes, configured {filter_size}")
+    retired = BloomFilter(filter_size, snap.retired.hashes, snap.retired.bits, snap.retired.count)
     ledger = Ledger()
     orders = 0
     for book in snap.books:
@@ -218,12 +244,13 @@ def _decode(data: bytes, venues: list[str]) -> Restored:
         for row in book.orders:
             target[row.client_order_id] = order_from_row(book.venue, book.account, row)
         orders += len(book.orders)
-    return Restored(ledger, snap.stream_seq, orders)
+    return Restored(ledger, snap.stream_seq, orders, retired)
 
 
 async def capture(ledger: Ledger, venues: list[str], stream_seq: int,
-                  pending: dict[tuple[str, str], set[str]]) -> bytes:
+                  pending: dict[tuple[str, str], set[str]], retired: BloomFilter) -> bytes:
     """Encode the served venues' books, ``SLICE`` orders at a time; ``pending`` orders are left out.
+    ``retired`` is copied after the last slice (see the module doc).
 
     Each slice is turned into rows and encoded at once, and the writers run between slices; the
     collector is paused inside a slice only (see :func:`decode`).
@@ -240,16 +267,17 @@ async def capture(ledger: Ledger, venues: list[str], stream_seq: int,
             finally:
                 gc.enable()
             await asyncio.sleep(0)  # let the writers run between slices
-    return _encoder.encode(_SnapshotOut(SCHEMA, stream_seq, time.time_ns(), sorted(venues), encoded))
+    kept = Retired(retired.hashes, retired.count, bytes(retired.bits))
+    return _encoder.encode(_SnapshotOut(SCHEMA, stream_seq, time.time_ns(), sorted(venues), encoded, kept))
 
 
 # --- the bucket -----------------------------------------------------------------------------------
 
 
-async def load(bus: Bus, venues: list[str]) -> Restored | None:
+async def load(bus: Bus, venues: list[str], filter_size: int) -> Restored | None:
     """The newest usable snapshot, or None (none yet, unreadable, another schema): replay everything."""
     try:
-        restored = decode(await download(bus, object_name(venues)), venues)
+        restored = decode(await download(bus, object_name(venues)), venues, filter_size)
         info = await bus.js.stream_info(EVENT_STREAM)
     except NotFoundError:  # no bucket or no snapshot yet
         return None
@@ -323,7 +351,7 @@ async def take(engine: Folder) -> int:
                      if not fut.done() or fut.cancelled() or fut.exception() is not None}
                for key, acct in engine.accounts.items() if acct.unconfirmed}
     started = time.perf_counter()
-    data = await capture(engine.ledger, venues, stream_seq, pending)
+    data = await capture(engine.ledger, venues, stream_seq, pending, engine.closed.filter)
     captured_s = time.perf_counter() - started
     await engine.store.settled()  # every event the capture may hold is now in JetStream or the spool
     await save(engine.bus, venues, data)
@@ -354,11 +382,33 @@ async def run(engine: Folder, events_at_start: int) -> None:
 
 async def restore(engine: Folder) -> Ledger:
     """The fold at start: the snapshot and the events after it, or (no usable snapshot) all of TD_EVT."""
-    venues = sorted(engine.links)
-    restored = await load(engine.bus, venues) if engine.cfg.snapshot_every_events > 0 else None
     engine.store.last_seq = (await engine.bus.js.stream_info(EVENT_STREAM)).state.last_seq
+    return await restore_fold(engine.bus, engine.cfg, sorted(engine.links), engine.closed, engine.rebuild_skipped)
+
+
+async def restore_fold(bus: Bus, cfg: TdConfig, venues: list[str], closed: ClosedOrders,
+                       skipped: Counter | None = None) -> Ledger:
+    """Snapshot (or nothing) + replay, then the retired orders the tail named are read back and the
+    orders closed long enough are retired: what td_exec holds once started. ``closed`` gets the
+    snapshot's filter of retired orders (or keeps its empty one after a full replay)."""
+    restored = await load(bus, venues, filter_bytes(cfg)) if cfg.snapshot_every_events > 0 else None
+    late: dict[tuple[str, str, str], None] = {}
+
+    def on_orphan(event: OrderEvent) -> None:
+        if closed.may_hold(event.venue, event.account, event.client_order_id):
+            late[(event.venue, event.account, event.client_order_id)] = None
+
     if restored is None:
-        return await rebuild(engine.bus, engine.cfg.query_timeout_s, engine.rebuild_skipped)
-    log.info("snapshot loaded", stream_seq=restored.stream_seq, orders=restored.orders)
-    return await rebuild(engine.bus, engine.cfg.query_timeout_s, engine.rebuild_skipped, ledger=restored.ledger,
-                         after_seq=restored.stream_seq)
+        ledger = await rebuild(bus, cfg.query_timeout_s, skipped, on_orphan=on_orphan,
+                               every=(REPLAY_SWEEP_EVERY, closed.sweep_replay))
+    else:
+        log.info("snapshot loaded", stream_seq=restored.stream_seq, orders=restored.orders,
+                 retired=restored.retired.count)
+        closed.filter = restored.retired
+        ledger = await rebuild(bus, cfg.query_timeout_s, skipped, ledger=restored.ledger,
+                               after_seq=restored.stream_seq, on_orphan=on_orphan,
+                               every=(REPLAY_SWEEP_EVERY, closed.sweep_replay))
+    for venue, account, coid in late:  # retired before the snapshot, and moved after it
+        await closed.recall(ledger, venue, account, coid)
+    await closed.sweep(ledger, {}, now_ns())
+    return ledger

@@ -33,8 +33,15 @@ class TdConfig(Section, frozen=True, kw_only=True):
     # last one, so a restart replays only the events after it. 0 = never.
     snapshot_every_events: int = 100_000
     snapshot_check_s: float = 10.0  # how often that count is looked at
+    # A closed order whose last event is older than this leaves memory (td_exec.closed): its id goes into
+    # a Bloom filter of retired_filter_mib MiB, and a lookup that hits it reads the order back from TD_EVT.
+    keep_closed_s: float = 300.0
+    retired_filter_mib: float = 8.0
+    closed_sweep_s: float = 30.0  # how often closed orders are looked for
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
         if self.max_order_qty < 1:
             raise ValueError(f"max_order_qty must be at least 1, got {self.max_order_qty}")
+        if self.keep_closed_s < 0 or self.closed_sweep_s <= 0 or not 0 < self.retired_filter_mib <= 1024:
+            raise ValueError("keep_closed_s >= 0, closed_sweep_s > 0 and 0 < retired_filter_mib <= 1024 required")

@@ -10,6 +10,7 @@ import msgspec
 from td_engine_helpers import TEST_TD, Harness, fut_order, until
 
 from td_exec import snapshot
+from td_exec.closed import filter_bytes
 from td_exec.rebuild import rebuild
 from tradebus.orders.order import Ledger
 from tradebus.schemas.orders import CancelOrder, CommandAccepted, OrderStatus, Side
@@ -87,7 +88,8 @@ async def test_snapshot_holding_events_after_its_sequence_still_ends_like_a_full
     assert harness.client is not None and harness.engine is not None
     early_seq = 2  # as if the capture had started right after the second event
     await trade_a_little(harness, "o2")
-    await put_snapshot(harness, await snapshot.capture(harness.engine.ledger, VENUES, early_seq, {}))
+    data = await snapshot.capture(harness.engine.ledger, VENUES, early_seq, {}, harness.engine.closed.filter)
+    await put_snapshot(harness, data)
     await restart(harness)
     assert harness.engine.ledger.events == await stream_events(harness) - early_seq
     await assert_same_as_full_replay(harness)
@@ -96,8 +98,9 @@ async def test_snapshot_holding_events_after_its_sequence_still_ends_like_a_full
 async def test_capture_leaves_out_orders_whose_submit_is_not_acknowledged(harness: Harness) -> None:
     await trade_a_little(harness, "p1")
     assert harness.engine is not None
-    data = await snapshot.capture(harness.engine.ledger, VENUES, 1, {("sim", "SIM-FUT"): {"p1-rest"}})
-    restored = snapshot.decode(data, VENUES)
+    data = await snapshot.capture(harness.engine.ledger, VENUES, 1, {("sim", "SIM-FUT"): {"p1-rest"}},
+                                  harness.engine.closed.filter)
+    restored = snapshot.decode(data, VENUES, filter_bytes(harness.cfg))
     book = restored.ledger.accounts[("sim", "SIM-FUT")]
     assert "p1-rest" not in book and {"p1-fill", "p1-cx"} <= set(book)
     assert book["p1-fill"] == harness.order("p1-fill")
@@ -128,7 +131,8 @@ async def test_snapshot_of_another_schema_falls_back_to_a_full_replay(harness: H
     await trade_a_little(harness, "v1")
     assert harness.engine is not None
     # A snapshot that claims the whole stream and holds no order: used, it would lose every order.
-    old = snapshot.Snapshot(snapshot.SCHEMA + 1, await stream_events(harness), 0, VENUES, [])
+    old = snapshot.Snapshot(snapshot.SCHEMA + 1, await stream_events(harness), 0, VENUES, [],
+                            snapshot.Retired(7, 0, b""))
     await put_snapshot(harness, msgspec.msgpack.encode(old))
     await restart(harness)
     assert harness.engine.ledger.events == await stream_events(harness)
@@ -147,7 +151,7 @@ async def test_snapshots_are_taken_every_n_events(nats_server, tmp_path) -> None
 
         async def snapshot_seq() -> int:
             try:
-                return snapshot.decode(await snapshot_bytes(h), VENUES).stream_seq
+                return snapshot.decode(await snapshot_bytes(h), VENUES, filter_bytes(cfg)).stream_seq
             except Exception:
                 return -1
 

@@ -3,6 +3,7 @@ full replay; a damaged, other-schema or foreign snapshot means a full replay; cl
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -186,5 +187,21 @@ async def test_closed_orders_leave_the_book_after_a_while(bus: Bus) -> None:
     try:
         assert feed.sweep(now - int(CFG.book_keep_closed_s * 1e9)) == 1
         assert set(feed.orders) == {"W2", "W3"}  # the old closed one left; the open one and the recent one stay
+    finally:
+        await book.stop()
+
+
+async def test_a_named_instance_takes_snapshots_by_itself(bus: Bus) -> None:
+    await publish(bus, story(1, time.time_ns(), close=False))
+    cfg = msgspec.structs.replace(CFG, book_snapshot_every_events=1, book_snapshot_check_s=0.05)
+    store = BookSnapshots(bus, cfg, cfg.instance_id)
+    book, feed = await feed_of(bus, store)
+    book.start(cfg)
+    try:
+        deadline = time.monotonic() + 5.0
+        while (snap := await store.load(VENUE, ACCOUNT)) is None:  # the background task's output, polled
+            assert time.monotonic() < deadline, "no snapshot written"
+            await asyncio.sleep(0.05)
+        assert snap.stream_seq == feed.last_seq == 3 and [o.client_order_id for o in snap.orders] == ["W1"]
     finally:
         await book.stop()

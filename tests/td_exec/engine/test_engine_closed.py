@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from td_engine_helpers import TEST_TD, Harness, fut_order
+from td_engine_helpers import TEST_TD, Harness, fut_order, until
 from test_engine_snapshot import VENUES, put_snapshot, stream_events, trade_a_little
 
 from td_exec import snapshot
@@ -179,3 +179,13 @@ async def test_snapshot_with_a_filter_of_another_size_falls_back_to_a_full_repla
     await sweep(h)
     assert set(held(h)) == {"f1-rest", "f1-fill"}
     assert await h.engine.closed.recall(h.engine.ledger, "sim", "SIM-FUT", "f1-cx") is not None
+
+
+async def test_the_engine_retires_closed_orders_by_itself(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = msgspec.structs.replace(CFG, closed_sweep_s=0.05)
+    h = await Harness(nats_server.url, tmp_path, cfg=cfg).start()
+    try:
+        await trade_a_little(h, "t1")
+        await until(lambda: set(held(h)) == {"t1-rest", "t1-fill"}, what="the cancelled order retired")
+    finally:
+        await h.close()

@@ -46,17 +46,19 @@ STREAM_OWNERS: dict[str, str] = {
     "KV_auth": "auth_broker",
     "KV_console_sessions": "ws_edge",  # web console logins, shared by every ws_edge instance
     "KV_fmz_nonces": "fmz_edge",  # FMZ nonces accepted by any fmz_edge instance (replay protection)
+    "OBJ_ws_edge_books": "ws_edge",  # snapshots of each ws_edge instance's account books
     **{sys_health_stream(service): service for service in HEARTBEAT_SERVICES},
 }
 HEARTBEAT_STREAMS = tuple(sys_health_stream(service) for service in HEARTBEAT_SERVICES)
 # The edges' own buckets (state their instances share). The edges face the network, so, like heartbeat
 # streams, these are create-only: an update may change a stream's subjects, and an edge able to widen
 # its bucket could capture td.cmd.> or auth.opend.*.cmd (issue 14's exploit).
-EDGE_BUCKETS = ("KV_console_sessions", "KV_fmz_nonces")
+EDGE_BUCKETS = ("KV_console_sessions", "KV_fmz_nonces", "OBJ_ws_edge_books")
 CREATE_ONLY_STREAMS = (*HEARTBEAT_STREAMS, *EDGE_BUCKETS)
 # Streams whose owner may purge them: an object store replaces an object by purging the old object's
-# chunks, and td_exec replaces its snapshot (services/td_exec/snapshot.py). Nobody else purges anything.
-OWNER_PURGES = ("OBJ_td_snapshots",)
+# chunks: td_exec replaces its snapshot (services/td_exec/snapshot.py), ws_edge those of its account books
+# (services/ws_edge/book_snapshots.py). Nobody else purges anything.
+OWNER_PURGES = ("OBJ_td_snapshots", "OBJ_ws_edge_books")
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ FAMILIES: tuple[Family, ...] = (
     _family("$KV.console_sessions.>", "$KV.console_sessions.0f3a", "ws_edge"),
     _family("$KV.fmz_nonces.>", "$KV.fmz_nonces.0f3a.1730275031047002000", "fmz_edge"),
     _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
+    _family("$O.ws_edge_books.>", "$O.ws_edge_books.C.x", "ws_edge"),
     *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
 )
 # Core subscriptions nobody gets: TD_EVT is read through consumers only (see the module docstring).

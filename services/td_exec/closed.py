@@ -51,14 +51,10 @@ async def read_back(bus: Bus, subject: str, timeout: float) -> Order | None:
     """The order folded from every TD_EVT message on ``subject`` (None: there is none)."""
     ledger = Ledger()
     seq = 1
-
-    async def next_msg(start: int):  # type: ignore[no-untyped-def]
-        return await bus.js.get_msg(EVENT_STREAM, seq=start, subject=subject, next=True)
-
     async with asyncio.timeout(timeout):
         while True:
-            try:
-                msg = await next_msg(seq)
+            try:  # the subject's first message at or after seq
+                msg = await bus.js.get_msg(EVENT_STREAM, seq=seq, subject=subject, next=True)
             except NotFoundError:
                 break
             seq = (msg.seq or seq) + 1

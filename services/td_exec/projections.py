@@ -3,7 +3,8 @@
 * KV ``orders``: key ``<venue>.<account>.<client_order_id>`` (each part escaped like a subject token)
   holds the encoded :class:`OrderView`. The writer coalesces: only the newest view of an order is
   put, on a background task, so the trading path never waits on KV and a NATS outage only delays it.
-  After a rebuild every order is written again, so the bucket can be deleted and recreated any time.
+  After a rebuild every order td_exec holds is written again; a retired order (``td_exec.closed``) keeps
+  the view written when it closed, so a deleted bucket gets back the held orders only.
 * Positions: :func:`positions_from_trades` folds our fills into net long/short quantities per
   instrument (what today's orders changed). The venue's own snapshot (``QueryPositions``) is the
   authority for the full position, which includes yesterday's; the fold is how tests and readers

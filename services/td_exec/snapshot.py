@@ -32,10 +32,7 @@ fold or the row layout below changes: older snapshots are then ignored and the n
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
-import hashlib
-import io
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,7 +46,7 @@ from td_exec.closed import ClosedOrders, filter_bytes
 from td_exec.rebuild import EVENT_STREAM, rebuild
 from td_exec.store import EventStore
 from tradebus.bloom import BloomFilter
-from tradebus.bus import Bus
+from tradebus.bus import Bus, snapshots
 from tradebus.config_sections.td import TdConfig
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, Order
@@ -292,55 +289,11 @@ async def load(bus: Bus, venues: list[str], filter_size: int) -> Restored | None
 
 
 async def download(bus: Bus, name: str, timeout: float = 5.0) -> bytes:
-    """An object's bytes, checked against its size and SHA-256 digest (``ValueError`` when they differ).
-
-    Reads the chunks with one ordered consumer into a list: the object store client's own ``get``
-    appends chunk to chunk (quadratic) or hands each one to a thread, several times slower.
-    """
-    info = await (await bus.js.object_store(BUCKET)).get_info(name)
-    if not info.size or not info.nuid or not info.digest:
-        raise ValueError(f"snapshot {name!r} is empty")
-    sub = await bus.js.subscribe(f"$O.{BUCKET}.C.{info.nuid}", ordered_consumer=True,
-                                 pending_bytes_limit=1 << 30)
-    parts: list[bytes] = []
-    digest = hashlib.sha256()
-    try:
-        while True:
-            msg = await sub.next_msg(timeout=timeout)
-            parts.append(msg.data)
-            digest.update(msg.data)
-            if msg.metadata.num_pending == 0:
-                break
-    finally:
-        await sub.unsubscribe()
-    data = b"".join(parts)
-    expected = base64.urlsafe_b64decode(info.digest.split("=", 1)[1])
-    if len(data) != info.size or digest.digest() != expected:
-        raise ValueError(f"snapshot {name!r} is damaged: {len(data)} bytes of {info.size}, digest mismatch")
-    return data
-
-
-class _Reader(io.RawIOBase):
-    """``data`` without a copy; the object store client reads a file object in a worker thread, so
-    hundreds of megabytes are never copied on the event loop."""
-
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), len(self._view) - self._pos)
-        buffer[:n] = self._view[self._pos:self._pos + n]
-        self._pos += n
-        return n
+    return await snapshots.download(bus, BUCKET, name, timeout)
 
 
 async def save(bus: Bus, venues: list[str], data: bytes) -> None:
-    store = await bus.js.object_store(BUCKET)
-    await store.put(object_name(venues), _Reader(data))
+    await snapshots.save(bus, BUCKET, object_name(venues), data)
 
 
 async def take(engine: Folder) -> int:

@@ -23,6 +23,7 @@ from tradebus.subjects import td_cmd
 from tradebus.users import User, UserStore, WeakPassword, WrongPassword
 from tradebus.venue_directory import VenueDirectory
 from ws_edge.accounts import AccountBook
+from ws_edge.book_snapshots import BookSnapshots
 from ws_edge.instruments import BusInstrument, InstrumentMap
 from ws_edge.market import MarketHub
 from ws_edge.orders import Labels, OrderState
@@ -63,7 +64,8 @@ class Edge:
                                    config.login_fail_window_s, max_waiting_per_user=config.login_max_waiting)
         self.market = MarketHub(bus, requester, timeout=config.request_timeout_s, lease_s=config.md_lease_s,
                                 to_webctp=lambda i: self.instruments.to_webctp(*i))
-        self.book = AccountBook(bus, self.labels, ready_timeout=config.request_timeout_s)
+        books = BookSnapshots(bus, config, config.instance_id) if config.instance_id else None
+        self.book = AccountBook(bus, self.labels, ready_timeout=config.request_timeout_s, snapshots=books)
         # argon2 verifications run one at a time off the event loop: a login storm queues, ticks flow.
         self._auth_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-auth")
         self.requests_in = metrics.counter("ws_requests_total", "client frames received", labels=("endpoint",))
@@ -78,6 +80,7 @@ class Edge:
 
     async def start(self) -> None:
         self.market.start()
+        self.book.start(self.config)
         await self.load_instruments()
 
     async def stop(self) -> None:

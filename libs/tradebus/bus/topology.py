@@ -43,6 +43,7 @@ BUCKETS: tuple[BucketSpec, ...] = (
 # Object stores (stream ``OBJ_<name>``): values too big for one KV message.
 OBJECT_STORES: tuple[BucketSpec, ...] = (
     BucketSpec("td_snapshots", 1, "td_exec's snapshots of its order fold at a TD_EVT sequence"),
+    BucketSpec("ws_edge_books", 1, "ws_edge's snapshots of its account books, per instance, at a TD_EVT sequence"),
 )
 
 

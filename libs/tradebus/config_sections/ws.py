@@ -61,6 +61,13 @@ class WsConfig(Section, frozen=True, kw_only=True):
     console_session_s: float = 28_800.0
     console_quote_interval_s: float = 0.25  # at most one quote update per instrument per browser this often
     console_refresh_s: float = 15.0  # funds and positions are re-read this often (and after every fill)
+    # The account books (orders and trades of ReqQryOrder/ReqQryTrade, folded from TD_EVT): a closed
+    # order leaves them this long after its last event (default: a day, so a trading day's orders stay).
+    book_keep_closed_s: float = 86_400.0
+    # With an instance_id, a snapshot of an account's book (object store ws_edge_books) once it folded this
+    # many events since the last one, so a restart replays only the tail. 0 = never.
+    book_snapshot_every_events: int = 10_000
+    book_snapshot_check_s: float = 30.0  # how often books are swept and that count is looked at
 
     def __post_init__(self) -> None:
         check_instance(self.instance_id, self.md_lease_s)

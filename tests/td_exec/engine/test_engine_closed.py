@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from td_engine_helpers import TEST_TD, Harness, fut_order
+from td_engine_helpers import TEST_TD, Harness, fut_order, until
 from test_engine_snapshot import VENUES, put_snapshot, stream_events, trade_a_little
 
 from td_exec import snapshot
@@ -87,8 +87,7 @@ async def test_closed_orders_leave_memory_and_lookups_by_id_still_answer(h: Harn
 
 
 async def test_a_retired_order_id_is_still_a_duplicate(h: Harness) -> None:
-    venue = h.venue
-    ask_price, ask_qty = venue.market.quote("SHFE", "rb2601").asks[0]
+    ask_price = h.venue.market.quote("SHFE", "rb2601").asks[0][0]
     first = await h.request(fut_order("d-1", qty=1, price=ask_price))
     assert isinstance(first, CommandAccepted) and first.order.status is OrderStatus.FILLED
     assert await sweep(h) == 1 and "d-1" not in held(h)
@@ -114,9 +113,16 @@ async def test_restart_from_snapshot_holds_what_was_held_and_reads_back_late_eve
     assert seq > 0
     # An event of a retired order stored after the snapshot (a late venue answer): the tail names an
     # order the snapshot does not hold, and the restart must read it back.
-    late = OrderCancelRejected(event_id=order_event_id("sim", "SIM-FUT", "s1-cx", "OrderCancelRejected", "late"),
-                               venue="sim", account="SIM-FUT", client_order_id="s1-cx", ts_event=now_ns(),
-                               ts_init=now_ns(), code="late", reason="too late to cancel")
+    late = OrderCancelRejected(
+        event_id=order_event_id("sim", "SIM-FUT", "s1-cx", "OrderCancelRejected", "late"),
+        venue="sim",
+        account="SIM-FUT",
+        client_order_id="s1-cx",
+        ts_event=now_ns(),
+        ts_init=now_ns(),
+        code="late",
+        reason="too late to cancel",
+    )
     await h.client.js.publish(td_evt("sim", "SIM-FUT", "s1-cx"), encode(late), headers={"Nats-Msg-Id": late.event_id})
     await trade_a_little(h, "s2")
     await sweep(h)
@@ -145,8 +151,13 @@ async def test_restart_from_snapshot_holds_what_was_held_and_reads_back_late_eve
 
 async def test_snapshot_of_the_previous_schema_falls_back_to_a_full_replay(h: Harness) -> None:
     await trade_a_little(h, "o1")
-    old = {"schema": snapshot.SCHEMA - 1, "stream_seq": await stream_events(h), "created_ns": 0, "venues": VENUES,
-           "books": []}  # schema 1 had no retired-order filter: read as schema 2 it would lose every order
+    old = {
+        "schema": snapshot.SCHEMA - 1,
+        "stream_seq": await stream_events(h),
+        "created_ns": 0,
+        "venues": VENUES,
+        "books": [],
+    }  # schema 1 had no retired-order filter: read as schema 2 it would lose every order
     await put_snapshot(h, msgspec.msgpack.encode(old))
     await h.stop_engine()
     await h.start_engine()
@@ -168,3 +179,13 @@ async def test_snapshot_with_a_filter_of_another_size_falls_back_to_a_full_repla
     await sweep(h)
     assert set(held(h)) == {"f1-rest", "f1-fill"}
     assert await h.engine.closed.recall(h.engine.ledger, "sim", "SIM-FUT", "f1-cx") is not None
+
+
+async def test_the_engine_retires_closed_orders_by_itself(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = msgspec.structs.replace(CFG, closed_sweep_s=0.05)
+    h = await Harness(nats_server.url, tmp_path, cfg=cfg).start()
+    try:
+        await trade_a_little(h, "t1")
+        await until(lambda: set(held(h)) == {"t1-rest", "t1-fill"}, what="the cancelled order retired")
+    finally:
+        await h.close()

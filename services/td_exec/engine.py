@@ -409,7 +409,10 @@ class Engine:
                                  order_type=order.order_type, qty=order.qty, price=order.price, offset=order.offset,
                                  time_in_force=order.time_in_force)
         try:
-            venue_id = await asyncio.wait_for(link.venue.submit(venue_order), self.cfg.submit_timeout_s)
+            # asyncio.timeout runs the call in this task: wait_for would start a task for it, and the
+            # order would reach the venue one loop turn later (most adapters send without awaiting)
+            async with asyncio.timeout(self.cfg.submit_timeout_s):
+                venue_id = await link.venue.submit(venue_order)
         except VenueRejected as exc:
             await self._settle(acct, order, OrderRejected, code=exc.code, reason=exc.reason)
         except VenueUnknown as exc:
@@ -441,7 +444,8 @@ class Engine:
         server does not offer, a timeout): the order then goes to the venue, which decides. ``None``
         with ``known`` is the venue saying there is no such instrument."""
         try:
-            info = await asyncio.wait_for(link.venue.instrument(exchange, symbol), self.cfg.query_timeout_s)
+            async with asyncio.timeout(self.cfg.query_timeout_s):  # in this task, as the venue call in _send
+                info = await link.venue.instrument(exchange, symbol)
         except (TimeoutError, VenueUnknown, VenueRejected) as exc:
             log.warning("instrument facts unavailable; the venue will decide", venue=link.venue.name,
                         exchange=exchange, symbol=symbol, error=str(exc) or type(exc).__name__)

@@ -20,7 +20,11 @@ Behaviour copied from the native API:
   ``TypeError: list must contain strings``) and the count.
 * ``SubscribePrivateTopic(THOST_TERT_RESTART | RESUME | QUICK)`` must be called before ``Init``;
   the choice travels with every login. RESUME remembers the last private-flow sequence seen,
-  in memory and in ``<flow_dir>/ctpsim_private.seq`` so a new process can resume too.
+  in memory and in ``<flow_dir>/ctpsim_private.seq`` so a new process can resume too. The file is
+  written off the callback path: once the line has been quiet for ``FLOW_SAVE_IDLE`` (at the latest
+  ``FLOW_SAVE_MAX_DELAY`` after the first unsaved message), when the line drops and at ``Release``.
+  A killed process may lose the last sequences; a RESUME login then replays those messages again,
+  as the native api's own flow files allow.
 """
 
 from __future__ import annotations
@@ -63,6 +67,11 @@ log = logging.getLogger(__name__)
 RECONNECT_INTERVAL = 1.0
 CONNECT_TIMEOUT = 3.0
 QUERY_INTERVAL = 1.0
+# The private-flow sequence file is rewritten when the line is quiet this long (an order's answers
+# come in bursts: writing it between two frames of one burst delayed the second by a file write),
+# and at the latest this long after the first message it does not hold yet.
+FLOW_SAVE_IDLE = 0.01
+FLOW_SAVE_MAX_DELAY = 1.0
 MAX_QUERIES_IN_FLIGHT = 1
 NO_TRADING_DAY = "19800100"
 THOST_TERT_RESTART = ResumeType.RESTART
@@ -131,6 +140,7 @@ class _SimApi:
             _close(sock)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=CONNECT_TIMEOUT + 2)
+        self._flow_idle(force=True)
 
     def GetTradingDay(self) -> str:
         return self._trading_day
@@ -217,16 +227,18 @@ class _SimApi:
                     self._sock = None
                 self._queries_in_flight.clear()
             _close(sock)
+            self._flow_idle(force=True)
 
     def _read_loop(self, reader: FrameReader) -> int:
         last_heard = time.monotonic()
         warned = False
         while not self._stop.is_set():
-            frame = reader.read(HEARTBEAT_INTERVAL / 2)
+            frame = reader.read(self._flow_wait(HEARTBEAT_INTERVAL / 2))
             now = time.monotonic()
             if now - self._last_sent >= HEARTBEAT_INTERVAL and self._send(Frame(kind="hb")) != OK:
                 return REASON_WRITE_FAILURE
             if frame is None:
+                self._flow_idle()
                 silent = now - last_heard
                 if silent >= HEARTBEAT_TIMEOUT:
                     return REASON_HEARTBEAT_TIMEOUT
@@ -238,6 +250,7 @@ class _SimApi:
             if frame.kind == "bye":
                 return frame.reason or REASON_READ_FAILURE
             self._dispatch(frame)
+            self._flow_idle(busy_since=now)
         return 0
 
     def _dispatch(self, frame: Frame) -> None:
@@ -283,6 +296,13 @@ class _SimApi:
         pass
 
     def _private_seen(self, seq: int) -> None:
+        pass
+
+    def _flow_wait(self, timeout: float) -> float:
+        """How long the read loop may block before the flow file is due (trader double only)."""
+        return timeout
+
+    def _flow_idle(self, *, force: bool = False, busy_since: float | None = None) -> None:
         pass
 
 
@@ -357,6 +377,7 @@ class SimTraderApi(_SimApi):
         self._public_resume = THOST_TERT_RESTART
         self._private_seq = 0
         self._seq_day = ""
+        self._unsaved_since: float | None = None  # monotonic time of the first sequence not in the file yet
         self._load_private_seq()
 
     def SubscribePrivateTopic(self, nResumeType: int) -> None:
@@ -367,9 +388,7 @@ class SimTraderApi(_SimApi):
 
     def ReqUserLogin(self, pReqUserLoginField: Any, nRequestID: int) -> int:
         seq = self._private_seq if self._seq_day == self._trading_day else 0
-        return self._request(
-            "ReqUserLogin", pReqUserLoginField, nRequestID, resume=self._private_resume, seq=seq
-        )
+        return self._request("ReqUserLogin", pReqUserLoginField, nRequestID, resume=self._private_resume, seq=seq)
 
     ReqAuthenticate = _req("ReqAuthenticate")
     ReqUserLogout = _req("ReqUserLogout")
@@ -401,7 +420,22 @@ class SimTraderApi(_SimApi):
             self._seq_day, self._private_seq = self._trading_day, 0
         if seq > self._private_seq:
             self._private_seq = seq
-            self._save_private_seq()
+            if self._unsaved_since is None:
+                self._unsaved_since = time.monotonic()
+
+    def _flow_wait(self, timeout: float) -> float:
+        return timeout if self._unsaved_since is None else min(timeout, FLOW_SAVE_IDLE)
+
+    def _flow_idle(self, *, force: bool = False, busy_since: float | None = None) -> None:
+        """Write the flow file when the line is quiet (or ``force``), or when a busy line kept it
+        unsaved for ``FLOW_SAVE_MAX_DELAY``."""
+        since = self._unsaved_since
+        if since is None:
+            return
+        if busy_since is not None and busy_since - since < FLOW_SAVE_MAX_DELAY and not force:
+            return
+        self._unsaved_since = None
+        self._save_private_seq()
 
     def _seq_path(self) -> str | None:
         if not self._flow_dir or not os.path.isdir(self._flow_dir):

@@ -55,3 +55,20 @@ async def test_slow_instrument_lookup_does_not_block_the_accounts_other_orders(n
     finally:
         venue.release.set()
         await h.close()
+
+
+async def test_instrument_lookup_past_its_budget_leaves_the_decision_to_the_venue(nats_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The lookup is bounded by ``query_timeout_s``: when it never answers, the order goes to the venue
+    without the facts (the venue decides) instead of waiting for them."""
+    venue = SlowLookupVenue()
+    cfg = msgspec.structs.replace(TEST_TD, query_timeout_s=0.3)
+    h = await Harness(nats_server.url, tmp_path, cfg=cfg, venue=venue).start()
+    try:
+        bid = venue.market.quote("SHFE", SLOW_SYMBOL).bids[-1][0]
+        reply = await h.request(fut_order("lookup-late", price=bid, symbol=SLOW_SYMBOL), timeout=10)
+        assert isinstance(reply, CommandAccepted), reply
+        assert venue.lookup_started.is_set() and not venue.release.is_set()
+        assert (await h.kinds("lookup-late"))[:2] == ["OrderSubmitted", "OrderAccepted"]
+    finally:
+        venue.release.set()
+        await h.close()

@@ -79,8 +79,9 @@ def capture(feed: AccountFeed) -> bytes:
 def decode(data: bytes, venue: str, account: str) -> FeedSnapshot:
     """The snapshot in ``data``; ``ValueError`` for another schema, another account or damage."""
     try:
-        if _header.decode(data).schema != SCHEMA:
-            raise ValueError(f"snapshot schema {_header.decode(data).schema}, this ws_edge reads {SCHEMA}")
+        schema = _header.decode(data).schema
+        if schema != SCHEMA:
+            raise ValueError(f"snapshot schema {schema}, this ws_edge reads {SCHEMA}")
         snap = _snapshot.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ValueError(f"unreadable snapshot: {exc}") from exc

@@ -7,6 +7,13 @@ For each offered rate (ctp_sim's ``--tick-interval`` over its 9 futures, all sub
   ``python -m md_ingest`` process), and (b) ticks/s a bare nats-py publisher process delivers when it
   sends the same payloads at the rate (a) measured; md_ingest / (a) and md_ingest / (b);
 * p50 / p99 latency from the venue callback (``Tick.ts_init`` is stamped there) to the subscriber;
+* CPU µs per tick over the measuring window (utime + stime from ``/proc/<pid>/stat``): md_ingest's per
+  published tick, (a)'s per callback (the CTP double's own share of md_ingest's figure: it runs in the same
+  process) and (b)'s per message. Far less sensitive to other load on the box than p99;
+* (c) p99: the bare publisher again, at the same rate, while ctp_sim keeps pushing the whole feed into a
+  CTP double with an empty SPI on a thread of the publisher's own process (md_ingest's switch interval).
+  (b) runs after ctp_sim stopped, on a quieter box; (c) carries the load md_ingest carries besides its own
+  code, so (c) is the floor for md_ingest's p99 on this box with this double;
 * then, at the highest rate, peak RSS of md_ingest while nats-server is stopped for ``--nats-down-s``
   seconds, and how many messages it dropped (counted, never buffered).
 
@@ -86,7 +93,9 @@ def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
 # --- (a) the SDK's own callback rate with an empty handler ---------------------------------------
 
 
-def empty_spi_rate(md_port: int, flow: Path, seconds: float) -> float:
+def start_empty_spi(md_port: int, flow: Path) -> tuple[Any, list[int]]:
+    """A CTP md API (the double) logged in to ctp_sim and subscribed to every instrument, with an SPI that only
+    counts its depth callbacks: (the api, [callbacks so far])."""
     from tradebus.ctp import import_ctp_modules
     from tradebus.ctp.api import create_md_api
 
@@ -115,12 +124,19 @@ def empty_spi_rate(md_port: int, flow: Path, seconds: float) -> float:
     assert logged_in.wait(10)
     names = [name.encode() for name in INSTRUMENTS]
     api.SubscribeMarketData(names, len(names))
+    return api, count
+
+
+def empty_spi_rate(md_port: int, flow: Path, seconds: float) -> tuple[float, float]:
+    """Callbacks/s, and CPU µs per callback of this process meanwhile (the loop only waits: the double's)."""
+    api, count = start_empty_spi(md_port, flow)
     time.sleep(WARMUP_S)  # a benchmark's measuring window, not a race
-    start_count, started = count[0], time.monotonic()
+    start_count, started, cpu0 = count[0], time.monotonic(), cpu_s(os.getpid())
     time.sleep(seconds)
-    rate = (count[0] - start_count) / (time.monotonic() - started)
+    got, cpu = count[0] - start_count, cpu_s(os.getpid()) - cpu0
+    rate = got / (time.monotonic() - started)
     api.Release()
-    return rate
+    return rate, cpu / max(got, 1) * 1e6
 
 
 # --- the subscriber --------------------------------------------------------------------------------
@@ -207,6 +223,12 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process (every thread), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def metric(health: int, name: str) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{health}/metrics", timeout=2).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
@@ -243,17 +265,36 @@ async def bare_publisher(url: str, rate: float, seconds: float) -> None:
     await nc.close()
 
 
-async def bare_rate(url: str, rate: float, seconds: float) -> tuple[float, tuple[float, float]]:
+def bare_publisher_with_feed(url: str, rate: float, seconds: float, md_port: int, flow: Path) -> None:
+    """(c): the bare publisher with what md_ingest carries besides its own code — the CTP double receiving
+    ctp_sim's whole feed on a thread of the same process (empty SPI), at md_ingest's GIL switch interval.
+    Its p99 is the floor md_ingest's p99 can reach on this box and this double."""
+    from md_ingest.service import SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    api, _ = start_empty_spi(md_port, flow)
+    try:
+        asyncio.run(bare_publisher(url, rate, seconds))
+    finally:
+        api.Release()
+
+
+async def bare_rate(url: str, rate: float, seconds: float,
+                    feed: tuple[int, Path] | None = None) -> tuple[float, tuple[float, float], float]:
     receiver = Receiver()
     nc = await receiver.attach(url, "md.tick.>")
     argv = [sys.executable, __file__, "--bare-publisher", url, str(rate), str(seconds + WARMUP_S + 1)]
+    if feed is not None:
+        argv += [str(feed[0]), str(feed[1])]
     proc = await asyncio.to_thread(subprocess.Popen, argv, env=child_env())
     await wait_until(lambda: receiver.count > 0, 10, "the bare publisher")
     await asyncio.sleep(WARMUP_S)
+    count0, cpu0 = receiver.count, cpu_s(proc.pid)
     got = await receiver.measure(seconds)
+    cpu_us = (cpu_s(proc.pid) - cpu0) / max(receiver.count - count0, 1) * 1e6
     await asyncio.to_thread(proc.wait, 30)
     await nc.close()
-    return got, receiver.percentiles()
+    return got, receiver.percentiles(), cpu_us
 
 
 # --- the run -------------------------------------------------------------------------------------------
@@ -262,7 +303,7 @@ async def bare_rate(url: str, rate: float, seconds: float) -> tuple[float, tuple
 async def one_rate(tmp: Path, nats: NatsServer, rate: int, seconds: float) -> dict[str, Any]:
     sim, td, md = start_ctp_sim(tmp / f"ctp_{rate}", rate)
     try:
-        sdk = await asyncio.to_thread(empty_spi_rate, md, tmp / f"flow_{rate}", seconds)
+        sdk, sdk_cpu = await asyncio.to_thread(empty_spi_rate, md, tmp / f"flow_{rate}", seconds)
         receiver = Receiver()
         nc = await receiver.attach(nats.url, "md.tick.>")
         health = free_port()
@@ -270,17 +311,22 @@ async def one_rate(tmp: Path, nats: NatsServer, rate: int, seconds: float) -> di
         try:
             await wait_until(lambda: receiver.count > 0, 20, "md_ingest ticks")
             await asyncio.sleep(WARMUP_S)
+            published0, cpu0 = metric(health, "tradebus_md_ticks_published_total"), cpu_s(service.pid)
             delivered = await receiver.measure(seconds)
+            cpu = cpu_s(service.pid) - cpu0
+            published = metric(health, "tradebus_md_ticks_published_total") - published0
             p50, p99 = receiver.percentiles()
             coalesced = metric(health, "tradebus_md_inbox_coalesced")
         finally:
             stop(service)
             await nc.close()
+        _, (_, fed_p99), _ = await bare_rate(nats.url, sdk, seconds, (md, tmp / f"flow_fed_{rate}"))
     finally:
         stop(sim)
-    bare, (_, bare_p99) = await bare_rate(nats.url, sdk, seconds)
+    bare, (_, bare_p99), bare_cpu = await bare_rate(nats.url, sdk, seconds)
     return {"rate": rate, "sdk": sdk, "md": delivered, "bare": bare, "p50": p50, "p99": p99, "coalesced": coalesced,
-            "bare_p99": bare_p99}
+            "bare_p99": bare_p99, "fed_p99": fed_p99, "md_cpu": cpu / max(published, 1) * 1e6, "sdk_cpu": sdk_cpu,
+            "bare_cpu": bare_cpu}
 
 
 async def rss_phase(tmp: Path, nats: NatsServer, rate: int, down_s: float) -> dict[str, float]:
@@ -319,12 +365,14 @@ async def run(args: argparse.Namespace) -> None:
         try:
             print(f"md_ingest benchmark: {args.seconds:g}s per rate, {os.cpu_count()} CPUs, ctp_sim × 9 futures")
             print(f"{'offered/s':>9} {'(a) sdk/s':>10} {'md_ingest/s':>11} {'(b) bare/s':>10} {'md/(a)':>7} "
-                  f"{'md/(b)':>7} {'p50 ms':>7} {'p99 ms':>7} {'(b) p99':>7} {'coalesced':>9}")
+                  f"{'md/(b)':>7} {'p50 ms':>7} {'p99 ms':>7} {'(b) p99':>7} {'(c) p99':>7} {'coalesced':>9} "
+                  f"{'md µs/tick':>10} {'(a) µs':>6} {'(b) µs':>6}")
             for rate in rates:
                 r = await one_rate(tmp, nats, rate, args.seconds)
                 print(f"{r['rate']:>9} {r['sdk']:>10.0f} {r['md']:>11.0f} {r['bare']:>10.0f} "
                       f"{r['md'] / r['sdk']:>7.0%} {r['md'] / r['bare']:>7.0%} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-                      f"{r['bare_p99']:>7.2f} {r['coalesced']:>9.0f}", flush=True)
+                      f"{r['bare_p99']:>7.2f} {r['fed_p99']:>7.2f} {r['coalesced']:>9.0f} {r['md_cpu']:>10.1f} "
+                      f"{r['sdk_cpu']:>6.1f} {r['bare_cpu']:>6.1f}", flush=True)
             if args.nats_down_s > 0:
                 rate = max(rates)
                 r2 = await rss_phase(tmp, nats, rate, args.nats_down_s)
@@ -338,6 +386,10 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--bare-publisher":
         asyncio.run(bare_publisher(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+        return
+    if len(sys.argv) == 7 and sys.argv[1] == "--bare-publisher":
+        bare_publisher_with_feed(sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]),
+                                 Path(sys.argv[6]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="500,1000,2000,5000", help="offered ticks/s, comma-separated")

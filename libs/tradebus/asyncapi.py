@@ -29,6 +29,7 @@ from tradebus.schemas import (
     AuthReply,
     AuthStateChanged,
     Bar,
+    FeedFence,
     FeedStatus,
     Heartbeat,
     HistoryRefused,
@@ -41,6 +42,7 @@ from tradebus.schemas import (
     UnsubscribeRequest,
 )
 from tradebus.schemas.history import BarsPage, BarsQuery, TicksPage, TicksQuery
+from tradebus.schemas.orders import AccountFence
 from tradebus.users import User
 
 VERSION = "0.1.0"
@@ -48,7 +50,7 @@ SCHEMA_REF = "#/components/schemas/{name}"
 BUS_USER = "bus users"  # tradebus user add NAME --bus; on td.* only for their own accounts
 _SENTINELS = {"venue": "sim", "exchange": "PXEXCHANGE", "symbol": "PXSYMBOL", "account": "PXACCOUNT",
               "client_order_id": "PXCOID", "interval": "PXINTERVAL", "instance": "PXINSTANCE",
-              "service": "PXSERVICE"}
+              "service": "PXSERVICE", "holder": "PXHOLDER"}
 _PARAM_TEXT = {
     "venue": ("the venue", list(subjects.VENUES)),
     "exchange": ("exchange or market (SHFE, HK, US…), escaped as a subject token", None),
@@ -58,6 +60,7 @@ _PARAM_TEXT = {
     "client_order_id": ("the order's client order id, escaped as a subject token", None),
     "interval": ("bar interval", ["1m"]),
     "instance": ("OpenD instance name", None),
+    "holder": ("a td_exec instance id ([td] instance_id)", None),
     "service": ("service name", None),
 }
 
@@ -86,6 +89,8 @@ CHANNELS = (
     Channel("mdBar", subjects.md_bar, ("venue", "exchange", "symbol", "interval"), (Bar,),
             "1-minute bars built by md_ingest from ticks; stored in stream MD."),
     Channel("mdStatus", subjects.md_status, ("venue",), (FeedStatus,), "Feed up / down / stale; stream MD."),
+    Channel("mdFence", subjects.md_fence, ("venue",), (FeedFence,),
+            "Which md_ingest instance holds the venue's session (epoch); stream MD. Not market data: skip it."),
     Channel("mdCtlSubscribe", subjects.MD_CTL_SUBSCRIBE, (), (SubscribeRequest,),
             "Ask md_ingest to hold a venue subscription (reference-counted per requester)."),
     Channel("mdCtlUnsubscribe", subjects.MD_CTL_UNSUBSCRIBE, (), (UnsubscribeRequest,),
@@ -96,6 +101,11 @@ CHANNELS = (
             "Commands and queries for one account; td_exec always replies."),
     Channel("tdEvt", subjects.td_evt, ("venue", "account", "client_order_id"), tuple(OrderEvent.__args__),
             "Immutable order events, the event store (stream TD_EVT); only td_exec publishes here."),
+    Channel("tdFence", subjects.td_fence, ("venue", "account", "holder"), (AccountFence,),
+            "A td_exec instance took the account over (stream TD_EVT); only td_exec publishes here."),
+    Channel("tdFwd", subjects.td_fwd, ("holder",), tuple(TradeCommand.__args__),
+            "A command forwarded by a standby td_exec to the instance holding its account (header "
+            "Tradebus-Cmd-Subject: the original td.cmd subject); td_exec instances only."),
     Channel("authState", subjects.auth_state, ("instance",), (AuthStateChanged,), "OpenD login state; stream AUTH."),
     Channel("authCmd", subjects.auth_cmd, ("instance",), (AuthCommand,),
             "Commands for auth_broker (verify codes)."),
@@ -107,6 +117,7 @@ OPERATIONS = (
     Operation("receiveTicks", "receive", "mdTick", "Read ticks."),
     Operation("receiveBars", "receive", "mdBar", "Read 1-minute bars."),
     Operation("receiveFeedStatus", "receive", "mdStatus", "Read feed status."),
+    Operation("receiveFeedFence", "receive", "mdFence", "See which md_ingest instance holds each venue."),
     Operation("subscribeInstrument", "send", "mdCtlSubscribe", "Hold a venue subscription.", (SubscriptionReply,)),
     Operation("unsubscribeInstrument", "send", "mdCtlUnsubscribe", "Release it.", (SubscriptionReply,)),
     Operation("requestHistory", "send", "mdCtlHistory", "Ask for bars or ticks of the past.",
@@ -115,6 +126,9 @@ OPERATIONS = (
               "Submit, cancel, modify or query. Resubmitting a client_order_id returns the existing order.",
               tuple(TradeReply.__args__)),
     Operation("receiveOrderEvents", "receive", "tdEvt", "Follow an account's orders."),
+    Operation("receiveFences", "receive", "tdFence", "Follow which td_exec instance writes an account."),
+    Operation("forwardTradeCommand", "send", "tdFwd", "Between td_exec instances: pass a command to the holder.",
+              tuple(TradeReply.__args__)),
     Operation("receiveAuthState", "receive", "authState", "Follow the OpenD login."),
     Operation("sendAuthCommand", "send", "authCmd", "Give OpenD a verify code.", (AuthReply,)),
     Operation("receiveHealth", "receive", "sysHealth", "Read heartbeats."),

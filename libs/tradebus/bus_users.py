@@ -3,7 +3,8 @@
 A user added with ``tradebus user add NAME --accounts … --bus`` gets a NATS user whose permissions
 follow from their account grants, and nothing else:
 
-* read market data (``md.tick.>``, ``md.bar.>``, ``md.status.>``), ask for subscriptions
+* read market data (``md.tick.>``, ``md.bar.>``, ``md.status.>``, and ``md.fence.>`` to drop a deposed
+  md_ingest holder's ticks), ask for subscriptions
   (``md.ctl.subscribe`` / ``md.ctl.unsubscribe``), read the last stored message of a market-data
   subject (JetStream direct get on stream ``MD``), ask for history (``md.ctl.history``);
 * send ``td.cmd.<venue>.<account>`` and follow ``td.evt.<venue>.<account>.>`` (through a consumer of TD_EVT
@@ -62,7 +63,7 @@ def permissions_for(user: User) -> dict[str, dict[str, list[str]]]:
     publish = ["md.ctl.subscribe", "md.ctl.unsubscribe", MD_CTL_HISTORY, "$JS.API.DIRECT.GET.MD.>",
                *(f"td.cmd.{venue}.{account}" for venue, account in grants),
                *(f"$JS.API.CONSUMER.CREATE.TD_EVT.*.td.evt.{venue}.{account}.>" for venue, account in grants)]
-    subscribe = ["md.tick.>", "md.bar.>", "md.status.>", f"_INBOX.{user.name}.>"]
+    subscribe = ["md.tick.>", "md.bar.>", "md.status.>", "md.fence.>", f"_INBOX.{user.name}.>"]
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 

@@ -38,9 +38,11 @@ OPERATOR = "operator"
 # Stream (or KV bucket stream) → the one user that creates and updates it.
 STREAM_OWNERS: dict[str, str] = {
     "MD": "md_ingest",
+    "KV_md_leases": "md_ingest",  # which md_ingest instance holds each venue's session
     "TD_EVT": "td_exec",
     "KV_orders": "td_exec",
     "KV_instruments": "td_exec",
+    "KV_td_leases": "td_exec",  # one writer per account: the lease of each (services/td_exec/lease.py)
     "OBJ_td_snapshots": "td_exec",
     "AUTH": "auth_broker",
     "KV_auth": "auth_broker",
@@ -78,16 +80,21 @@ FAMILIES: tuple[Family, ...] = (
     _family("md.tick.>", "md.tick.ctp.SHFE.rb2601", "md_ingest"),
     _family("md.bar.>", "md.bar.ctp.SHFE.rb2601.1m", "md_ingest"),
     _family("md.status.>", "md.status.ctp", "md_ingest"),
+    _family("md.fence.>", "md.fence.ctp", "md_ingest"),
     _family("md.ctl.subscribe", "md.ctl.subscribe", "ws_edge", "fmz_edge", OPERATOR),
     _family("md.ctl.unsubscribe", "md.ctl.unsubscribe", "ws_edge", "fmz_edge", OPERATOR),
     _family("md.ctl.history", "md.ctl.history", OPERATOR),  # and bus users (tradebus.bus_users)
     _family("td.evt.>", "td.evt.ctp.000001.O-1", "td_exec"),
+    _family("td.fence.>", "td.fence.ctp.000001.default", "td_exec"),
+    _family("td.fwd.*", "td.fwd.default", "td_exec"),
     _family("td.cmd.>", "td.cmd.ctp.000001", "ws_edge", "fmz_edge"),
     _family("auth.opend.*.state", "auth.opend.default.state", "auth_broker"),
     _family("auth.opend.*.cmd", "auth.opend.default.cmd", "ws_edge", OPERATOR),
     _family("$KV.orders.>", "$KV.orders.ctp.000001.O-1", "td_exec"),
     _family("$KV.instruments.>", "$KV.instruments.ctp.SHFE.rb2601", "td_exec"),
+    _family("$KV.td_leases.>", "$KV.td_leases.ctp.000001", "td_exec"),
     _family("$KV.auth.>", "$KV.auth.default", "auth_broker"),
+    _family("$KV.md_leases.>", "$KV.md_leases.ctp", "md_ingest"),
     _family("$KV.console_sessions.>", "$KV.console_sessions.0f3a", "ws_edge"),
     _family("$KV.fmz_nonces.>", "$KV.fmz_nonces.0f3a.1730275031047002000", "fmz_edge"),
     _family("$O.td_snapshots.>", "$O.td_snapshots.C.x", "td_exec"),
@@ -95,7 +102,7 @@ FAMILIES: tuple[Family, ...] = (
     *(_family(sys_health(s), sys_health(s), s) for s in HEARTBEAT_SERVICES),
 )
 # Core subscriptions nobody gets: TD_EVT is read through consumers only (see the module docstring).
-NOBODY_SUBSCRIBES = ("td.evt.>", "$SYS.>")
+NOBODY_SUBSCRIBES = ("td.evt.>", "td.fence.>", "$SYS.>")
 
 
 def inbox(user: str) -> str:
@@ -177,13 +184,14 @@ def service_permissions() -> list[UserPermissions]:
     return [
         _user("md_ingest", ["md.ctl.subscribe", "md.ctl.unsubscribe", "md.ctl.history", "auth.opend.*.state"],
               reads=("AUTH",), serves=True, note="publishes market data, serves md.ctl.*"),
-        _user("td_exec", ["td.cmd.>", "auth.opend.*.state"], reads=("AUTH", "MD"), serves=True,
-              note="the only writer of TD_EVT; serves td.cmd.*"),
+        _user("td_exec", ["td.cmd.>", "td.fwd.*", "auth.opend.*.state"], reads=("AUTH", "MD"), serves=True,
+              note="the only writer of TD_EVT; serves td.cmd.* and, between instances, td.fwd.*"),
         _user("auth_broker", ["auth.opend.*.cmd"], serves=True, note="OpenD login state; serves auth.opend.*.cmd"),
-        _user("ws_edge", ["md.tick.>", "md.bar.>", "md.status.>", "auth.opend.*.state", "sys.health.>"],
+        _user("ws_edge", ["md.tick.>", "md.bar.>", "md.status.>", "md.fence.>", "auth.opend.*.state", "sys.health.>"],
               reads=("MD", "TD_EVT", "KV_orders", "KV_instruments", "AUTH", *HEARTBEAT_STREAMS),
               note="webctp WebSocket edge and web console: requests and reads only"),
-        _user("fmz_edge", ["md.tick.>", "md.bar.>"], reads=("MD", "TD_EVT", "KV_orders", "KV_instruments"),
+        _user("fmz_edge", ["md.tick.>", "md.bar.>", "md.fence.>"],
+              reads=("MD", "TD_EVT", "KV_orders", "KV_instruments"),
               note="FMZ plug-in: requests and reads only"),
         _user("supervisor", ["sys.health.>"], reads=HEARTBEAT_STREAMS,
               note="tradebus up: its own heartbeat with the children table"),
@@ -198,6 +206,12 @@ def _quoted(items: list[str], indent: str) -> str:
     return f"[\n{inner}{indent}]"
 
 
+# How soon nats-server gives up on a client that stopped reading (render_nats_conf): a live client's loop
+# answers a ping within milliseconds, so only a frozen or wedged process is dropped.
+SERVER_PING_INTERVAL_S = 5
+SERVER_PING_MAX = 2
+
+
 def render_nats_conf() -> str:
     """The ``nats.conf`` for docker compose (listen, JetStream, monitoring, one user per service)."""
     lines = [
@@ -209,6 +223,12 @@ def render_nats_conf() -> str:
         "# the health check runs inside the nats container; `tradebus up` sets the port with -m.",
         "http: 127.0.0.1:8222",
         "max_payload: 1MB",
+        "# A client that stops answering the server's pings (a frozen process: SIGSTOP, a paused VM) is dropped",
+        f"# once {SERVER_PING_MAX} pings sent {SERVER_PING_INTERVAL_S} s apart went unanswered (10-15 s), not "
+        "after nats-server's default minutes:",
+        "# until then its queue subscriptions (a td_exec's share of td.cmd) take requests nobody answers.",
+        f'ping_interval: "{SERVER_PING_INTERVAL_S}s"',
+        f"ping_max: {SERVER_PING_MAX}",
         "",
         "# store_dir comes from the command line (-sd): /data in compose, the data folder under tradebus up.",
         "jetstream {",

@@ -91,6 +91,11 @@ def md_status(venue: str) -> str:
     return f"md.status.{_venue(venue)}"
 
 
+def md_fence(venue: str) -> str:
+    """Where the holder of a venue's session marks the MD stream (schemas.market.FeedFence)."""
+    return f"md.fence.{_venue(venue)}"
+
+
 MD_STATUS_ALL = "md.status.>"
 MD_CTL_SUBSCRIBE = "md.ctl.subscribe"
 MD_CTL_UNSUBSCRIBE = "md.ctl.unsubscribe"
@@ -125,6 +130,26 @@ def td_evt(venue: str, account: str, client_order_id: str) -> str:
 def td_evt_account(venue: str, account: str) -> str:
     """Wildcard over every order of one account."""
     return f"td.evt.{_venue(venue)}.{escape_token(account)}.*"
+
+
+def td_fence(venue: str, account: str, holder: str) -> str:
+    """The fence a new holder of an account appends into TD_EVT when it takes the account over."""
+    return f"td.fence.{_venue(venue)}.{escape_token(account)}.{escape_token(holder)}"
+
+
+def td_fences(venue: str, account: str) -> str:
+    """Wildcard over one account's fences (whoever appended them)."""
+    return f"td.fence.{_venue(venue)}.{escape_token(account)}.*"
+
+
+def td_fwd(holder: str) -> str:
+    """Where a standby td_exec forwards a command to the instance holding its account."""
+    return f"td.fwd.{escape_token(holder)}"
+
+
+def td_lease_key(venue: str, account: str) -> str:
+    """An account's key in KV ``td_leases``."""
+    return f"{_venue(venue)}.{escape_token(account)}"
 
 
 def parse_td_evt(subject: str) -> tuple[str, str, str]:

@@ -8,12 +8,14 @@ import contextlib
 from collections import deque
 
 import msgspec
+from nats.aio.msg import Msg
 
 from fmz_edge.protocol import FmzError
 from tradebus import subjects
 from tradebus.bus import Bus, RequestFailed, RequestTimeout, last_message
 from tradebus.bus.replay import read_stream
 from tradebus.logs import get_logger
+from tradebus.md_holding import Holdings
 from tradebus.md_lease import LeaseRenewer
 from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
 from tradebus.schemas.market import Bar, SubscriptionReply, Tick, UnsubscribeRequest
@@ -35,6 +37,7 @@ class MarketData:
         self.request_timeout = request_timeout
         self.wait_first_tick = wait_first_tick
         self.held: set[_Key] = set()
+        self.holdings = Holdings()  # drops the live ticks of a deposed md_ingest holder
         self.leases = LeaseRenewer(bus, requester, lease_s, lambda: list(self.held), timeout=request_timeout)
 
     async def tick(self, venue: str, exchange: str, symbol: str) -> Tick:
@@ -47,13 +50,15 @@ class MarketData:
                 return found
         first: asyncio.Future[Tick] = asyncio.get_running_loop().create_future()
 
-        async def on_tick(msg: object) -> None:
+        async def on_tick(msg: Msg) -> None:
             with contextlib.suppress(Exception):
-                decoded = MARKET_DATA_DECODER.decode(msg.data)  # type: ignore[attr-defined]
+                decoded = MARKET_DATA_DECODER.decode(msg.data)
                 if isinstance(decoded, Tick) and not first.done():
                     first.set_result(decoded)
 
-        sub = await self.bus.nc.subscribe(subject, cb=on_tick)  # before subscribing: no tick slips by
+        await self.holdings.follow(lambda fence_subject, cb: self.bus.nc.subscribe(fence_subject, cb=cb))
+        # Before subscribing at md_ingest: no tick slips by.
+        sub = await self.bus.nc.subscribe(subject, cb=self.holdings.guard(on_tick))
         try:
             problem = await self._subscribe(key)
             found = await self._last_tick(subject)
@@ -108,6 +113,7 @@ class MarketData:
 
     async def release_all(self) -> None:
         await self.leases.stop()
+        await self.holdings.stop()
         for venue, exchange, symbol in list(self.held):
             request = UnsubscribeRequest(venue=venue, exchange=exchange, symbol=symbol, requester=self.requester)
             with contextlib.suppress(Exception):

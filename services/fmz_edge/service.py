@@ -53,6 +53,9 @@ class FmzEdge(Service):
                              lease_s=self.cfg.md_lease_s, request_timeout=self.cfg.request_timeout_s,
                              wait_first_tick=self.cfg.md_wait_s)
         self.md.leases.start()
+        md = self.md
+        self.metrics.gauge("fmz_ticks_deposed_holder", "ticks dropped: sent by a deposed md_ingest holder",
+                           source=lambda: float(md.holdings.dropped))
         self.directory = VenueDirectory(self.bus, timeout=self.cfg.request_timeout_s)
         self.ledger = NonceLedger(self.bus, self.cfg.nonce_window_s)
         self.port = await self.http.start(self.cfg.host, self.cfg.port)

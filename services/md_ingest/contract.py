@@ -50,6 +50,10 @@ class VenueAdapter(abc.ABC):
     venue: str = ""
     quota: int = 1_000_000
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook, most adapters have nothing to load
+        """Load the venue's SDK (slow imports) before any venue lease is taken: a holder's event loop must
+        never stall for long, or its lease renewals stop and a standby takes the venue over."""
+
     @abc.abstractmethod
     async def start(self, sink: FeedSink) -> None: ...
 

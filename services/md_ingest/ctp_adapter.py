@@ -34,11 +34,19 @@ from tradebus.ctp.codes import ResumeType
 from tradebus.ctp.exchanges import CTP_EXCHANGES
 from tradebus.ctp.session import LoginInfo, LoginSession, RequestFailed
 from tradebus.logs import get_logger
-from tradebus.schemas.market import FeedState, Level, Tick
+from tradebus.schemas.market import FeedState, Tick
 
 log = get_logger("md_ingest.ctp")
 VENUE = "ctp"
 INSTRUMENT_QUERY_TIMEOUT_S = 60.0  # a real front's whole instrument list takes a few seconds
+# Positions in ctp_map.depth_values' tuple, looked up once here rather than by name for every depth update.
+_IX = ctp_map.INDEX
+_EXCHANGE, _TRADING_DAY, _ACTION_DAY = _IX["ExchangeID"], _IX["TradingDay"], _IX["ActionDay"]
+_UPDATE_TIME, _UPDATE_MILLISEC = _IX["UpdateTime"], _IX["UpdateMillisec"]
+_LAST, _OPEN, _HIGH, _LOW = _IX["LastPrice"], _IX["OpenPrice"], _IX["HighestPrice"], _IX["LowestPrice"]
+_PRE_SETTLEMENT, _PRE_CLOSE = _IX["PreSettlementPrice"], _IX["PreClosePrice"]
+_VOLUME, _TURNOVER, _OPEN_INTEREST = _IX["Volume"], _IX["Turnover"], _IX["OpenInterest"]
+_UPPER_LIMIT, _LOWER_LIMIT, _AVERAGE_PRICE = _IX["UpperLimitPrice"], _IX["LowerLimitPrice"], _IX["AveragePrice"]
 
 
 class InstrumentLoader:
@@ -143,6 +151,9 @@ class CtpAdapter(VenueAdapter):
         self.sink.inbox.put(VENUE, values[0], values)
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        import_ctp_modules()
 
     async def start(self, sink: FeedSink) -> None:
         self.loop = asyncio.get_running_loop()
@@ -272,27 +283,24 @@ class CtpAdapter(VenueAdapter):
 
     def normalise(self, key: Any, raw: Any, received_ns: int) -> Tick | None:
         v: tuple[Any, ...] = raw
-        ix = ctp_map.INDEX
         symbol = v[0]
         ref = self.loader.instruments.get(symbol) if self.loader is not None else None
-        exchange = v[ix["ExchangeID"]] or (ref.exchange if ref is not None else "")
+        exchange = v[_EXCHANGE] or (ref.exchange if ref is not None else "")
         if not exchange:
             return None  # an instrument we cannot place (the list is not loaded): nothing to publish
         price = ctp_map.price
-        oi = price(v[ix["OpenInterest"]])
+        oi = price(v[_OPEN_INTEREST])
         return Tick(
             venue=VENUE, exchange=exchange, symbol=symbol, seq=0,
-            ts_event=ctp_map.event_time(exchange, v[ix["ActionDay"]], v[ix["UpdateTime"]],
-                                        v[ix["UpdateMillisec"]], received_ns),
+            ts_event=ctp_map.event_time(exchange, v[_ACTION_DAY], v[_UPDATE_TIME], v[_UPDATE_MILLISEC], received_ns),
             ts_init=received_ns,
-            trading_day=ctp_map.trading_day(exchange, v[ix["TradingDay"]], self.login_day),
-            last=price(v[ix["LastPrice"]]), open=price(v[ix["OpenPrice"]]), high=price(v[ix["HighestPrice"]]),
-            low=price(v[ix["LowestPrice"]]), prev_close=price(v[ix["PreSettlementPrice"]]),
-            pre_close=price(v[ix["PreClosePrice"]]),
-            volume=int(v[ix["Volume"]]), turnover=float(v[ix["Turnover"]]),
+            trading_day=ctp_map.trading_day(exchange, v[_TRADING_DAY], self.login_day),
+            last=price(v[_LAST]), open=price(v[_OPEN]), high=price(v[_HIGH]), low=price(v[_LOW]),
+            prev_close=price(v[_PRE_SETTLEMENT]), pre_close=price(v[_PRE_CLOSE]),
+            volume=int(v[_VOLUME]), turnover=float(v[_TURNOVER]),
             open_interest=int(oi) if oi is not None else None,
-            upper_limit=price(v[ix["UpperLimitPrice"]]), lower_limit=price(v[ix["LowerLimitPrice"]]),
-            average_price=ctp_map.average_price(exchange, v[ix["AveragePrice"]], ref.multiplier if ref else 0),
-            bids=tuple(Level(p, q) for p, q in ctp_map.levels(v, "Bid")),
-            asks=tuple(Level(p, q) for p, q in ctp_map.levels(v, "Ask")),
+            upper_limit=price(v[_UPPER_LIMIT]), lower_limit=price(v[_LOWER_LIMIT]),
+            average_price=ctp_map.average_price(exchange, v[_AVERAGE_PRICE], ref.multiplier if ref else 0),
+            bids=ctp_map.book(v, "Bid"),
+            asks=ctp_map.book(v, "Ask"),
         )

@@ -26,7 +26,9 @@ from tradebus.ctp.exchanges import (
     CTP_EXCHANGES,
     TRADING_DAY_IS_CALENDAR_DAY,
 )
+from tradebus.ctp.structs import struct_reader
 from tradebus.ctp.time import beijing_ns, nearest_day, valid_day
+from tradebus.schemas.market import Level
 
 NO_VALUE_ABOVE = 1e300  # DBL_MAX is 1.797e308; anything this large is "no value"
 LEVELS = 5
@@ -47,8 +49,9 @@ class InstrumentRef(NamedTuple):
 
 
 def depth_values(field: Any) -> tuple[Any, ...]:
-    """Copy the fields we use out of a ``CThostFtdcDepthMarketDataField`` (on the CTP thread)."""
-    return tuple(getattr(field, name) for name in DEPTH_FIELDS)
+    """Copy the fields we use out of a ``CThostFtdcDepthMarketDataField`` (on the CTP thread, holding the GIL:
+    one unpack of the struct's memory where its layout was verified, tradebus.ctp.structs)."""
+    return struct_reader(type(field), DEPTH_FIELDS)(field)
 
 
 INDEX: dict[str, int] = {name: i for i, name in enumerate(DEPTH_FIELDS)}
@@ -76,14 +79,22 @@ def trading_day(exchange: str, pushed: str, login_day: str) -> str | None:
     return login_day if valid_day(login_day) else (pushed or None)
 
 
-def levels(values: tuple[Any, ...], side: str) -> tuple[tuple[float, int], ...]:
-    out: list[tuple[float, int]] = []
-    for i in range(1, LEVELS + 1):
-        p = price(values[INDEX[f"{side}Price{i}"]])
-        qty = int(values[INDEX[f"{side}Volume{i}"]])
+# (price, volume) positions in depth_values' tuple, best level first, per side
+LEVEL_INDEX: dict[str, tuple[tuple[int, int], ...]] = {
+    side: tuple((INDEX[f"{side}Price{i}"], INDEX[f"{side}Volume{i}"]) for i in range(1, LEVELS + 1))
+    for side in ("Bid", "Ask")
+}
+
+
+def book(values: tuple[Any, ...], side: str) -> tuple[Level, ...]:
+    """One side of the book, best level first, up to the first level without a price or a volume."""
+    out: list[Level] = []
+    for price_at, volume_at in LEVEL_INDEX[side]:
+        p = price(values[price_at])
+        qty = int(values[volume_at])
         if p is None or qty <= 0:
             break
-        out.append((p, qty))
+        out.append(Level(p, qty))
     return tuple(out)
 
 

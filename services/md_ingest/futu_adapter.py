@@ -183,6 +183,9 @@ class FutuAdapter(VenueAdapter):
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        self.futu = import_futu(os.path.join(self.data_dir, "futu_home"))
+
     async def start(self, sink: FeedSink) -> None:
         self.loop = asyncio.get_running_loop()
         self.sink = sink

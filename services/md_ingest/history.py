@@ -63,13 +63,24 @@ class Refused(Exception):
 
 
 class HistoryServer:
+    """Answers ``md.ctl.history``. With a standby every md_ingest instance hears each request (no queue
+    group), so an instance answers only for the venues it ``holds``: a standby's venue session is not
+    running, and its refusal would race the holder's answer."""
+
     def __init__(self, bus: Bus, venues: dict[str, VenueHistory | None], *,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, holds: Callable[[str], bool] = lambda venue: True) -> None:
         self.bus = bus
         self.venues = venues  # venue → its K-line source (None: the venue serves no history)
         self.clock = clock
+        self.holds = holds
 
     async def on_request(self, msg: Msg) -> None:
+        try:
+            query = HISTORY_DECODER.decode(msg.data)
+        except msgspec.DecodeError:
+            query = None  # refused below, by every instance alike
+        if isinstance(query, BarsQuery | TicksQuery) and query.venue in self.venues and not self.holds(query.venue):
+            return  # the venue's holder answers
         try:
             reply = await self.answer(msg.data)
         except Refused as exc:

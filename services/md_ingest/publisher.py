@@ -10,6 +10,9 @@
   hand it market data while it is not connected: such ticks and bars are dropped and counted. Status
   events are kept (bounded) and published once the connection is back.
 * **Drop log.** Drops are counted in /metrics at once and logged at most once a second.
+* **Fence.** Market data of a venue is published only through that venue's :class:`~md_ingest.fence.Gate`:
+  while this instance holds the venue's lease and behind its fence in the MD stream (see md_ingest.fence).
+  Without a gate (a standby) nothing of the venue is published.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from md_ingest.fence import Gate
 from tradebus.bus import Bus
 from tradebus.logs import get_logger
 from tradebus.runtime.metrics import Counter, Registry
@@ -47,6 +51,7 @@ class Publisher:
         self._recent: dict[tuple[str, str, str], deque[TickId]] = {}
         self._subjects: dict[tuple[str, str, str], str] = {}
         self._backlog: deque[tuple[str, FeedStatus]] = deque(maxlen=status_backlog)
+        self.gates: dict[str, Gate] = {}  # venue → its gate while this instance holds the venue
         self._dropped_since_log = 0
         self._last_drop_log = 0.0
         self.published = metrics.counter("md_ticks_published_total", "ticks published", ("venue",))
@@ -70,6 +75,15 @@ class Publisher:
         recent.append(ident)
         return False
 
+    def seed(self, tick: Tick) -> None:
+        """A tick the previous holder stored: never publish it again, and continue its feed's sequence."""
+        key = (tick.venue, tick.exchange, tick.symbol)
+        recent = self._recent.get(key)
+        if recent is None:
+            recent = self._recent[key] = deque(maxlen=DEDUPE_DEPTH)
+        recent.append(tick_id(tick))
+        self._seq[tick.venue] = max(self._seq.get(tick.venue, 0), tick.seq)
+
     def next_seq(self, venue: str) -> int:
         seq = self._seq.get(venue, 0) + 1
         self._seq[venue] = seq
@@ -88,11 +102,14 @@ class Publisher:
         return await self._publish(subject, _encode(bar), bar.venue, "bar", self.bars)
 
     async def _publish(self, subject: str, data: bytes, venue: str, kind: str, counter: Counter) -> bool:
-        if not self._connected():
+        gate = self.gates.get(venue)
+        if gate is None or not self._connected():
             self._drop(venue, kind)
             return False
         try:
-            await self.bus.nc.publish(subject, data)  # appends to nats-py's buffer; its flusher writes
+            if not await gate.publish(subject, data):  # appends to nats-py's buffer; its flusher writes
+                self._drop(venue, "fenced")
+                return False
         except Exception:  # connection closing under us: same as disconnected
             self._drop(venue, kind)
             return False
@@ -121,8 +138,11 @@ class Publisher:
     async def flush_status(self) -> None:
         while self._backlog and self._connected():
             subject, status = self._backlog[0]
+            gate = self.gates.get(status.venue)
             try:
-                await self.bus.nc.publish(subject, _encode(status))
+                if gate is None or not await gate.publish(subject, _encode(status)):
+                    self._backlog.popleft()  # not ours to say (a standby, or deposed)
+                    continue
             except Exception:
                 return
             self._backlog.popleft()

@@ -25,6 +25,7 @@ class Registry:
     def __init__(self) -> None:
         # instrument → requester → when its reference lapses (time.monotonic(); FOREVER = never)
         self._holders: dict[Instrument, dict[str, float]] = {}
+        self.version = 0  # grows when a reference is added or removed (not when one is renewed)
 
     def add(self, instrument: Instrument, requester: str, expires_at: float = FOREVER) -> tuple[int, bool]:
         """Add or renew a reference; returns (refcount, whether this is the instrument's first reference).
@@ -33,6 +34,8 @@ class Registry:
         first = holders is None
         if holders is None:
             holders = self._holders[instrument] = {}
+        if requester not in holders:
+            self.version += 1
         holders[requester] = expires_at
         return len(holders), first
 
@@ -42,6 +45,7 @@ class Registry:
         if holders is None or requester not in holders:
             return (len(holders) if holders else 0), False
         del holders[requester]
+        self.version += 1
         if holders:
             return len(holders), False
         del self._holders[instrument]
@@ -54,13 +58,22 @@ class Registry:
 
     def drop(self, instrument: Instrument) -> set[str]:
         """Forget an instrument entirely (the venue refused it); returns who held it."""
+        self.version += 1
         return set(self._holders.pop(instrument, {}))
+
+    def holds(self, instrument: Instrument, requester: str) -> bool:
+        return requester in self._holders.get(instrument, ())
 
     def count(self, instrument: Instrument) -> int:
         return len(self._holders.get(instrument, ()))
 
     def __contains__(self, instrument: object) -> bool:
         return instrument in self._holders
+
+    def references(self, venue: str) -> list[tuple[Instrument, str, float]]:
+        """Every (instrument, requester, expiry) of the venue."""
+        return [(inst, requester, expires_at) for inst, holders in self._holders.items() if inst.venue == venue
+                for requester, expires_at in holders.items()]
 
     def active(self, venue: str) -> list[Instrument]:
         return [i for i in self._holders if i.venue == venue]

@@ -4,39 +4,59 @@ Flow: SDK thread → :class:`Inbox` → drain task (normalise, filter to subscri
 publish, bars) → NATS. Around it: the subscription registry served on ``md.ctl.*``, per-venue feed
 state published on ``md.status.<venue>``, and a housekeeping tick (bars closing, stale checks,
 drop logs, deferred unsubscribes, NATS reconnect notices).
+
+Several instances may run side by side: per venue, the one holding the venue's lease (md_ingest.lease)
+runs the venue session, answers ``md.ctl.*`` for it and publishes behind its fence (md_ingest.fence).
+The others are standbys: they follow the same ``md.ctl`` traffic into their own registry without
+answering, and take the venue over when the lease lapses. A deposed holder exits with code 3.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import sys
 import time
 
 import msgspec
 from nats.aio.msg import Msg
+from nats.js.kv import KeyValue
 
+from md_ingest import handover
 from md_ingest.bars import BarBuilder
 from md_ingest.contract import Instrument, VenueAdapter
+from md_ingest.fence import MD_STREAM, Gate
 from md_ingest.history import HistoryServer, VenueHistory
 from md_ingest.inbox import Inbox
+from md_ingest.lease import LEASE_BUCKET, VenueLease
 from md_ingest.publisher import Publisher
 from md_ingest.registry import FOREVER, STATIC_REQUESTER, Registry
 from md_ingest.sessions import in_session
+from tradebus.bus.replay import last_message
 from tradebus.config import Config
 from tradebus.logs import get_logger
 from tradebus.runtime import Service
-from tradebus.schemas import MARKET_CONTROL_DECODER
-from tradebus.schemas.market import FeedState, FeedStatus, SubscribeRequest, SubscriptionReply, UnsubscribeRequest
-from tradebus.subjects import MD_CTL_HISTORY, MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE, escape_token
+from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
+from tradebus.schemas.market import (
+    FeedState,
+    FeedStatus,
+    SubscribeRequest,
+    SubscriptionReply,
+    Tick,
+    UnsubscribeRequest,
+)
+from tradebus.subjects import MD_CTL_HISTORY, MD_CTL_SUBSCRIBE, MD_CTL_UNSUBSCRIBE, escape_token, md_tick
 
 log = get_logger("md_ingest")
 HOUSEKEEPING_S = 0.25
-UNSUB_RETRY_S = 10.0
+UNSUB_RETRY_S = 10.0  # OpenD refuses to drop a subscription younger than one minute: try again later
 MAX_LEASE_S = 86_400.0  # a longer lease is cut to this: a day without renewal is a requester gone
-SWITCH_INTERVAL_S = 0.0005  # OpenD refuses to drop a subscription younger than one minute: try again later
+SWITCH_INTERVAL_S = 0.0005  # how long the loop may wait for the GIL behind an SDK thread (CPython's default: 5 ms)
 _encode = msgspec.json.Encoder().encode
+DEPOSED_EXIT_CODE = 3  # another instance holds a venue of ours now: restart as a standby
+SEED_PARALLEL = 64  # direct gets in flight while reading the last stored ticks on takeover
 
 
 class MdIngest(Service):
@@ -51,6 +71,10 @@ class MdIngest(Service):
         self.adapters: dict[str, VenueAdapter] = {}
         self.states: dict[str, tuple[FeedState, str]] = {}
         self.publisher: Publisher | None = None
+        self.leases: dict[str, VenueLease] = {}
+        self._kv: KeyValue | None = None
+        self._refs_saved: dict[str, int] = {}  # venue → registry version last handed over
+        self._history: HistoryServer | None = None
         self._bars: dict[Instrument, BarBuilder] = {}
         self._last_tick: dict[Instrument, float] = {}  # monotonic time of the last tick (or subscribe)
         self._stale: set[Instrument] = set()
@@ -72,6 +96,8 @@ class MdIngest(Service):
                 source=lambda: self.inbox.overflow)
         self.m_feed_up = m.gauge("md_feed_up", "1 while the venue feed is up", ("venue",))
         self.m_subs = m.gauge("md_subscriptions", "instruments subscribed", ("venue",))
+        # 1: this instance holds the venue's session; 0: it stands by (another instance holds it)
+        self.m_lease = m.gauge("md_lease_held", "1 while this instance holds the venue's session lease", ("venue",))
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -95,16 +121,88 @@ class MdIngest(Service):
         self._make_adapters()
         for inst in self._static_subscriptions():
             self.registry.add(inst, STATIC_REQUESTER)
+        # Every instance hears every md.ctl request (no queue group): the holder of the venue answers it, a
+        # standby only notes it, so it knows what to subscribe once it takes the venue over.
         await self.bus.serve(MD_CTL_SUBSCRIBE, self._on_subscribe)
         await self.bus.serve(MD_CTL_UNSUBSCRIBE, self._on_unsubscribe)
         # History: venues with K-lines of their own (Futu) add them; CTP serves none.
-        history = HistoryServer(self.bus, {name: a if isinstance(a, VenueHistory) else None
-                                           for name, a in self.adapters.items()})
-        await self.bus.serve(MD_CTL_HISTORY, history.on_request)
+        self._history = HistoryServer(self.bus, {name: a if isinstance(a, VenueHistory) else None
+                                                 for name, a in self.adapters.items()},
+                                      holds=self._holds)
         self._tasks = [loop.create_task(self._drain(), name="md-drain"),
                        loop.create_task(self._housekeeping(), name="md-housekeeping")]
         for adapter in self.adapters.values():
-            await adapter.start(self)
+            adapter.prepare()
+        kv = self._kv = await self.bus.js.key_value(LEASE_BUCKET)
+        holder = self.instance_id or "-"
+        for venue in self.adapters:
+            lease = self.leases[venue] = VenueLease(kv, venue, holder, self.config.md.lease_s, self._deposed)
+            self.m_lease.set(0.0, venue)  # from here on a standby: md.ctl is being followed
+            if await lease.take_if_free():
+                await self._hold(venue)
+            else:
+                log.info("standing by", venue=venue, lease_s=lease.lease_s)
+                self._spawn(self._stand_by(venue), f"md-standby-{venue}")
+        # What is built by now (modules, config, adapters, the SDK's objects) lives as long as the service.
+        # Frozen, the collector's full passes no longer walk it: unfrozen, one such pass held the loop
+        # 17-76 ms in the middle of a 5 k ticks/s run (docs/performance.md, md_ingest).
+        gc.freeze()
+
+    async def _stand_by(self, venue: str) -> None:
+        await self.leases[venue].acquire()
+        await self._hold(venue)
+
+    async def _hold(self, venue: str) -> None:
+        """We hold the venue's lease: fence the stream, learn what the last holder stored, run the session."""
+        assert self.publisher is not None and self._kv is not None
+        lease = self.leases[venue]
+        gate = Gate(self.bus, lease)
+        try:
+            await gate.open()
+            if gate.fence_seq:
+                await handover.load(self._kv, self.registry, venue)
+                await self._seed(venue)
+        except Exception:
+            log.exception("venue not taken over", venue=venue)
+        if not gate.fence_seq or not lease.held:
+            # No fence, no publishing: start again, as the standby if someone else holds the venue by then.
+            self.exit(DEPOSED_EXIT_CODE)
+            return
+        self.publisher.gates[venue] = gate
+        self.m_lease.set(1.0, venue)
+
+        async def refence(renewals: int) -> None:
+            if renewals % 3 == 0:  # once per lease period, well inside the MD stream's max age
+                await gate.fence()
+
+        lease.start_renewing(refence)
+        if self._history is not None:
+            await self.bus.serve(MD_CTL_HISTORY, self._history.on_request)
+            self._history = None
+        await self.adapters[venue].start(self)
+
+    async def _seed(self, venue: str) -> None:
+        """Every instrument's last stored tick goes into the duplicate filter (a venue re-push of it after our
+        resubscribe is not stored twice) and the feed's sequence continues from the highest one."""
+        assert self.publisher is not None
+        publisher, js = self.publisher, self.bus.js
+        instruments = self.registry.active(venue)
+        for start in range(0, len(instruments), SEED_PARALLEL):
+            found = await asyncio.gather(*(last_message(js, MD_STREAM, md_tick(*inst), MARKET_DATA_DECODER)
+                                           for inst in instruments[start:start + SEED_PARALLEL]),
+                                         return_exceptions=True)
+            for tick in found:
+                if isinstance(tick, Tick):
+                    publisher.seed(tick)
+
+    def _holds(self, venue: str) -> bool:
+        return self.publisher is not None and venue in self.publisher.gates
+
+    def _deposed(self, venue: str) -> None:
+        self.m_lease.set(0.0, venue)
+        if self.publisher is not None:
+            self.publisher.gates.pop(venue, None)
+        self.exit(DEPOSED_EXIT_CODE)
 
     def _static_subscriptions(self) -> list[Instrument]:
         found = []
@@ -127,10 +225,16 @@ class MdIngest(Service):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await asyncio.gather(*(a.stop() for a in self.adapters.values()), return_exceptions=True)
+        # Given back only now that no venue pushes anything: a standby takes over at once.
+        await asyncio.gather(*(lease.release() for lease in self.leases.values()), return_exceptions=True)
+        gc.unfreeze()  # what start() froze may be garbage now (a service stopped inside a longer process)
 
     def checks(self) -> dict[str, str]:
         out = {}
         for venue in self.adapters:
+            if venue in self.leases and not self._holds(venue):
+                out[f"feed_{venue}"] = "ok"  # a standby: ready to take over, nothing to report about the venue
+                continue
             state, reason = self.states.get(venue, (FeedState.CONNECTING, ""))
             out[f"feed_{venue}"] = "ok" if state == FeedState.UP else f"{state.value}: {reason}"
         return out
@@ -259,8 +363,18 @@ class MdIngest(Service):
         self._check_stale()
         await self._expire_leases()
         await self._retry_unsubscribes()
+        await self._hand_over_references()
         for venue in self.adapters:
             self.m_subs.set(float(self.registry.size(venue)), venue)
+
+    async def _hand_over_references(self) -> None:
+        """Keep the references of every venue we hold where the next holder finds them (md_ingest.handover)."""
+        if self._kv is None:
+            return
+        for venue in self.adapters:
+            if self._holds(venue) and self._refs_saved.get(venue) != self.registry.version:
+                await handover.save(self._kv, self.registry, venue)
+                self._refs_saved[venue] = self.registry.version
 
     async def _watch_nats(self) -> None:
         """On NATS's return: publish the status kept while it was away, then say how much was lost.
@@ -352,8 +466,15 @@ class MdIngest(Service):
             return req, inst, str(exc)
         return req, inst, ""
 
+    def _standby_for(self, inst: Instrument | None) -> bool:
+        return inst is not None and inst.venue in self.adapters and not self._holds(inst.venue)
+
     async def _on_subscribe(self, msg: Msg) -> None:
         req, inst, error = self._request(msg, SubscribeRequest)
+        if self._standby_for(inst):  # the holder answers; we remember, for the day we take over
+            if not error and inst is not None:
+                self.registry.add(inst, req.requester, _expiry(req.lease_s))  # type: ignore[union-attr]
+            return
         if error or inst is None:
             await self._reply(msg, inst, req, ok=False, error=error)
             return
@@ -407,6 +528,10 @@ class MdIngest(Service):
 
     async def _on_unsubscribe(self, msg: Msg) -> None:
         req, inst, error = self._request(msg, UnsubscribeRequest)
+        if self._standby_for(inst):
+            if not error and inst is not None and req.requester != STATIC_REQUESTER:  # type: ignore[union-attr]
+                self.registry.remove(inst, req.requester)  # type: ignore[union-attr]
+            return
         if error or inst is None:
             await self._reply(msg, inst, req, ok=False, error=error)
             return

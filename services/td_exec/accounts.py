@@ -18,17 +18,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from td_exec.adopt import adoptions, candidates
 from td_exec.projections import OrdersProjection
-from td_exec.reports import cancel_rejected, next_for_fill, next_for_order_report
-from td_exec.store import EventStore, SpoolFull
+from td_exec.reports import cancel_rejected, make_event, next_for_fill, next_for_order_report
+from td_exec.store import Deposed, EventStore, SpoolFull
 from td_exec.venue import CancelRejectReport, FillReport, OrderReport, TradeVenue
 from tradebus.ids import order_event_id
 from tradebus.logs import get_logger
 from tradebus.orders.order import Order, Outcome, apply, new_order
-from tradebus.orders.state import OPEN_STATUSES
+from tradebus.orders.state import IN_FLIGHT_STATUSES, OPEN_STATUSES
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas.base import now_ns
-from tradebus.schemas.orders import OrderEventBase, OrderSubmitted, OrderType
+from tradebus.schemas.orders import OrderAccepted, OrderEventBase, OrderSubmitted, OrderType
 from tradebus.subjects import td_evt
 
 log = get_logger("td_exec.engine")
@@ -40,6 +41,7 @@ class AccountStatus(StrEnum):
     DISCONNECTED = "disconnected"  # venue connection down: commands denied ("venue_disconnected")
     RECONCILING = "reconciling"  # connected, venue view being merged: commands denied ("reconciling")
     READY = "ready"
+    STANDBY = "standby"  # another td_exec instance holds the account: commands are forwarded to it
 
 
 @dataclass(eq=False)
@@ -54,6 +56,11 @@ class Account:
     # Orders whose OrderSubmitted is published but not yet acknowledged: nothing is sent, and nobody
     # else (a duplicate submit, a cancel) acts on them until JetStream answered.
     unconfirmed: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    held: bool = False  # this instance holds the account's lease and fence and its fold is current
+    # venue order id → client order id of the orders held, and the state of the book it was built from
+    # (AccountWriter.order_for: orders another td_exec session placed, named by the venue's id only).
+    venue_ids: dict[str, str] = field(default_factory=dict)
+    venue_ids_of: tuple[int, int, float] = (0, 0, -1.0)
 
 
 @dataclass(eq=False)
@@ -72,8 +79,10 @@ async def _none_recalled(_acct: Account, _report: Report) -> Order | None:
 class AccountWriter:
     """Store then apply the events of every account: *compute from the fold → store → apply → project*."""
 
-    def __init__(self, store: EventStore, projection: OrdersProjection, metrics: Registry) -> None:
+    def __init__(self, store: EventStore, projection: OrdersProjection, metrics: Registry,
+                 inflight_grace_s: float = 60.0) -> None:
         self.store = store
+        self.grace_ns = int(inflight_grace_s * 1e9)  # td.inflight_grace_s: how long an insert may travel
         self.projection = projection
         self.events = metrics.counter("td_events_total", "order events appended, by kind", ("kind",))
         self.anomalies = metrics.counter("td_fold_anomalies_total",
@@ -95,11 +104,15 @@ class AccountWriter:
                 if not item.done():
                     item.set_result(None)
                 continue
+            if not acct.held:
+                continue  # the holder records it; a takeover reconciles with the venue anyway
             try:
                 async with acct.lock:
                     await self.process_report(acct, item)
             except SpoolFull:
                 acct.needs_reconcile = True
+            except Deposed:
+                log.info("report not applied: the account was taken by another instance", account=acct.name)
             except Exception:
                 log.exception("report processing failed", account=acct.name, report=type(item).__name__)
 
@@ -115,7 +128,13 @@ class AccountWriter:
         """Turn one report into the events it implies. Call with ``acct.lock`` held."""
         order = self.order_for(acct, report)
         if order is None:
-            order = await self.record_external(acct, report)
+            if isinstance(report, OrderReport) and candidates(acct.orders.values(), report, self.grace_ns):
+                if acct.status is not AccountStatus.READY:
+                    return  # the login's replay: reconciliation decides, seeing the venue's whole list
+                order = await self.adopt_or_record(acct, report, adoptions(acct.orders.values(), [report],
+                                                                           self.grace_ns))
+            else:
+                order = await self.record_external(acct, report)
             if order is None:
                 return
         if isinstance(report, CancelRejectReport):
@@ -136,7 +155,42 @@ class AccountWriter:
                 return order
         if isinstance(report, CancelRejectReport) or not report.venue_order_id:
             return None
-        return acct.orders.get(acct.venue.external_client_order_id(report.venue_order_id))
+        external = acct.orders.get(acct.venue.external_client_order_id(report.venue_order_id))
+        return external if external is not None else self._by_venue_id(acct, report.venue_order_id)
+
+    def _by_venue_id(self, acct: Account, venue_order_id: str) -> Order | None:
+        """Our order the venue names by its own id only: one placed through another td_exec's venue session
+        (the instance that held the account before a takeover; its adapter's memory of the session is not
+        ours), whose venue id TD_EVT holds. The index is rebuilt only when the book changed since it was
+        built, so a truly external order costs one rebuild, not one per report."""
+        order = acct.orders.get(acct.venue_ids.get(venue_order_id, ""))
+        if order is not None and order.venue_order_id == venue_order_id:
+            return order
+        state = (id(acct.orders), len(acct.orders), self.events_total())
+        if state == acct.venue_ids_of:
+            return None
+        acct.venue_ids = {o.venue_order_id: coid for coid, o in acct.orders.items() if o.venue_order_id}
+        acct.venue_ids_of = state
+        order = acct.orders.get(acct.venue_ids.get(venue_order_id, ""))
+        return order if order is not None and order.venue_order_id == venue_order_id else None
+
+    async def adopt_or_record(self, acct: Account, report: OrderReport,
+                              verdict: tuple[dict[str, Order], dict[str, str]]) -> Order | None:
+        """Adopt the report's order as ours in flight when ``verdict`` (``td_exec.adopt.adoptions``)
+        says so, else record it as external. Call with ``acct.lock`` held."""
+        adopted, refused = verdict
+        key = report.venue_order_id or ""
+        order = adopted.get(key)
+        if order is None or order.venue_order_id or order.status not in IN_FLIGHT_STATUSES:
+            if key in refused:
+                log.warning("order of another session not adopted: ambiguous", account=acct.name,
+                            venue_order_id=key, reason=refused[key])
+            return await self.record_external(acct, report)
+        await self.emit(order, make_event(OrderAccepted, order, ts_event=report.ts_event, reconciliation=True,
+                                          venue_order_id=key))
+        log.info("in-flight order adopted from another session's report", venue=acct.venue.name,
+                 account=acct.name, client_order_id=order.client_order_id, venue_order_id=key)
+        return order
 
     async def record_external(self, acct: Account, report: Report) -> Order | None:
         """An order the venue reports and tradebus did not submit becomes an external order in TD_EVT.

@@ -34,12 +34,15 @@ import msgspec
 from td_exec import checks, queries, snapshot
 from td_exec.accounts import Account, AccountStatus, AccountWriter, Report, VenueLink
 from td_exec.closed import ClosedOrders
+from td_exec.fence import Key, append_fence, last_seq
 from td_exec.instruments_kv import InstrumentsProjection
+from td_exec.lease import LeaseKeeper
 from td_exec.projections import OrdersProjection
+from td_exec.rebuild import rebuild
 from td_exec.reconcile import inflight_loop, reconcile_account, reconcile_venue
 from td_exec.reports import make_event
 from td_exec.spool import Spool
-from td_exec.store import EventStore, SpoolFull, StoreUnavailable
+from td_exec.store import Deposed, EventStore, SpoolFull, StoreUnavailable
 from td_exec.venue import (
     EXTERNAL_PREFIX,
     CancelRejectReport,
@@ -81,7 +84,7 @@ from tradebus.schemas.orders import (
     SubmitOrder,
     TradeCommand,
 )
-from tradebus.subjects import td_evt
+from tradebus.subjects import td_evt, td_evt_account
 from tradebus.users import UserStore
 
 log = get_logger("td_exec.engine")
@@ -134,10 +137,18 @@ class Engine:
         self.ledger = Ledger()
         self.accounts: dict[tuple[str, str], Account] = {}
         self.store = EventStore(bus, Spool(data_dir / "spool", cfg.spool_max_bytes), metrics,
-                                timeout=cfg.store_timeout_s, on_flushed=self._after_flush)
+                                timeout=cfg.store_timeout_s, on_flushed=self._after_flush,
+                                on_deposed=self._step_down, fenced=True)
+        self.leases = LeaseKeeper(bus, cfg.holder_id, cfg.lease_s, cfg.prefer, accounts=self._venue_accounts,
+                                  on_acquired=self._on_acquired, on_lost=self._step_down,
+                                  timeout=cfg.store_timeout_s)
+        self.rebuilt_to = 0  # every account's events up to this TD_EVT sequence are in the fold since start
+        self.stepped_down: set[Key] = set()  # accounts held and lost since start: their fold is stale
         self.projection = OrdersProjection(bus, metrics)
+        self.projection.events_settled = self.store.settled
+        self.projection.writable = self._projects
         self.instruments_kv = InstrumentsProjection(bus, metrics)
-        self.writer = AccountWriter(self.store, self.projection, metrics)
+        self.writer = AccountWriter(self.store, self.projection, metrics, cfg.inflight_grace_s)
         self.closed = ClosedOrders(bus, cfg, metrics)  # closed orders leave memory; looked up by id, read back
         self.writer.recall = lambda acct, report: self.closed.recall_for_report(self.ledger, acct, report)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -150,17 +161,19 @@ class Engine:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        info = await self.bus.js.stream_info("TD_EVT")
+        self.store.serialize = (info.config.num_replicas or 1) > 1  # see td_exec.fence: R3 refuses a second in flight
         if not self.store.spool.empty:  # events of a previous run that never reached JetStream
             await self.store.flush()
         started = time.perf_counter()
+        self.rebuilt_to = await last_seq(self.bus.js, "td.evt.>")  # a lower bound: the rebuild goes at least this far
         self.ledger = await snapshot.restore(self)  # a snapshot and the events after it, or all of TD_EVT
         self.rebuild_seconds = time.perf_counter() - started
         log.info("rebuilt from TD_EVT", events=self.ledger.events, seconds=round(self.rebuild_seconds, 3),
                  orders=sum(len(b) for b in self.ledger.accounts.values()), anomalies=dict(self.ledger.outcomes))
-        for (venue, account), book in self.ledger.accounts.items():
+        for venue, account in self.ledger.accounts:  # projected once held (a standby's fold may be stale)
             if venue in self.links:
-                self.account(venue, account)
-            self.projection.touch_all(book.values())
+                self.account(venue, account).status = AccountStatus.STANDBY
         await self.projection.start()
         self.store.start()
         self.spawn(inflight_loop(self.writer, self.cfg, self.accounts), name="td_exec.inflight")
@@ -168,6 +181,7 @@ class Engine:
         self.spawn(self.closed.run(self.ledger, self.accounts), name="td_exec.closed")
         for link in self.links.values():
             await link.venue.start(_Sink(self, link))
+        self.leases.start()
 
     async def stop(self) -> None:
         for link in self.links.values():
@@ -181,9 +195,11 @@ class Engine:
         await self.projection.stop()
         await self.store.stop()
         self.store.spool.close()
+        await self.leases.stop(release=True)  # after the last append: a standby takes over at once
 
     def crash(self) -> None:
         """Tests only: stop every task of this engine at once, with no cleanup (like a killed process)."""
+        self.leases.abort()
         for task in list(self._tasks):
             task.cancel()
         self.projection.abort()
@@ -223,10 +239,12 @@ class Engine:
         names = link.venue.accounts() if connected else [
             n for (v, n) in self.accounts if v == link.venue.name]
         for name in names:
-            self.account(link.venue.name, name).status = (
-                AccountStatus.RECONCILING if connected else AccountStatus.DISCONNECTED)
+            acct = self.account(link.venue.name, name)
+            acct.status = (AccountStatus.STANDBY if not acct.held else
+                           AccountStatus.RECONCILING if connected else AccountStatus.DISCONNECTED)
         if connected:
-            accounts = [self.account(link.venue.name, name) for name in names]
+            self.leases.poke()
+            accounts = [acct for name in names if (acct := self.account(link.venue.name, name)).held]
             link.reconcile_task = self.spawn(reconcile_venue(self.writer, self.cfg, link, accounts, link.generation),
                                              name=f"td_exec.reconcile.{link.venue.name}")
             self.spawn(self._publish_instruments(link), name=f"td_exec.instruments.{link.venue.name}")
@@ -248,10 +266,106 @@ class Engine:
 
     async def _after_flush(self) -> None:
         for acct in self.accounts.values():
-            if acct.needs_reconcile and self.links[acct.venue.name].connected:
+            if acct.needs_reconcile and acct.held and self.links[acct.venue.name].connected:
                 acct.needs_reconcile = False
                 self.spawn(reconcile_account(self.writer, self.cfg, acct, strict=False),
                            name=f"td_exec.rereconcile.{acct.name}")
+
+    # --- leases: which accounts this instance serves (docs/td_exec.md "Several instances") --------------
+
+    def _venue_accounts(self) -> list[Key]:
+        """The accounts this instance could serve now: those of its connected venues."""
+        return [(name, account) for name, link in self.links.items() if link.connected
+                for account in link.venue.accounts()]
+
+    def holds(self, venue: str, account: str) -> bool:
+        acct = self.accounts.get((venue, account))
+        return acct is not None and acct.held
+
+    def _projects(self, venue: str, account: str) -> bool:
+        """Whether this instance writes the account's views to KV orders: it holds it, or it is no account
+        of a venue it serves (a denial naming an unknown account; nobody holds such an account)."""
+        acct = self.accounts.get((venue, account))
+        return acct is None or acct.held
+
+    def holds_all(self) -> bool:
+        """Whether every account in the fold is this instance's: only then is a snapshot of it true for all."""
+        return all(acct.held for acct in self.accounts.values())
+
+    async def _fold_current(self, venue: str, account: str) -> bool:
+        """Whether this instance's fold of an account it does not hold is still complete (nobody holds it,
+        nothing was appended since the start's rebuild): then a query is answered from it, as before leases."""
+        key = (venue, account)
+        if key in self.stepped_down or self.leases.holder_of(key) not in (None, self.cfg.holder_id):
+            return False
+        try:
+            return await last_seq(self.bus.js, td_evt_account(venue, account)) <= self.rebuilt_to
+        except Exception:  # JetStream unreachable: cannot tell, so not current
+            return False
+
+    def _on_acquired(self, key: Key, epoch: int) -> None:
+        self.spawn(self._take_over(key, epoch), name=f"td_exec.takeover.{key[0]}.{key[1]}")
+
+    async def _take_over(self, key: Key, epoch: int) -> None:
+        """Fence the account, bring its fold up to the fence, reconcile with the venue, then serve it."""
+        venue, name = key
+        link = self.links.get(venue)
+        if link is None:
+            return
+        acct = self.account(venue, name)
+        acct.status = AccountStatus.RECONCILING  # commands meanwhile: "reconciling", never silence
+        started = time.perf_counter()
+        try:
+            fence = await append_fence(self.bus.js, venue, name, self.cfg.holder_id, epoch, self.cfg.store_timeout_s)
+            # Nobody else can append after our fence: the account's last event now is final for the fold.
+            newest = await last_seq(self.bus.js, td_evt_account(venue, name))
+            if newest > self.rebuilt_to or key in self.stepped_down:
+                await self._refold(acct, newest)
+        except Exception as exc:
+            log.error("takeover failed; the lease lapses and is taken again", venue=venue, account=name,
+                      error=f"{type(exc).__name__}: {exc}")
+            self.leases.release(key)
+            acct.status = AccountStatus.STANDBY
+            return
+        if not self.leases.holds(key):  # lost while fencing: the newer holder's fence follows ours
+            acct.status = AccountStatus.STANDBY
+            return
+        self.store.fences[key] = fence
+        acct.held = True
+        self.projection.touch_all(acct.orders.values())
+        log.info("account taken over", venue=venue, account=name, epoch=epoch, fence_seq=fence.seq,
+                 orders=len(acct.orders), seconds=round(time.perf_counter() - started, 3))
+        if not link.connected:
+            acct.status = AccountStatus.DISCONNECTED
+            return
+        self.spawn(reconcile_venue(self.writer, self.cfg, link, [acct], link.generation),
+                   name=f"td_exec.reconcile.{venue}.{name}")
+
+    async def _refold(self, acct: Account, newest: int) -> None:
+        """The account's orders folded anew from TD_EVT (another writer appended since this fold was made)."""
+        venue, name = acct.venue.name, acct.name
+        fresh = await rebuild(self.bus, self.cfg.query_timeout_s, self.rebuild_skipped,
+                              subject=td_evt_account(venue, name),
+                              every=(snapshot.REPLAY_SWEEP_EVERY, self.closed.sweep_replay))
+        self.closed.sweep_replay(fresh)  # what the start's fold retires too (td_exec.closed)
+        book = fresh.book(venue, name)
+        async with acct.lock:
+            self.ledger.accounts[(venue, name)] = book
+            acct.orders = book
+            acct.unconfirmed.clear()
+        log.info("account folded anew", venue=venue, account=name, orders=len(book), up_to_seq=newest)
+
+    def _step_down(self, key: Key, reason: str) -> None:
+        """The account is someone else's now (lease lost or fenced out): stop writing and serving it at once."""
+        self.leases.release(key)
+        self.stepped_down.add(key)
+        if key in self.store.fences:
+            self.store.deposed(key, reason)  # calls back here; the fence is gone by then
+        acct = self.accounts.get(key)
+        if acct is not None and (acct.held or acct.status is not AccountStatus.STANDBY):
+            acct.held = False
+            acct.status = AccountStatus.STANDBY
+            log.warning("standing by for the account", venue=key[0], account=key[1], reason=reason)
 
     # --- commands ------------------------------------------------------------------------------------
 
@@ -265,6 +379,14 @@ class Engine:
         link = self.links.get(cmd.venue)
         if link is None:
             return _denied("unknown_venue", f"venue {cmd.venue!r} is not served by this td_exec")
+        query = isinstance(cmd, QueryOrders | QueryTrades)
+        if (cmd.account and not self.holds(cmd.venue, cmd.account) and cmd.account in link.venue.accounts()
+                and not (query and await self._fold_current(cmd.venue, cmd.account))):
+            if not link.connected:
+                return _denied("venue_disconnected", f"{link.venue.name} is not connected ({link.reason})")
+            # Another instance holds it, or a takeover is under way: its fold here may be stale.
+            return _denied("reconciling", f"{cmd.venue}:{cmd.account} is not served by this instance right now; retry",
+                           getattr(cmd, "client_order_id", None))
         if isinstance(cmd, SubmitOrder):
             return await self.submit(link, cmd)
         denial = self._permission(cmd.user, cmd.venue, cmd.account)
@@ -301,6 +423,9 @@ class Engine:
         status = self.account(link.venue.name, account).status
         if status is AccountStatus.RECONCILING:
             return _denied("reconciling", f"{link.venue.name}:{account} is being reconciled with the venue; retry")
+        if status is AccountStatus.STANDBY:
+            return _denied("reconciling",
+                           f"{link.venue.name}:{account} is being taken over by a td_exec instance; retry")
         if status is not AccountStatus.READY:
             return _denied("venue_disconnected", f"{link.venue.name}:{account} is {status}")
         return None
@@ -319,10 +444,12 @@ class Engine:
                             venue=cmd.venue, account=cmd.account, client_order_id=coid, ts_event=now, ts_init=now,
                             code=code, reason=reason)
         try:
-            await self.store.append(td_evt(cmd.venue, cmd.account, coid), event)
+            await self.store.append(td_evt(cmd.venue, cmd.account, coid), event, fenced=code != "unknown_account")
             self.writer.events.inc(1.0, "OrderDenied")
         except SpoolFull:
             log.error("denial not stored: spool full", client_order_id=coid, code=code)
+        except Deposed:  # the account changed hands meanwhile: the denial is answered, not stored
+            log.info("denial not stored: the account is held by another instance", client_order_id=coid, code=code)
         log.info("order denied", venue=cmd.venue, account=cmd.account, client_order_id=coid, code=code)
         return _denied(code, reason, coid)
 

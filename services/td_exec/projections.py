@@ -3,6 +3,9 @@
 * KV ``orders``: key ``<venue>.<account>.<client_order_id>`` (each part escaped like a subject token)
   holds the encoded :class:`OrderView`. The writer coalesces: only the newest view of an order is
   put, on a background task, so the trading path never waits on KV and a NATS outage only delays it.
+  An idle writer starts ``WRITE_DELAY_S`` after the first touch, so an order's quick succession
+  (submitted, then accepted a few milliseconds later) is one put, made after the venue answered
+  rather than while the venue's answer is on its way.
   After a rebuild every order td_exec holds is written again; a retired order (``td_exec.closed``) keeps
   the view written when it closed, so a deleted bucket gets back the held orders only.
 * Positions: :func:`positions_from_trades` folds our fills into net long/short quantities per
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import msgspec
 from nats.js.kv import KeyValue
@@ -32,6 +35,7 @@ log = get_logger("td_exec.projections")
 _encoder = msgspec.json.Encoder()
 
 ORDERS_BUCKET = "orders"
+WRITE_DELAY_S = 0.02  # docs/performance.md, "The order path, leg by leg"
 
 
 def kv_key(*parts: str) -> str:
@@ -43,11 +47,16 @@ def order_key(venue: str, account: str, client_order_id: str) -> str:
     return kv_key(venue, account, client_order_id)
 
 
+async def _nothing_pending() -> None:
+    return None
+
+
 class OrdersProjection:
     """Writes the newest view of every touched order to KV ``orders``."""
 
-    def __init__(self, bus: Bus, metrics: Registry) -> None:
+    def __init__(self, bus: Bus, metrics: Registry, *, write_delay_s: float = WRITE_DELAY_S) -> None:
         self.bus = bus
+        self.write_delay_s = write_delay_s
         self._dirty: dict[str, Order] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -55,6 +64,11 @@ class OrdersProjection:
         self._kv: KeyValue | None = None
         self._task: asyncio.Task[None] | None = None
         self._puts = metrics.counter("td_kv_orders_puts_total", "order views written to KV orders")
+        # Several instances (docs/td_exec.md "Several instances"): a view is written once the events behind it
+        # are settled (stored, or refused by the fence), and only for an account this instance still holds,
+        # so a deposed writer's refused events never reach KV over the new holder's views.
+        self.events_settled: Callable[[], Awaitable[None]] = _nothing_pending
+        self.writable: Callable[[str, str], bool] = lambda _venue, _account: True
         metrics.gauge("td_kv_orders_pending", "order views waiting to be written", source=lambda: len(self._dirty))
 
     def touch(self, order: Order) -> None:
@@ -94,12 +108,16 @@ class OrdersProjection:
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
+                await asyncio.sleep(self.write_delay_s)  # let the order's next views join this one
                 continue
             if not self.bus.nc.is_connected:
                 await asyncio.sleep(0.2)  # poll the connection; KV can wait, trading cannot
                 continue
+            await self.events_settled()
             key, order = next(iter(self._dirty.items()))
             del self._dirty[key]
+            if not self.writable(order.venue, order.account):
+                continue  # another instance holds the account now: its views are the true ones
             try:
                 await self._kv.put(key, _encoder.encode(order.view()))
                 self._puts.inc()

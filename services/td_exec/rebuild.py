@@ -14,6 +14,7 @@ import msgspec
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from td_exec.fence import EVENT_STREAM, last_seq
 from tradebus.bus import Bus
 from tradebus.logs import get_logger
 from tradebus.orders.order import Ledger, fold
@@ -22,7 +23,7 @@ from tradebus.schemas import ORDER_EVENT_DECODER
 from tradebus.schemas.orders import OrderEvent
 
 log = get_logger("td_exec.rebuild")
-EVENT_STREAM = "TD_EVT"
+__all__ = ["EVENT_STREAM", "foreign_reason", "rebuild"]
 
 
 # Headers a direct get adds to the copy it returns: a message carrying them in TD_EVT was relayed
@@ -38,7 +39,7 @@ def foreign_reason(msg: Msg) -> str | None:
 
 
 async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None = None, *,
-                  ledger: Ledger | None = None, after_seq: int = 0,
+                  ledger: Ledger | None = None, after_seq: int = 0, subject: str = "td.evt.>",
                   on_orphan: Callable[[OrderEvent], None] | None = None,
                   every: tuple[int, Callable[[Ledger], None]] | None = None) -> Ledger:
     """Fold every stored order event into a fresh :class:`Ledger`, in stream order.
@@ -53,18 +54,22 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
     counted in ``skipped`` and passed over, so one foreign message cannot stop td_exec from starting.
 
     With ``ledger`` and ``after_seq`` (a snapshot, see ``td_exec.snapshot``) only the messages after
-    ``after_seq`` are folded into it. ``on_orphan`` sees every event of an order the ledger does not
-    hold (a denial, or an order retired before the snapshot: see ``td_exec.closed``). ``every`` is
-    ``(n, call)``: ``call(ledger)`` after every ``n`` messages (closed orders leave during a long replay).
+    ``after_seq`` are folded into it. ``subject`` narrows the fold (one account, at a takeover). The
+    replay ends at the last message on ``subject`` present when it starts — not at the stream's last
+    message, which may be a fence (``td.fence.…``) that this consumer never sees. ``on_orphan`` sees
+    every event of an order the ledger does not hold (a denial, or an order retired before the snapshot:
+    see ``td_exec.closed``). ``every`` is ``(n, call)``: ``call(ledger)`` after every ``n`` messages
+    received (closed orders leave during a long replay) — counted, not read off the stream sequence,
+    which skips the other subjects' messages when ``subject`` narrows the fold.
     """
     ledger = ledger if ledger is not None else Ledger()
-    info = await bus.js.stream_info(EVENT_STREAM)
-    last = info.state.last_seq
-    if not info.state.messages or last <= after_seq:
+    last = await last_seq(bus.js, subject)
+    if last <= after_seq:
         return ledger
     done = asyncio.Event()
     decode = ORDER_EVENT_DECODER.decode
     reached = 0  # stream sequence of the last message seen, ours or not
+    received = 0  # messages seen, ours or not (``every`` counts these)
 
     def skip(seq: int, msg: Msg, reason: str) -> None:
         if skipped is not None:
@@ -73,7 +78,7 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
                   size=len(msg.data), head=ascii(msg.data[:80]))
 
     async def on_msg(msg: Msg) -> None:
-        nonlocal reached
+        nonlocal reached, received
         # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
         seq = int(msg.reply.split(".")[5]) if msg.reply else reached
         reached = max(reached, seq)
@@ -87,14 +92,15 @@ async def rebuild(bus: Bus, idle_timeout: float = 5.0, skipped: Counter | None =
                 reason = f"undecodable: {exc}"
         if reason is not None:
             skip(seq, msg, reason)
-        if every is not None and reached % every[0] == 0:
+        received += 1
+        if every is not None and received % every[0] == 0:
             every[1](ledger)
         if reached >= last:
             done.set()
 
     start = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1) \
         if after_seq else ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    sub = await bus.js.subscribe("td.evt.>", ordered_consumer=True, config=start, cb=on_msg,
+    sub = await bus.js.subscribe(subject, ordered_consumer=True, config=start, cb=on_msg,
                                  pending_msgs_limit=1 << 20, pending_bytes_limit=1 << 30)
     try:
         while not done.is_set():

@@ -12,7 +12,9 @@ a caller retries; queueing would hide a venue that never comes back behind a req
    below; then the account becomes ``READY``.
 
 Orders the venue lists that tradebus did not submit (placed while td_exec was away, or whose push
-was lost) are recorded as external orders in step 2, before their fills, each exactly once.
+was lost) are recorded as external orders in step 2, before their fills, each exactly once — except
+an order of another session of the investor that is one of ours in flight, sent by an instance that
+died before any report of it was stored: it is adopted (``td_exec.adopt``, judged over the whole list).
 
 **The absent-order rule.** An order stored as submitted but absent from the venue's order list is
 marked ``OrderRejected(code="absent_at_venue")`` only when all of these hold: the venue answered the
@@ -30,8 +32,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from td_exec.accounts import Account, AccountStatus, Report, VenueLink
+from td_exec.adopt import adoptions
 from td_exec.reports import VENUE_HOLDS, make_event
-from td_exec.store import SpoolFull
+from td_exec.store import Deposed, SpoolFull
 from td_exec.venue import FillReport, OrderReport, VenueUnknown
 from tradebus.backoff import Backoff
 from tradebus.config_sections.td import TdConfig
@@ -50,6 +53,9 @@ class Writer(Protocol):
     def order_for(self, acct: Account, report: Report) -> Order | None: ...
 
     async def record_external(self, acct: Account, report: Report) -> Order | None: ...
+
+    async def adopt_or_record(self, acct: Account, report: OrderReport,
+                              verdict: tuple[dict[str, Order], dict[str, str]]) -> Order | None: ...
 
     async def emit(self, order: Order, event: OrderEventBase) -> Outcome: ...
 
@@ -79,8 +85,10 @@ async def reconcile_account(writer: Writer, cfg: TdConfig, acct: Account, *, str
     try:
         async with acct.lock:
             listed: set[str] = set()
+            unnamed = [r for r in orders if writer.order_for(acct, r) is None]
+            verdict = adoptions(acct.orders.values(), unnamed, int(cfg.inflight_grace_s * 1e9))
             for report in orders:  # acceptances first (external orders recorded), so fills land on accepted orders
-                order = await accept_only(writer, acct, report)
+                order = await accept_only(writer, acct, report, verdict)
                 if order is not None:
                     listed.add(order.client_order_id)
             for fill in fills:
@@ -91,18 +99,21 @@ async def reconcile_account(writer: Writer, cfg: TdConfig, acct: Account, *, str
     except SpoolFull:
         acct.needs_reconcile = True
         return False
+    except Deposed:  # fenced out meanwhile: the new holder reconciles
+        return True
     added = writer.events_total() - added_before
     log.info("reconciled", venue=acct.venue.name, account=acct.name, venue_orders=len(orders),
              venue_fills=len(fills), events_added=added, strict=strict)
     return True
 
 
-async def accept_only(writer: Writer, acct: Account, report: OrderReport) -> Order | None:
-    """The order the report is about (an order placed outside tradebus is recorded here), accepted
-    if the venue holds it."""
+async def accept_only(writer: Writer, acct: Account, report: OrderReport,
+                      verdict: tuple[dict[str, Order], dict[str, str]] = ({}, {})) -> Order | None:
+    """The order the report is about (adopted per ``verdict``, or recorded here as external when it
+    was placed outside tradebus), accepted if the venue holds it."""
     order = writer.order_for(acct, report)
     if order is None:
-        order = await writer.record_external(acct, report)
+        order = await writer.adopt_or_record(acct, report, verdict)
     if order is None or order.status not in IN_FLIGHT_STATUSES:
         return order
     if report.status in VENUE_HOLDS:
@@ -135,10 +146,11 @@ async def reconcile_venue(writer: Writer, cfg: TdConfig, link: VenueLink, accoun
     pending = accounts
     backoff = Backoff(0.5, 10.0, jitter=0.0)
     while pending and link.generation == generation and link.connected:
+        pending = [acct for acct in pending if acct.held]  # one taken by another instance meanwhile: theirs now
         still: list[Account] = []
         for acct in pending:
             if await reconcile_account(writer, cfg, acct):
-                if link.generation == generation and link.connected:
+                if link.generation == generation and link.connected and acct.held:
                     acct.status = AccountStatus.READY
             else:
                 still.append(acct)

@@ -45,10 +45,13 @@ class TdExecService(Service):
             if not link.connected:
                 out[f"venue_{name}"] = f"disconnected: {link.reason}"
                 continue
-            # Healthy means ready for commands: an account still merging the venue's view is not.
-            waiting = sorted(acct for (venue, acct), state in self.engine.accounts.items()
-                             if venue == name and state.status is not AccountStatus.READY)
-            out[f"venue_{name}"] = f"reconciling {', '.join(waiting)}" if waiting else "ok"
+            # Healthy means ready for commands: an account still merging the venue's view is not. An account
+            # another instance holds (STANDBY) is healthy here: its commands are forwarded to the holder.
+            mine = {acct: state.status for (venue, acct), state in self.engine.accounts.items() if venue == name}
+            waiting = sorted(a for a, s in mine.items() if s not in (AccountStatus.READY, AccountStatus.STANDBY))
+            standby = sorted(a for a, status in mine.items() if status is AccountStatus.STANDBY)
+            out[f"venue_{name}"] = (f"reconciling {', '.join(waiting)}" if waiting else
+                                    f"ok, STANDBY: {', '.join(standby)}" if standby else "ok")
         store = self.engine.store
         out["spool"] = "full: events refused, see log" if store.full else (
             "ok" if store.spool.empty else f"holding {store.spool.size} bytes until NATS answers")

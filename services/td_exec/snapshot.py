@@ -72,6 +72,9 @@ class Folder(Protocol):
 
     def store_events_total(self) -> float: ...
 
+    def holds_all(self) -> bool: ...
+
+
 SCHEMA = 2  # 2: closed orders retired into a Bloom filter (td_exec.closed)
 BUCKET = "td_snapshots"
 SLICE = 1000  # orders captured between two yields to the event loop
@@ -324,7 +327,8 @@ async def run(engine: Folder, events_at_start: int) -> None:
         now = engine.store_events_total()
         since_last += int(now - counted)
         counted = now
-        if since_last >= every and engine.store.connected:
+        # Only an instance holding every account of its fold knows all of it is current (a standby's is not).
+        if since_last >= every and engine.store.connected and engine.holds_all():
             try:
                 await take(engine)
                 since_last = 0

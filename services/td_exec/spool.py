@@ -28,6 +28,9 @@ class SpoolRecord(msgspec.Struct, frozen=True, array_like=True):
     subject: str
     msg_id: str
     data: bytes
+    # TD_EVT sequence of the fence the event was written under (td_exec.fence): it is appended only while
+    # that fence is still the account's last one, else dropped. 0: a record of a version without fences.
+    fence_seq: int = 0
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -53,10 +56,10 @@ class Spool:
     def empty(self) -> bool:
         return self._size == 0
 
-    def append(self, subject: str, msg_id: str, data: bytes, *, over_limit: bool = False) -> None:
+    def append(self, subject: str, msg_id: str, data: bytes, *, fence_seq: int = 0, over_limit: bool = False) -> None:
         """``over_limit``: write even past ``max_bytes`` (an event already applied, whose publish failed
         after it left: refusing it would lose it; bounded by what one ack timeout lets through)."""
-        body = _encoder.encode(SpoolRecord(subject, msg_id, data))
+        body = _encoder.encode(SpoolRecord(subject, msg_id, data, fence_seq))
         if not over_limit and self._size + _LEN.size + len(body) > self.max_bytes:
             raise SpoolFull(f"spool {self.path} is full ({self._size} of {self.max_bytes} bytes)")
         os.write(self._fd, _LEN.pack(len(body)) + body)

@@ -18,6 +18,12 @@ publish order, by one confirmer task, so the per-account writer never waits a ro
 * Replays are safe: a flushed event that JetStream already had (an ack lost in the outage) is
   deduplicated by its id within the stream's duplicate window, and the in-memory fold skips ids and
   trade ids it already applied.
+* Fenced (``td_exec.fence``, on when the engine runs it): an account's events are appended only while
+  this instance holds its fence, each with JetStream's expected-last-sequence check (one in flight
+  per account on a replicated stream, see ``serialize``). A refusal
+  for a wrong last sequence (10071) means another writer took the account: the event is dropped,
+  never spooled, and ``on_deposed`` tells the engine to step down. A spooled event remembers its
+  fence and is dropped at flush time if the account was fenced again since.
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from dataclasses import dataclass
 import msgspec
 from nats.js.api import PubAck
 
-from td_exec.spool import Spool, SpoolFull
+from td_exec.fence import Fence, Key, account_of, expect_fence, last_fence_seq
+from td_exec.spool import Spool, SpoolFull, SpoolRecord
 from tradebus.bus import Bus
-from tradebus.bus.connection import MSG_ID
-from tradebus.bus.pipelined import PipelinedPublisher
+from tradebus.bus.connection import MSG_ID, WRONG_LAST_SEQUENCE
+from tradebus.bus.pipelined import PipelinedPublisher, PublishRefused
 from tradebus.logs import get_logger
 from tradebus.runtime.metrics import Registry
 from tradebus.schemas.orders import OrderEventBase
@@ -42,11 +49,19 @@ from tradebus.schemas.orders import OrderEventBase
 log = get_logger("td_exec.store")
 _encoder = msgspec.json.Encoder()
 
-__all__ = ["EventStore", "SpoolFull", "StoreUnavailable"]
+__all__ = ["Deposed", "EventStore", "SpoolFull", "StoreUnavailable"]
 
 
 class StoreUnavailable(Exception):
     """JetStream did not acknowledge an event that must be stored before going on."""
+
+
+class Deposed(StoreUnavailable):
+    """This instance does not hold the account (any more): nothing of it may be appended."""
+
+
+def _fenced_out(exc: BaseException) -> bool:
+    return isinstance(exc, PublishRefused) and exc.err_code == WRONG_LAST_SEQUENCE
 
 
 @dataclass(eq=False, slots=True)
@@ -60,12 +75,18 @@ class _InFlight:
     deadline: float  # loop time after which a missing ack counts as a failure
     required: bool  # OrderSubmitted: a failure is reported, never spooled
     stored: asyncio.Future[None]
+    fenced: bool = True  # False only for a denial on an account no venue has (nobody writes it)
 
 
 class EventStore:
     def __init__(self, bus: Bus, spool: Spool, metrics: Registry, *, timeout: float = 2.0,
-                 on_flushed: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_flushed: Callable[[], Awaitable[None]] | None = None,
+                 on_deposed: Callable[[Key, str], None] | None = None, fenced: bool = False) -> None:
         self.bus = bus
+        self.on_deposed = on_deposed
+        self.fenced = fenced  # the engine's store: every account's appends need its fence
+        self.serialize = False  # one fenced append per account in flight (a replicated TD_EVT requires it)
+        self.fences: dict[Key, Fence] = {}  # the accounts this instance holds
         self.spool = spool
         self.timeout = timeout
         self.on_flushed = on_flushed
@@ -82,6 +103,8 @@ class EventStore:
         self._duplicates = metrics.counter("td_events_duplicate_total", "events TD_EVT already had (same id)")
         self._spooled = metrics.counter("td_events_spooled_total", "events written to the local spool")
         self._spool_full = metrics.counter("td_spool_full_total", "events refused because the spool was full")
+        self._fenced = metrics.counter("td_events_fenced_out_total",
+                                       "events refused or dropped because another instance fenced the account")
         metrics.gauge("td_spool_bytes", "bytes waiting in the local spool", source=lambda: float(spool.size))
         metrics.gauge("td_store_inflight", "events published whose JetStream ack is not confirmed yet",
                       source=lambda: float(self.in_flight))
@@ -141,29 +164,39 @@ class EventStore:
         data = _encoder.encode(event)
         try:
             ack = await self._publish(subject, event.event_id, data)
+        except StoreUnavailable:
+            raise
         except Exception as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return self._track(_InFlight(subject, event.event_id, data, ack, self._deadline(), True,
                                      asyncio.get_running_loop().create_future()))
 
-    async def append(self, subject: str, event: OrderEventBase) -> None:
-        """Store in JetStream (its ack confirmed later, in order) or durably in the spool; raises :class:`SpoolFull`."""
+    async def append(self, subject: str, event: OrderEventBase, *, fenced: bool = True) -> None:
+        """Store in JetStream (its ack confirmed later, in order) or durably in the spool; raises :class:`SpoolFull`.
+
+        ``fenced=False``: an account no venue of ours has (a denial of an order for it), which has no
+        holder and no fence; everything else is appended only while this instance holds the account."""
         data = _encoder.encode(event)
+        if fenced:
+            self.fence_of(subject)  # raises Deposed: a standby never writes
         if self.spool.empty and self.connected:
             try:
-                ack = await self._publish(subject, event.event_id, data)
+                ack = await (self._publish(subject, event.event_id, data) if fenced
+                             else self._publish_unfenced(subject, event.event_id, data))
+            except Deposed:
+                raise
             except Exception as exc:  # connection lost, outbound buffer full, too many acks pending
                 log.warning("event not published; spooling it", event_id=event.event_id,
                             error=f"{type(exc).__name__}: {exc}")
             else:
                 self._track(_InFlight(subject, event.event_id, data, ack, self._deadline(), False,
-                                      asyncio.get_running_loop().create_future()))
+                                      asyncio.get_running_loop().create_future(), fenced))
                 return
         if not self._inflight:
-            self._to_spool(subject, event.event_id, data)
+            self._to_spool(subject, event.event_id, data, fenced=fenced)
         else:  # behind the events still in flight: the spool keeps the order they were issued in
             self._track(_InFlight(subject, event.event_id, data, None, 0.0, False,
-                                  asyncio.get_running_loop().create_future()))
+                                  asyncio.get_running_loop().create_future(), fenced))
 
     async def settled(self) -> None:
         """Return once every event handed over so far is in JetStream or in the spool (or refused)."""
@@ -171,10 +204,58 @@ class EventStore:
         if last is not None and not last.done():
             await asyncio.wait([last])
 
-    async def _publish(self, subject: str, msg_id: str, data: bytes) -> asyncio.Future[PubAck]:
+    def fence_of(self, subject: str) -> Fence | None:
+        """The held fence of the account ``subject`` belongs to; raises :class:`Deposed` if there is none
+        (None when this store is not fenced)."""
+        if not self.fenced:
+            return None
+        key = account_of(subject)
+        fence = self.fences.get(key)
+        if fence is None or fence.deposed:
+            raise Deposed(f"{key[0]}:{key[1]} is not held by this td_exec instance")
+        return fence
+
+    def deposed(self, key: Key, reason: str) -> None:
+        """Another writer fenced the account: stop writing it at once and tell the engine."""
+        fence = self.fences.pop(key, None)
+        if fence is None:
+            return
+        fence.deposed = True
+        log.warning("account fenced by another writer; stepping down", venue=key[0], account=key[1],
+                    epoch=fence.epoch, reason=reason)
+        if self.on_deposed is not None:
+            self.on_deposed(key, reason)
+
+    async def _publish_unfenced(self, subject: str, msg_id: str, data: bytes) -> asyncio.Future[PubAck]:
         if self._publisher is None:
             self._publisher = PipelinedPublisher(self.bus.nc)
         return await self._publisher.publish(subject, data, {MSG_ID: msg_id})
+
+    async def _publish(self, subject: str, msg_id: str, data: bytes) -> asyncio.Future[PubAck]:
+        """Publish with the account's fence check; on a replicated stream once its previous append is answered."""
+        if self._publisher is None:
+            self._publisher = PipelinedPublisher(self.bus.nc)
+        if not self.fenced:
+            return await self._publisher.publish(subject, data, {MSG_ID: msg_id})
+        fence = self.fence_of(subject)
+        assert fence is not None
+        prev = fence.prev
+        if self.serialize and prev is not None and not prev.done():
+            with contextlib.suppress(Exception):  # its outcome is the confirmer's business
+                await asyncio.wait_for(asyncio.shield(prev), self.timeout)
+            if fence.deposed:
+                raise Deposed(f"{fence.venue}:{fence.account} was fenced by another writer")
+        ack = await self._publisher.publish(subject, data, {MSG_ID: msg_id, **fence.headers()})
+        fence.prev = ack
+        ack.add_done_callback(lambda f: self._after_ack(fence, f))
+        return ack
+
+    def _after_ack(self, fence: Fence, ack: asyncio.Future[PubAck]) -> None:
+        if ack.cancelled():
+            return
+        exc = ack.exception()
+        if exc is not None and _fenced_out(exc):
+            self.deposed((fence.venue, fence.account), str(exc))
 
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.timeout
@@ -209,7 +290,15 @@ class EventStore:
                 ack = entry.ack.result() if entry.ack.done() else await asyncio.wait_for(entry.ack, remaining)
             except Exception as exc:  # timeout, JetStream's refusal (stream gone, full, too big), no responders
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if _fenced_out(exc):
+                    self._drop_fenced(entry, reason)
+                    return
             else:
+                if ack.duplicate and entry.required and entry.fenced and not await self._duplicate_is_ours(entry):
+                    key = account_of(entry.subject)
+                    self._drop_fenced(entry, "JetStream holds this OrderSubmitted from another writer (duplicate ack)")
+                    self.deposed(key, "an OrderSubmitted of ours was already stored by another writer")
+                    return
                 self._count(ack.duplicate)
                 self.last_seq = max(self.last_seq, ack.seq)
                 entry.stored.set_result(None)
@@ -218,15 +307,47 @@ class EventStore:
             log.error("OrderSubmitted not acknowledged", event_id=entry.msg_id, error=reason)
             entry.stored.set_exception(StoreUnavailable(reason or "not acknowledged"))
             return
+        try:
+            if entry.fenced:
+                self.fence_of(entry.subject)
+        except Deposed as exc:
+            self._drop_fenced(entry, str(exc))
+            return
         if reason:
             log.warning("event not acknowledged; spooling it", event_id=entry.msg_id, error=reason)
         # Already applied in memory: refusing it now would lose it, so the bound may be exceeded here.
-        self._to_spool(entry.subject, entry.msg_id, entry.data, over_limit=True)
+        self._to_spool(entry.subject, entry.msg_id, entry.data, over_limit=True, fenced=entry.fenced)
         entry.stored.set_result(None)
 
-    def _to_spool(self, subject: str, msg_id: str, data: bytes, *, over_limit: bool = False) -> None:
+    async def _duplicate_is_ours(self, entry: _InFlight) -> bool:
+        """JetStream answers a message id it already holds with a duplicate ack *before* the expected-sequence
+        check, so a deposed writer resending an id the new holder stored (event ids are derived from the
+        order) is not refused. The stored one is ours (an earlier attempt whose ack was lost) only while our
+        fence is still the account's newest; otherwise the order must not be sent from here."""
+        fence = self.fences.get(account_of(entry.subject))
+        if fence is None or fence.deposed:
+            return False
         try:
-            self.spool.append(subject, msg_id, data, over_limit=over_limit)
+            newest = await asyncio.wait_for(last_fence_seq(self.bus.js, fence.venue, fence.account), self.timeout)
+        except Exception:  # cannot tell: not sent (the caller's retry gets a definite answer)
+            return False
+        return newest == fence.seq
+
+    def _drop_fenced(self, entry: _InFlight, reason: str) -> None:
+        """Another writer holds the account: the event is not ours to store, now or later."""
+        self._fenced.inc()
+        log.warning("event refused: the account is fenced by another writer", event_id=entry.msg_id, error=reason)
+        if entry.required:
+            entry.stored.set_exception(Deposed(reason))
+        else:
+            entry.stored.set_result(None)
+
+    def _to_spool(self, subject: str, msg_id: str, data: bytes, *, over_limit: bool = False,
+                  fenced: bool = True) -> None:
+        fence = self.fence_of(subject) if fenced else None
+        fence_seq = fence.seq if fence is not None else 0
+        try:
+            self.spool.append(subject, msg_id, data, fence_seq=fence_seq, over_limit=over_limit)
         except SpoolFull:
             self.full = True
             self._spool_full.inc()
@@ -246,11 +367,9 @@ class EventStore:
         records = self.spool.records()
         if not records:
             return 0
+        fenced_out: set[Key] = set()  # accounts fenced since their records were written: dropped
         for rec in records:
-            ack = await self.bus.js.publish(rec.subject, rec.data, headers={MSG_ID: rec.msg_id},
-                                            timeout=self.timeout)
-            self._count(ack.duplicate)
-            self.last_seq = max(self.last_seq, ack.seq)
+            await self._flush_one(rec, fenced_out)
         self.spool.drop_first(len(records))
         log.info("spool flushed", events=len(records), left=self.spool.size)
         if self.spool.empty:
@@ -258,6 +377,32 @@ class EventStore:
             if self.on_flushed is not None:
                 await self.on_flushed()
         return len(records)
+
+    async def _flush_one(self, rec: SpoolRecord, fenced_out: set[Key]) -> None:
+        """Append one spooled record, checked against the fence it was written under (if any)."""
+        headers = {MSG_ID: rec.msg_id}
+        key = account_of(rec.subject)
+        if rec.fence_seq:
+            if key in fenced_out:
+                self._fenced.inc()
+                log.warning("spooled event dropped: its account was fenced since", event_id=rec.msg_id)
+                return
+            headers.update(expect_fence(*key, rec.fence_seq))
+        try:
+            ack = await self.bus.js.publish(rec.subject, rec.data, headers=headers, timeout=self.timeout)
+        except Exception as exc:
+            if rec.fence_seq and getattr(exc, "err_code", 0) == WRONG_LAST_SEQUENCE:
+                fenced_out.add(key)
+                self._fenced.inc()
+                log.warning("spooled event refused: its account was fenced since", event_id=rec.msg_id,
+                            venue=key[0], account=key[1])
+                fence = self.fences.get(key)
+                if fence is not None and fence.seq == rec.fence_seq:
+                    self.deposed(key, str(exc))
+                return
+            raise
+        self._count(ack.duplicate)
+        self.last_seq = max(self.last_seq, ack.seq)
 
     async def _flusher(self) -> None:
         delay = 0.1

@@ -140,6 +140,10 @@ class OrderReport(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""  # venue text
     ts_event: int
     reconciliation: bool = False
+    # An order of another session of the same investor (CTP: another FrontID/SessionID, not in our
+    # journal); the engine may adopt it as one of ours in flight (td_exec.adopt). Other venues: False.
+    foreign: bool = False
+    ts_inserted: int = 0  # when the venue took the order (0: unknown; ts_event stands in)
 
 
 class FillReport(msgspec.Struct, frozen=True, kw_only=True):

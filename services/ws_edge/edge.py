@@ -76,6 +76,8 @@ class Edge:
                       source=lambda: float(self.market.pending_msgs()))
         metrics.gauge("ws_ticks_conflated_at_subscription", "ticks replaced before dispatch (edge behind)",
                       source=lambda: float(self.market.conflated_at_subscription))
+        metrics.gauge("ws_ticks_deposed_holder", "ticks dropped: sent by a deposed md_ingest holder",
+                      source=lambda: float(self.market.holdings.dropped))
         metrics.gauge("ws_instruments", "instruments with at least one client", source=lambda: len(self.market.feeds))
 
     async def start(self) -> None:

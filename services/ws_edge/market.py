@@ -12,7 +12,8 @@ keeps up, every tick of a burst goes out (webctp sends one frame per tick). When
 waited more than ``LAG_LIMIT_NS`` for the dispatcher, the edge is behind and each instrument collapses
 to its newest tick (conflation at the subscription): the fan-out work per round is then bounded by the
 instruments, not by the ticks, whatever the rate. The dispatcher renders each tick once and hands the
-same bytes to every client channel.
+same bytes to every client channel. A tick of a deposed md_ingest holder is dropped before it is queued
+(tradebus.md_holding).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nats.aio.msg import Msg
 
 from tradebus.bus import Bus, BusError, last_message
 from tradebus.logs import get_logger
+from tradebus.md_holding import Holdings
 from tradebus.md_lease import LeaseRenewer
 from tradebus.schemas import MARKET_CONTROL_DECODER, MARKET_DATA_DECODER
 from tradebus.schemas.market import SubscriptionReply, Tick, UnsubscribeRequest
@@ -77,6 +79,7 @@ class MarketHub:
         self.ticks_in = 0
         self.conflated_at_subscription = 0
         self.frames_out = 0
+        self.holdings = Holdings()  # drops the live ticks of a deposed md_ingest holder
         self._first_ns = 0  # when the inbox last went from empty to not empty
 
     def start(self) -> None:
@@ -85,6 +88,7 @@ class MarketHub:
 
     async def stop(self) -> None:
         await self.leases.stop()
+        await self.holdings.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -151,9 +155,12 @@ class MarketHub:
     async def _open(self, instrument: BusInstrument) -> Feed:
         subject = md_tick(instrument.venue, instrument.exchange, instrument.symbol)
         feed = Feed(instrument, self.to_webctp(instrument), subject)
-        inbox, wake = self._inbox, self._wake
+        inbox, wake, admit = self._inbox, self._wake, self.holdings.admit_msg
+        await self.holdings.follow(lambda subject, cb: self.bus.nc.subscribe(subject, cb=cb))
 
         async def on_tick(msg: Msg) -> None:
+            if not admit(msg):
+                return
             if not inbox:
                 self._first_ns = time.monotonic_ns()
             queued = inbox.get(instrument)

@@ -25,9 +25,11 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 from order_flow import Ledger, OrderFlow, audit, projected, submitted_events
+from polling import until_async
 from up_harness import UpRun, finish_opend_login, run_up, wait_for, wait_healthy
-from venue_truth import CtpTruth, FutuTruth
+from venue_truth import ctp_venue_order_ids, futu_venue_order_ids
 
 from strategies.conftest import CTP, FUTU, PASSWORD, STRATEGY, add_bus_user, can_connect
 from tradebus.cli.bus_access import OPERATOR_FILE
@@ -94,8 +96,15 @@ async def _resting_prices(url: str, operator: tuple[str, str]) -> dict[str, floa
         js = nc.jetstream()
         prices = {}
         for venue, subject in (("ctp", "md.tick.ctp.SHFE.rb2601"), ("futu", "md.tick.futu.HK.09988")):
-            tick = MARKET_DATA_DECODER.decode((await js.get_last_msg("MD", subject, direct=True)).data)
-            assert isinstance(tick, Tick) and tick.best_bid is not None, tick
+
+            async def booked(subject: str = subject) -> Tick | None:
+                """The last tick, once it has a bid: Futu's first ticks come from a quote push, before the
+                order book's first push (md_ingest merges the two as they arrive)."""
+                tick = MARKET_DATA_DECODER.decode((await js.get_last_msg("MD", subject, direct=True)).data)
+                return tick if isinstance(tick, Tick) and tick.best_bid is not None else None
+
+            tick = await until_async(booked, 30, f"a tick with a bid on {subject}", ignore=(NotFoundError,))
+            assert tick.best_bid is not None
             prices[venue] = round(tick.best_bid.price - UNDER_BID_TICKS[venue] * TICK[venue], 2)
         return prices
     finally:
@@ -149,23 +158,9 @@ async def _stop_flows(flows: Flows) -> None:
     await asyncio.gather(*flows.tasks)
 
 
-def _ctp_venue_ids(run: UpRun) -> list[str]:
-    truth = CtpTruth(run.ports["ctp_td"], run.data_dir / "truth-flow")
-    try:
-        # td_exec's venue order id of a CTP order: FrontID:SessionID:OrderRef (docs/td_exec_ctp.md).
-        return [f"{row['FrontID']}:{row['SessionID']}:{int(row['OrderRef'])}" for row in truth.orders()]
-    finally:
-        truth.close()
-
-
-def _futu_venue_ids(run: UpRun) -> list[str]:
-    return [str(row["order_id"]) for row in FutuTruth(run.ports["opend"], "HK").orders(int(FUTU.split(":")[1]),
-                                                                                         "REAL")]
-
-
 async def _audit(cluster: Cluster, nc: Client, flows: Flows) -> dict[str, dict[str, Any]]:
     """Wait until every accepted order has reached its venue, then compare the four records one by one."""
-    venue_ids = {"ctp": _ctp_venue_ids, "futu": _futu_venue_ids}
+    venue_ids = {"ctp": ctp_venue_order_ids, "futu": lambda run: futu_venue_order_ids(run, int(FUTU.split(":")[1]))}
     figures = {}
     for ledger in flows.ledgers:
         every = [coid for earlier in cluster.ledgers[ledger.venue] for coid in earlier.sent]

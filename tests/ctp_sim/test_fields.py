@@ -11,7 +11,14 @@ from ctpsim_helpers import md_mod, td_mod
 
 from ctp_sim import clock, fields
 from tradebus.ctp.mapping import position_effect as offset_to_sim
-from tradebus.ctp.structs import _packer, _verified_text_field, field_names, make_struct
+from tradebus.ctp.structs import (
+    _packer,
+    _unpacking_reader,
+    _verified_text_field,
+    field_names,
+    make_struct,
+    struct_reader,
+)
 from tradebus.ctp.time import BEIJING
 from tradebus.sim import default_instruments
 
@@ -95,6 +102,43 @@ def test_packed_struct_reads_back_like_a_filled_one() -> None:
     assert {k: getattr(order, k) for k in expected} == expected
     assert order.OrderSysID == "" and order.VolumeTraded == 0 and order.FrontID == 0
     assert set(field_names(td_mod.CThostFtdcOrderField)) >= set(expected)
+
+
+def test_a_struct_is_read_in_one_unpack_exactly_as_its_getters_read_it() -> None:
+    depth_cls = md_mod.CThostFtdcDepthMarketDataField
+    names = tuple(field_names(depth_cls))
+    assert _unpacking_reader(depth_cls, names) is not None  # the fast path, for every field
+    body = {
+        "InstrumentID": "rb2601",
+        "ExchangeID": "SHFE",
+        "UpdateTime": "10:01:02",
+        "UpdateMillisec": 500,
+        "LastPrice": 3112.5,
+        "AskPrice5": 1.7976931348623157e308,
+        "BidPrice1": float("-inf"),
+        "Volume": 7,
+        "OpenInterest": 1.5e5,
+        "ActionDay": "20251211",
+    }
+    depth = make_struct(md_mod, "CThostFtdcDepthMarketDataField", body)
+    picked = ("UpdateMillisec", "InstrumentID", "AskPrice5", "Volume", "BidPrice1", "ExchangeID", "ActionDay")
+    assert struct_reader(depth_cls, picked)(depth) == tuple(getattr(depth, n) for n in picked)
+    assert struct_reader(depth_cls, ("Volume",))(depth) == (7,)
+    # GB18030 text in the struct reads back as the getter decodes it, a field filled to its width too
+    order_cls = td_mod.CThostFtdcOrderField
+    order = make_struct(
+        td_mod,
+        "CThostFtdcOrderField",
+        {"StatusMsg": "全部成交", "SessionID": -952235321, "OrderRef": "1" * 12, "LimitPrice": 3512.5},
+    )
+    picked = ("StatusMsg", "SessionID", "OrderRef", "LimitPrice", "OrderSysID")
+    assert _unpacking_reader(order_cls, picked) is not None
+    assert struct_reader(order_cls, picked)(order) == ("全部成交", -952235321, "1" * 12, 3512.5, "")
+    # a single char (the getter's own reading) and an unknown name go field by field, same answer
+    assert _unpacking_reader(order_cls, ("Direction",)) is None
+    assert struct_reader(order_cls, ("Direction", "SessionID"))(order) == (order.Direction, -952235321)
+    with pytest.raises(AttributeError):
+        struct_reader(order_cls, ("NotAField",))(order)
 
 
 def test_values_the_setters_refuse_are_still_refused() -> None:

@@ -141,7 +141,8 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
                 await bus.nc.subscribe("md.tick.>", cb=on_tick)
                 await bus.nc.flush()
                 await md.publish(md_tick("ctp", "SHFE", "rb2601"), _tick(2))
-                assert b'"seq":2' in await asyncio.wait_for(got, 2)
+                await md.nc.flush()  # on the server before the deadline starts: the wait is for delivery only
+                assert b'"seq":2' in await asyncio.wait_for(got, 10)
 
 
 def test_generated_passwords_are_plain_strings_to_nats() -> None:

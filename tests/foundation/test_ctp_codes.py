@@ -165,3 +165,18 @@ def test_beijing_time_is_utc_plus_8_all_year() -> None:
     late = ctp_time.beijing_ns("20251121", "23:59:00")
     assert ctp_time.nearest_day("00:00:30", late) == "20251122"
     assert ctp_time.nearest_day("23:58:00", late) == "20251121"
+
+
+def test_nearest_day_at_the_twelve_hour_edges_and_across_a_year_end() -> None:
+    noon = ctp_time.beijing_ns("20251231", "12:00:00")
+    assert ctp_time.nearest_day("00:00:00", noon) == "20251231"  # exactly 12 h behind: still today
+    assert ctp_time.nearest_day("00:00:00", noon + 1) == "20260101"  # a nanosecond later: tomorrow's is nearer
+    assert ctp_time.nearest_day("23:59:59", noon) == "20251231"
+    assert ctp_time.nearest_day("00:00:00", noon - 1) == "20251231"
+    small_hours = ctp_time.beijing_ns("20260101", "00:10:00")
+    assert ctp_time.nearest_day("23:55:00", small_hours) == "20251231"  # a late push of the old year
+    assert ctp_time.nearest_day("12:10:00", small_hours) == "20260101"  # exactly 12 h ahead: still today
+    assert ctp_time.nearest_day("12:10:01", small_hours) == "20251231"
+    for garbled in ("24:00:00", "10:61:00", "1:2", "ab:cd:ef"):
+        with pytest.raises(ValueError):
+            ctp_time.nearest_day(garbled, noon)

@@ -101,6 +101,46 @@ async def test_connect_authenticate_login_then_the_clients_steps() -> None:
     await session.stop()
 
 
+async def test_the_sessions_ids_are_known_before_the_next_callback_not_a_task_step_later() -> None:
+    """The private flow's replay follows the login answer at once; the client must see the day's ids
+    while handling it, although the login task has not run its next step yet (a load-only race)."""
+    api, listener, seen, after_steps = FakeApi(), Listener(), [], []
+
+    async def after(info: LoginInfo) -> None:
+        after_steps.append(info.trading_day)
+
+    session = _session(api, listener, after_login=after, logged_in=lambda info: seen.append(info))
+    session.handle("OnFrontConnected")
+    await until(lambda: api.sent, what="authenticate sent")
+    _answer(session, api, "ReqAuthenticate", {})
+    await until(lambda: len(api.sent) == 2, what="login sent")
+    _answer(session, api, "ReqUserLogin", LOGIN_ROW)
+    # no await between the answer and this check: the login task has not resumed
+    assert [(i.front_id, i.session_id, i.trading_day) for i in seen] == [(1, 77, "20251211")] and not after_steps
+    await until(lambda: session.ready, what="ready")
+    assert len(seen) == 1 and after_steps == ["20251211"]  # called once, and before the client's steps
+    await session.stop()
+
+
+async def test_a_failing_logged_in_hook_is_retried_by_the_login_task() -> None:
+    api, listener, calls = FakeApi(), Listener(), []
+
+    def logged_in(info: LoginInfo) -> None:
+        calls.append(info.session_id)
+        if len(calls) == 1:
+            raise OSError("journal folder not writable")
+
+    session = _session(api, listener, logged_in=logged_in)
+    session.handle("OnFrontConnected")
+    await until(lambda: api.sent, what="authenticate sent")
+    _answer(session, api, "ReqAuthenticate", {})
+    await until(lambda: len(api.sent) == 2, what="login sent")
+    _answer(session, api, "ReqUserLogin", LOGIN_ROW)
+    await until(lambda: session.ready, what="ready after the hook was called again")
+    assert calls == [77, 77] and [op for op, _, _ in api.sent] == ["ReqAuthenticate", "ReqUserLogin"]
+    await session.stop()
+
+
 async def test_a_wrong_password_is_not_retried_and_other_errors_are() -> None:
     api, listener = FakeApi(), Listener()
     session = _session(api, listener)

@@ -22,6 +22,7 @@ SAMPLES: list[BusMessage] = [
           open=1.0, high=2.0, low=0.5, close=1.5, volume=10, turnover=15.0, tick_count=3),
     s.FeedStatus(venue="ctp", state=s.FeedState.STALE, reason="no tick for 30s", ts_event=T0, exchange="SHFE",
                  symbol="rb2601"),
+    s.FeedFence(venue="ctp", holder="2", epoch=7, ts_event=T0),
     s.SubscribeRequest(venue="futu", exchange="HK", symbol="00700", requester="ws_edge:1"),
     s.UnsubscribeRequest(venue="futu", exchange="HK", symbol="00700", requester="ws_edge:1"),
     s.SubscriptionReply(ok=False, venue="futu", exchange="HK", symbol="99999", error="unknown instrument"),
@@ -52,6 +53,7 @@ SAMPLES: list[BusMessage] = [
                 time_in_force=s.TimeInForce.DAY, qty=100, price=301.2, status=s.OrderStatus.PARTIALLY_FILLED,
                 filled_qty=40, avg_fill_price=301.2),
     s.CommandDenied(code="price_off_tick", reason="price 3120.5 is not a multiple of the tick 1.0"),
+    s.AccountFence(venue="ctp", account="000001", holder="b", epoch=3, ts=1_730_275_031_047_002_000),
     s.OrderSubmitted(event_id="e1", **ID, exchange="SHFE", symbol="rb2601", side=s.Side.BUY,
                      order_type=s.OrderType.LIMIT, qty=2, price=3120.0, offset=s.Offset.OPEN),
     s.OrderDenied(event_id="e2", **ID, code="bad_qty", reason="quantity must be positive"),
@@ -100,6 +102,7 @@ DECODERS = {
     s.AUTH_DECODER: s.AuthMessage,
     s.SYSTEM_DECODER: s.SystemMessage,
     s.HISTORY_DECODER: s.HistoryMessage,
+    s.FENCE_DECODER: s.AccountFence,
 }
 REPLY_DECODER = msgspec.json.Decoder(s.TradeReply)
 

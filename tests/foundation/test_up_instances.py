@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import websockets
-from up_harness import UpRun, finish_opend_login, run_up, up_ports, wait_for, wait_healthy
+from up_harness import UpRun, finish_opend_login, instance_port_step, run_up, up_ports, wait_for, wait_healthy
 
 from supervisor.registry import process_specs
 from supervisor.up import check_ports
@@ -108,25 +107,6 @@ def test_status_lists_each_instance_once_as_its_supervisor_sees_it() -> None:
     assert (second.state, second.healthy, second.restarts) == ("backoff", False, 1)
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _step_for(run_ports: dict[str, int]) -> int:
-    """A port step that puts every second instance on free ports no other process of the run uses."""
-    moved = ("ws_edge", "fmz_edge", "ws_md", "ws_td", "fmz")
-    for step in range(101, 1000, 37):
-        shifted = [run_ports[name] + step for name in moved]
-        if all(p < 65536 and p not in run_ports.values() and _free(p) for p in shifted):
-            return step
-    raise AssertionError("no free port step")
-
-
 async def _md_login(port: int) -> int:
     async with websockets.connect(f"ws://127.0.0.1:{port}/md/") as ws:
         await ws.send(json.dumps({"MsgType": "ReqUserLogin", "ReqUserLogin": {"UserID": "", "Password": ""},
@@ -153,7 +133,7 @@ def _row(run: UpRun, name: str) -> dict | None:
 
 def test_up_runs_two_of_each_edge_and_restarts_only_the_one_killed(tmp_path: Path) -> None:
     ports = up_ports()
-    step = _step_for(ports)
+    step = instance_port_step(ports)
     with run_up(tmp_path, up_args=("--ws-edge-instances", "2", "--fmz-edge-instances", "2",
                                    "--instance-port-step", str(step)), ports=ports) as run:
         finish_opend_login(run)

@@ -29,7 +29,7 @@ from tradebus.bus import Bus, connect, ensure_topology
 from tradebus.config import Config, CtpConfig, FutuConfig, NatsConfig, Secret
 from tradebus.config_sections.md import MdConfig
 from tradebus.schemas import MARKET_DATA_DECODER
-from tradebus.schemas.market import FeedStatus, Tick
+from tradebus.schemas.market import FeedFence, FeedStatus, Tick
 
 WAIT = 20.0
 SIM_TICK_S = "0.05"
@@ -147,6 +147,8 @@ class Harness:
 
         async def on_msg(msg: Any) -> None:
             data = MARKET_DATA_DECODER.decode(msg.data)
+            if isinstance(data, FeedFence):  # which instance holds the venue: not market data
+                return
             {"Tick": self.ticks, "FeedStatus": self.statuses, "Bar": self.bars}[type(data).__name__].append(data)
             self._changed.set()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ async def test_ctp_ticks_normalised(nats_server, bus: Bus, ctp_front: tuple[SimP
     config = make_config(nats_server.url, tmp_path / "var", ctp_ports=(td, md),
                          subscriptions=["ctp.SHFE.rb2601", "ctp.DCE.m2601"])
     h: Harness = await harness_factory(config)
+    assert gc.get_freeze_count() > 0  # start() froze what lives as long as the service (no full GC pass over it)
     await h.wait_for("rb2601 and m2601 ticks",
                      lambda: len(h.ticks_of("ctp", "rb2601")) >= 3 and len(h.ticks_of("ctp", "m2601")) >= 3)
     rb = h.ticks_of("ctp", "rb2601")[-1]

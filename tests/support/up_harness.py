@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,6 +70,16 @@ def pid_alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1].split(" ", 1)[0] != "Z"
 
 
+def port_free(port: int) -> bool:
+    """Whether nothing listens on (or holds) ``port`` on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def up_ports() -> dict[str, int]:
     names = ("nats", "monitor", "opend", "telnet", "ctp_td", "ctp_md", "health", *SERVICES, "auth_ws",
              "ws_md", "ws_td", "fmz")
@@ -76,6 +87,19 @@ def up_ports() -> dict[str, int]:
     while len(set(ports.values())) < len(names):
         ports = {name: free_port() for name in names}
     return ports
+
+
+EDGE_PORTS = ("ws_edge", "fmz_edge", "ws_md", "ws_td", "fmz")
+
+
+def instance_port_step(run_ports: dict[str, int], moved: tuple[str, ...] = EDGE_PORTS) -> int:
+    """An ``[up] instance_port_step`` that puts every second instance's ``moved`` ports (the edges' by
+    default) on free ports no other process of the run uses."""
+    for step in range(101, 1000, 37):
+        shifted = [run_ports[name] + step for name in moved]
+        if all(p < 65536 and p not in run_ports.values() and port_free(p) for p in shifted):
+            return step
+    raise AssertionError("no free port step")
 
 
 @contextmanager

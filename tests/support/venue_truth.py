@@ -150,6 +150,15 @@ class CtpTruth:
         self.api.Release()
 
 
+def ctp_venue_order_ids(run: UpRun) -> list[str]:
+    """ctp_sim's own order list as td_exec's venue order ids: FrontID:SessionID:OrderRef (docs/td_exec_ctp.md)."""
+    truth = CtpTruth(run.ports["ctp_td"], run.data_dir / "truth-flow")
+    try:
+        return [f"{row['FrontID']}:{row['SessionID']}:{int(row['OrderRef'])}" for row in truth.orders()]
+    finally:
+        truth.close()
+
+
 # --- opend_sim, asked directly with futu-api ----------------------------------------------------------------
 
 
@@ -188,3 +197,8 @@ class FutuTruth:
             ret, table = ctx.order_list_query(trd_env=env, acc_id=acc_id)
         assert ret == 0, table
         return table.to_dict("records")
+
+
+def futu_venue_order_ids(run: UpRun, acc_id: int) -> list[str]:
+    """opend_sim's own order list of a real Hong Kong account: td_exec's venue order ids (OpenD's order ids)."""
+    return [str(row["order_id"]) for row in FutuTruth(run.ports["opend"], "HK").orders(acc_id, "REAL")]

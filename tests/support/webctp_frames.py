@@ -16,13 +16,22 @@ def rb2601_buy(price: float, volume: int = 1) -> dict[str, Any]:
             "ContingentCondition": "1", "ForceCloseReason": "0", "IsAutoSuspend": 0, "IsSwapOrder": 0}
 
 
+def quoted(price: object) -> bool:
+    """A real price: webctp shows a side with no quote as 0 (Futu before its first book push) or as DBL_MAX."""
+    return isinstance(price, (int, float)) and 0 < price < 1e300
+
+
 def depth_of(instruments: tuple[str, ...]) -> tuple[dict[str, dict], Callable[[dict], bool]]:
-    """(depth by instrument, a predicate that records each RtnDepthMarketData and is true once all came)."""
+    """(depth by instrument, a predicate that records each RtnDepthMarketData quoted on both sides and is true once
+    every instrument has one). Tests price their orders off BidPrice1/AskPrice1, so a tick without a book (a Futu
+    quote push that came before the order-book push) must not count."""
     depth: dict[str, dict] = {}
 
     def all_seen(frame: dict) -> bool:
         if frame["MsgType"] == "RtnDepthMarketData":
-            depth[frame["DepthMarketData"]["InstrumentID"]] = frame["DepthMarketData"]
+            data = frame["DepthMarketData"]
+            if quoted(data.get("BidPrice1")) and quoted(data.get("AskPrice1")):
+                depth[data["InstrumentID"]] = data
         return set(instruments) <= set(depth)
 
     return depth, all_seen

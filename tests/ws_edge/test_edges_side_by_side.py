@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from console_client import console, resume
 from ctp_front import CtpFront
 from edge_stack import holds, kill9, refcount, refcount_is, start_core
 from nats.aio.msg import Msg
 from polling import until, until_async
 from service_process import ServiceProcess, port_open, service_env, start_service
+from webctp_frames import quoted
 from websockets.asyncio.client import ClientConnection, connect
 
 from tradebus.bus import Bus
@@ -68,20 +70,6 @@ async def ticks_within(ws: ClientConnection, count: int, timeout: float) -> list
     return [(await receive(ws, "MsgType", "RtnDepthMarketData", timeout))["DepthMarketData"] for _ in range(count)]
 
 
-async def console(port: int) -> ClientConnection:
-    return await connect(f"ws://127.0.0.1:{port}/console/ws", origin=f"http://127.0.0.1:{port}")  # type: ignore[arg-type]
-
-
-async def resume(port: int, token: str) -> tuple[ClientConnection, dict[str, Any]]:
-    """A fresh console socket that resumes with ``token``: its answer (login_ok or login_failed)."""
-    ws = await console(port)
-    await ws.send(json.dumps({"type": "resume", "token": token}))
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), 15))
-        if message["type"] in {"login_ok", "login_failed"}:
-            return ws, message
-
-
 async def place_order(port: int, price: float) -> dict[str, Any]:
     """alice's /td/ login on ``port`` and a limit buy of rb2601: the RtnOrder that answers it."""
     async with connect(f"ws://127.0.0.1:{port}/td/") as ws:
@@ -92,7 +80,12 @@ async def place_order(port: int, price: float) -> dict[str, Any]:
             "InstrumentID": "rb2601", "ExchangeID": "SHFE", "Direction": "0", "CombOffsetFlag": "0",
             "OrderPriceType": "2", "LimitPrice": price, "VolumeTotalOriginal": 1, "TimeCondition": "3",
             "VolumeCondition": "1", "InvestorID": "000001", "OrderRef": "7"}}))
-        return (await receive(ws, "MsgType", "RtnOrder", 20))["Order"]
+        deadline = time.monotonic() + 20
+        while True:  # the order's first push, or the refusal in full (ErrRtnOrderInsert carries the reason)
+            frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+            assert frame["MsgType"] != "ErrRtnOrderInsert", (price, frame)
+            if frame["MsgType"] == "RtnOrder":
+                return frame["Order"]
 
 
 async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any, bus: Bus, front: CtpFront,
@@ -151,7 +144,9 @@ async def test_two_ws_edges_share_md_ingest_and_console_logins(nats_server: Any,
 
         # "b" still trades.
         tick = (await ticks_within(on_b, 1, 10))[0]
-        order = await place_order(port_b, float(round(tick["BidPrice1"] or tick["LastPrice"])))
+        while not quoted(tick["BidPrice1"]):  # a side without a quote reads 0 or DBL_MAX: not a price
+            tick = (await ticks_within(on_b, 1, 10))[0]
+        order = await place_order(port_b, float(round(tick["BidPrice1"])))
         assert order["InstrumentID"] == "rb2601" and order["InvestorID"] == "000001", order
 
         # The token issued by the dead "a" works on a restarted "a".

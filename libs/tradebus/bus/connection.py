@@ -23,6 +23,9 @@ from tradebus.schemas.base import BusMessage
 T = TypeVar("T")
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+# The subject (a filter, wildcards allowed) that EXPECTED_LAST_SUBJECT_SEQ is checked against: the fences.
+EXPECTED_LAST_SUBJECT_SEQ_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code when an expected-sequence check fails: another writer came first
 
 _encoder = msgspec.json.Encoder()
 log = get_logger("tradebus.bus")

@@ -32,9 +32,11 @@ class BucketSpec:
 BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec("orders", 5, "current state of every order, a fold of TD_EVT"),
     BucketSpec("instruments", 1, "reference data per <venue>.<exchange>.<symbol>"),
+    BucketSpec("td_leases", 1, "which td_exec instance writes each <venue>.<account>: holder and epoch"),
     BucketSpec("auth", 1, "current OpenD login state per instance"),
     BucketSpec("console_sessions", 1, "web console logins by SHA-256 of their token: user and expiry",
                ttl_s=CONSOLE_SESSION_MAX_S),
+    BucketSpec("md_leases", 1, "which md_ingest instance holds each venue's session: holder and epoch"),
     BucketSpec("fmz_nonces", 1, "FMZ nonces accepted by any fmz_edge, per key hash; create-only",
                ttl_s=2 * NONCE_WINDOW_MAX_S),
 )
@@ -52,7 +54,7 @@ def stream_configs(cfg: StreamsConfig) -> list[StreamConfig]:
         StreamConfig(
             name="MD",
             description="market data: ticks, bars, feed status (last tick of any instrument at once)",
-            subjects=["md.tick.>", "md.bar.>", "md.status.>"],
+            subjects=["md.tick.>", "md.bar.>", "md.status.>", "md.fence.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=cfg.md_max_age_s,
@@ -66,7 +68,7 @@ def stream_configs(cfg: StreamsConfig) -> list[StreamConfig]:
         StreamConfig(
             name="TD_EVT",
             description="the order event store",
-            subjects=["td.evt.>"],
+            subjects=["td.evt.>", "td.fence.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_bytes=cfg.td_evt_max_bytes,

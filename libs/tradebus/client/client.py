@@ -30,6 +30,7 @@ from tradebus.client.target import TargetPosTask
 from tradebus.config import server_urls
 from tradebus.instrument import Instrument
 from tradebus.logs import get_logger
+from tradebus.md_holding import Holdings
 from tradebus.schemas import MARKET_CONTROL_DECODER
 from tradebus.schemas.base import BusMessage
 from tradebus.schemas.history import MAX_PAGE
@@ -56,6 +57,7 @@ class Client:
         self._quotes: dict[Instrument, Quote] = {}
         self._accounts: dict[tuple[str, str], Any] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        self.holdings = Holdings()  # drops the live ticks and bars of a deposed md_ingest holder
 
     @classmethod
     async def connect(cls, url: str, user: str, password: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> Client:
@@ -166,6 +168,12 @@ class Client:
                     await sub.unsubscribe()
                 raise NotPermitted(refused.result())
         return sub
+
+    async def subscribe_md(self, subject: str, cb: Any) -> Any:
+        """:meth:`subscribe` to live market data, without what a deposed md_ingest holder sends after the
+        takeover (tradebus.md_holding; follows ``md.fence.>`` from the first call on)."""
+        await self.holdings.follow(self.subscribe)
+        return await self.subscribe(subject, self.holdings.guard(cb))
 
     async def follow_stream(self, stream: str, filter_subject: str, cb: Any) -> tuple[Any, str]:
         """Deliver ``stream``'s new messages on ``filter_subject`` to ``cb``, through a push consumer whose

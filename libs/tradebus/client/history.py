@@ -63,7 +63,7 @@ class BarSeries:
 
     async def start(self) -> None:
         if self.period == "1m":
-            self._sub = await self.client.subscribe(md_bar(*self.instrument, "1m"), self._on_bar)
+            self._sub = await self.client.subscribe_md(md_bar(*self.instrument, "1m"), self._on_bar)
         page: BarsPage = await _ask(self.client, self.instrument, BarsQuery(
             venue=self.instrument.venue, exchange=self.instrument.exchange, symbol=self.instrument.symbol,
             period=self.period, count=self.count))
@@ -128,7 +128,7 @@ async def tick_stream(client: BusLink, instrument: Instrument, since_ns: int) ->
             except asyncio.QueueFull:
                 overflowed = True
 
-    sub = await client.subscribe(md_tick(*instrument), on_tick)
+    sub = await client.subscribe_md(md_tick(*instrument), on_tick)
     try:
         seen: set[tuple[int, int]] = set()
         cursor: int | None = None

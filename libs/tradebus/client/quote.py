@@ -32,7 +32,7 @@ class Quote:
         self._sub: Any = None
 
     async def start(self) -> None:
-        self._sub = await self.client.subscribe(self.subject, self._on_tick)
+        self._sub = await self.client.subscribe_md(self.subject, self._on_tick)
         # The newest stored tick, so a quiet instrument still has a price (direct get: no consumer).
         with contextlib.suppress(Exception):
             stored = await last_message(self.client.bus.js, MD_STREAM, self.subject, MARKET_DATA_DECODER,

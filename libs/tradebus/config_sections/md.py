@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from tradebus.config_sections.base import Section, check_instance_id
 
+# A lease shorter than this is renewed more often than a loaded box answers reliably; longer, a failover waits
+# over a minute.
+MIN_LEASE_S = 0.5
+MAX_LEASE_S = 60.0
+
 
 class MdConfig(Section, frozen=True, kw_only=True):
     # This instance's name when several md_ingest run side by side (``tradebus up --md-ingest-instances N``
@@ -28,6 +33,14 @@ class MdConfig(Section, frozen=True, kw_only=True):
     bar_grace_s: float = 2.0  # a bar is closed this long after its minute ends (late ticks still count)
     status_backlog: int = 256  # status events kept while NATS is away, published on reconnect
     subscribe_timeout_s: float = 10.0  # venue subscribe call; also the wait for CTP's instrument list
+    # The venue-session lease (KV md_leases): the holder renews it every lease_s / 3; a standby takes the
+    # venue over once the lease has not moved for lease_s, so this is also roughly the failover time.
+    lease_s: float = 3.0
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
+        if not MIN_LEASE_S <= self.lease_s <= MAX_LEASE_S:
+            raise ValueError(
+                f"[md] lease_s must be between {MIN_LEASE_S:g} and {MAX_LEASE_S:g} seconds "
+                f"(renewed every third of it; a standby takes over after it), got {self.lease_s:g}"
+            )

@@ -7,7 +7,8 @@ from tradebus.config_sections.base import Section, check_instance_id
 
 class TdConfig(Section, frozen=True, kw_only=True):
     # This instance's name when several td_exec run side by side (``tradebus up --td-exec-instances N``
-    # gives 1…N): its heartbeat identity and its data folder ``<data dir>/td_exec-<id>``. "" = the only one.
+    # gives 1…N): its heartbeat identity, its data folder ``<data dir>/td_exec-<id>``, its name in the lease
+    # (KV td_leases) and its forwarding subject td.fwd.<id>. "" = the only one ("default" in leases).
     instance_id: str = ""
     futu: bool = True  # run the Futu trade adapter
     ctp: bool = True  # run the CTP trade adapter
@@ -38,6 +39,11 @@ class TdConfig(Section, frozen=True, kw_only=True):
     keep_closed_s: float = 300.0
     retired_filter_mib: float = 8.0
     closed_sweep_s: float = 30.0  # how often closed orders are looked for
+    # Active/standby (docs/td_exec.md "Several instances"): each account is served by the instance that
+    # holds its lease in KV td_leases; the others stand by and take over once it lapses.
+    lease_s: float = 3.0  # renewed every third of it; a standby takes over after it saw no renewal this long
+    prefer: list[str] = []  # "<venue>:<account>" this instance takes first; others wait one more lease
+    forward_timeout_s: float = 5.0  # a command forwarded to the holder waits this long for its answer
 
     def __post_init__(self) -> None:
         check_instance_id(self.instance_id)
@@ -45,3 +51,15 @@ class TdConfig(Section, frozen=True, kw_only=True):
             raise ValueError(f"max_order_qty must be at least 1, got {self.max_order_qty}")
         if self.keep_closed_s < 0 or self.closed_sweep_s <= 0 or not 0 < self.retired_filter_mib <= 1024:
             raise ValueError("keep_closed_s >= 0, closed_sweep_s > 0 and 0 < retired_filter_mib <= 1024 required")
+        if not 0.3 <= self.lease_s <= 600:
+            raise ValueError(f"lease_s must be between 0.3 and 600 seconds, got {self.lease_s:g}")
+        if not 0 < self.forward_timeout_s <= 60:
+            raise ValueError(f"forward_timeout_s must be > 0 and at most 60 seconds, got {self.forward_timeout_s:g}")
+        for item in self.prefer:
+            if item.count(":") != 1 or not all(item.split(":")):
+                raise ValueError(f"prefer entry {item!r}: write <venue>:<account>, e.g. \"ctp:000001\"")
+
+    @property
+    def holder_id(self) -> str:
+        """This instance's name in leases and fences, and the token of its ``td.fwd.<id>``."""
+        return self.instance_id or "default"

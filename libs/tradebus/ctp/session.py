@@ -139,22 +139,33 @@ class Requests:
 
 
 AfterLogin = Callable[[LoginInfo], Awaitable[None]]
+LoggedIn = Callable[[LoginInfo], None]
 
 
 class LoginSession:
     """Runs the login sequence on each front connection and reports to its listener.
 
     Feed it every bridged callback through :meth:`handle`; what it does not consume is the client's.
+
+    ``logged_in`` runs inside :meth:`handle` of the login answer, before the next callback is handled:
+    the front replays the private flow (``OnRtnOrder``/``OnRtnTrade``) right after that answer, and
+    those callbacks may already wait in the loop's queue ahead of the login task's next step, so the
+    session's ids and trading day must be known when they are handled, not one task step later.
+    ``after_login`` (settlement confirm, instrument list …) runs in the login task afterwards.
     """
 
     def __init__(self, api: Any, module: ModuleType, ctp: CtpConfig, listener: SessionListener, *,
                  authenticate: bool, backoff: Backoff, after_login: AfterLogin | None = None,
-                 next_rid: Callable[[], int] | None = None, timeout: float = REQUEST_TIMEOUT_S) -> None:
+                 logged_in: LoggedIn | None = None, next_rid: Callable[[], int] | None = None,
+                 timeout: float = REQUEST_TIMEOUT_S) -> None:
         self._api, self._module, self._ctp = api, module, ctp
         self._listener = listener
         self._authenticate = authenticate and bool(ctp.app_id)
         self._backoff = backoff
         self._after_login = after_login
+        self._logged_in = logged_in
+        self._login_rid: int | None = None
+        self._logged_in_done = False
         self._own_rid = 0
         self.requests = Requests(next_rid or self._next_own_rid, timeout)
         self.front_up = False
@@ -181,6 +192,9 @@ class LoginSession:
         elif name == "OnRspError":
             error, rid, last = args
             return self.requests.on_rsp(None, error, rid, last)
+        elif name == "OnRspUserLogin" and len(args) == 4:
+            self._on_login_answer(*args)
+            return self.requests.on_rsp(*args)
         elif name.startswith("OnRsp") and len(args) == 4:
             return self.requests.on_rsp(*args)
         else:
@@ -192,6 +206,7 @@ class LoginSession:
             return
         self._cancel()
         self.front_up, self.ready, self.login = True, False, None
+        self._logged_in_done = False
         self._listener.front_connected()
         self._start()
 
@@ -202,6 +217,22 @@ class LoginSession:
         self.requests.fail_all(disconnect_text(reason))
         if not self._stopped:
             self._listener.front_disconnected(disconnect_text(reason))
+
+    def _on_login_answer(self, row: Row | None, error: Error | None, rid: int, last: bool) -> None:
+        """Our login's successful answer: the session's ids, now (see the class docstring)."""
+        if rid != self._login_rid or row is None or (error is not None and error[0] != 0):
+            return
+        self._login_rid = None
+        try:
+            self.login = self._login_info([row])
+            self._note_logged_in(self.login)
+        except Exception:  # the login task calls it again and retries like a failed client step
+            log.exception("ctp logged-in step failed")
+
+    def _note_logged_in(self, login: LoginInfo) -> None:
+        if not self._logged_in_done and self._logged_in is not None:
+            self._logged_in(login)
+        self._logged_in_done = True
 
     # --- the sequence -----------------------------------------------------------------------------
 
@@ -223,7 +254,9 @@ class LoginSession:
             if self.login is None:
                 if self._authenticate:
                     await self.requests.call("authentication", self._send_authenticate)
-                self.login = self._login_info(await self.requests.call("login", self._send_login))
+                rows = await self.requests.call("login", self._send_login)
+                self.login = self.login or self._login_info(rows)
+            self._note_logged_in(self.login)
             if self._after_login is not None:
                 await self._after_login(self.login)
         except RequestFailed as failure:
@@ -255,6 +288,7 @@ class LoginSession:
         f = self._module.CThostFtdcReqUserLoginField()
         f.BrokerID, f.UserID = self._ctp.broker_id, self._ctp.user_id
         f.Password = self._ctp.password.reveal()
+        self._login_rid = rid
         return int(self._api.ReqUserLogin(f, rid))
 
     def _login_info(self, rows: list[Row]) -> LoginInfo:

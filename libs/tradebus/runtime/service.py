@@ -51,6 +51,15 @@ class Service:
         self.config = config
         self.metrics = Registry()
         self.bus: Bus = None  # type: ignore[assignment]  # set by the runtime before start()
+        self.exit_code = 0
+        self.exit_requested = asyncio.Event()
+
+    def exit(self, code: int) -> None:
+        """Stop the service and end the process with ``code`` (a supervisor tells a crash from a step-down)."""
+        if not self.exit_requested.is_set():
+            log.warning("service exiting", code=code)
+            self.exit_code = code
+            self.exit_requested.set()
 
     @property
     def data_dir(self) -> str:
@@ -108,7 +117,9 @@ class Runtime:
     def health_state(self) -> HealthState:
         if self.state != HealthState.OK:
             return self.state
-        return HealthState.OK if all(v == "ok" for v in self.all_checks().values()) else HealthState.DEGRADED
+        # "ok, <detail>" is healthy too (e.g. td_exec's "ok, standby: …" for accounts another instance holds).
+        healthy = all(v == "ok" or v.startswith("ok, ") for v in self.all_checks().values())
+        return HealthState.OK if healthy else HealthState.DEGRADED
 
     def heartbeat(self) -> Heartbeat:
         return Heartbeat(service=self.service.name, instance=self.instance, pid=os.getpid(),
@@ -200,8 +211,12 @@ class Runtime:
             self.state = HealthState.OK
             log.info("service started", version=__version__, health_port=self.health_port or None)
             heartbeats = asyncio.create_task(self._heartbeats(), name="heartbeats")
-            await self.stop_event.wait()
-            return 0
+            exit_wait = asyncio.create_task(self.service.exit_requested.wait(), name="exit-requested")
+            stop_wait = asyncio.create_task(self.stop_event.wait(), name="stop-requested")
+            await asyncio.wait((exit_wait, stop_wait), return_when=asyncio.FIRST_COMPLETED)
+            exit_wait.cancel()
+            stop_wait.cancel()
+            return self.service.exit_code
         finally:
             await self._shutdown(heartbeats)
 

@@ -32,6 +32,7 @@ from tradebus.schemas.health import ChildProcess, HealthState, Heartbeat, System
 from tradebus.schemas.history import BarsPage, BarsQuery, HistoryMessage, HistoryRefused, TicksPage, TicksQuery
 from tradebus.schemas.market import (
     Bar,
+    FeedFence,
     FeedState,
     FeedStatus,
     Level,
@@ -44,6 +45,7 @@ from tradebus.schemas.market import (
 )
 from tradebus.schemas.orders import (
     TERMINAL_STATUSES,
+    AccountFence,
     CancelOrder,
     CommandAccepted,
     CommandDenied,
@@ -93,6 +95,7 @@ TRADE_REPLY_DECODER = msgspec.json.Decoder(TradeReply)
 HISTORY_DECODER = msgspec.json.Decoder(HistoryMessage)
 AUTH_DECODER = msgspec.json.Decoder(AuthMessage)
 SYSTEM_DECODER = msgspec.json.Decoder(SystemMessage)
+FENCE_DECODER = msgspec.json.Decoder(AccountFence)  # td.fence.<venue>.<account>.<holder> in TD_EVT
 
 # Subject family (first two tokens, or one) → the decoder for everything published under it.
 _FAMILIES: tuple[tuple[str, msgspec.json.Decoder], ...] = (
@@ -101,6 +104,8 @@ _FAMILIES: tuple[tuple[str, msgspec.json.Decoder], ...] = (
     ("md.", MARKET_DATA_DECODER),
     ("td.cmd.", TRADE_COMMAND_DECODER),
     ("td.evt.", ORDER_EVENT_DECODER),
+    ("td.fence.", FENCE_DECODER),
+    ("td.fwd.", TRADE_COMMAND_DECODER),
     ("auth.", AUTH_DECODER),
     ("sys.", SYSTEM_DECODER),
 )
@@ -115,6 +120,7 @@ def decoder_for_subject(subject: str) -> msgspec.json.Decoder | None:
 
 __all__ = [
     "AUTH_DECODER",
+    "FENCE_DECODER",
     "HISTORY_DECODER",
     "MARKET_CONTROL_DECODER",
     "MARKET_DATA_DECODER",
@@ -125,6 +131,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "TRADE_COMMAND_DECODER",
     "TRADE_REPLY_DECODER",
+    "AccountFence",
     "AccountSnapshot",
     "AuthCommand",
     "AuthMessage",
@@ -139,6 +146,7 @@ __all__ = [
     "ChildProcess",
     "CommandAccepted",
     "CommandDenied",
+    "FeedFence",
     "FeedState",
     "FeedStatus",
     "FundsReply",

@@ -119,5 +119,18 @@ class SubscriptionReply(BusMessage, frozen=True, kw_only=True):
     error: str = ""
 
 
-MarketData = Tick | Bar | FeedStatus
+class FeedFence(BusMessage, frozen=True, kw_only=True):
+    """The md_ingest instance that holds a venue's session (its lease) marks the MD stream with it.
+
+    Every tick, bar and status the holder stores afterwards must find this fence still the last message on
+    ``md.fence.<venue>``; a newer holder's fence makes the older holder's stores fail (no tick from two
+    holders). Readers of market data skip it."""
+
+    venue: str
+    holder: str  # the holder's [md] instance_id
+    epoch: int  # the lease's revision when it was taken: grows with every takeover
+    ts_event: int
+
+
+MarketData = Tick | Bar | FeedStatus | FeedFence
 MarketControl = SubscribeRequest | UnsubscribeRequest | SubscriptionReply

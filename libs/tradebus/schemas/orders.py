@@ -193,6 +193,19 @@ class CommandDenied(BusMessage, frozen=True, kw_only=True):
     client_order_id: str | None = None
 
 
+class AccountFence(BusMessage, frozen=True, kw_only=True):
+    """A td_exec instance took over an account: from here on only its appends of the account are accepted.
+
+    Stored in TD_EVT on ``td.fence.<venue>.<account>.<holder>``; every later append of the account expects
+    it to be the account's newest fence (docs/td_exec.md, "Several instances")."""
+
+    venue: str
+    account: str
+    holder: str  # the instance id ([td] instance_id, "default" when unset)
+    epoch: int  # the lease's epoch in KV td_leases
+    ts: int
+
+
 class TradeView(BusMessage, frozen=True, kw_only=True):
     """One fill of one of our orders, as a reader sees it (a fold of ``OrderFilled`` events)."""
 

@@ -134,7 +134,8 @@ class CtpVenue:
         self._queries.start()
         api = self._api_factory(self._cfg.td_front, str(self._dir / "flow"))
         self._session = LoginSession(
-            api, td, self._cfg, self, authenticate=True, after_login=self._after_login, next_rid=self._next_rid,
+            api, td, self._cfg, self, authenticate=True, logged_in=self._logged_in, after_login=self._after_login,
+            next_rid=self._next_rid,
             backoff=Backoff(LOGIN_RETRY_S, LOGIN_RETRY_S, jitter=0.0),
         )
         self._spi = trader_spi(asyncio.get_running_loop(), self._dispatch, CALLBACKS)
@@ -198,13 +199,17 @@ class CtpVenue:
     def front_connected(self) -> None:
         log.info("ctp front connected; logging in")
 
-    async def _after_login(self, login: LoginInfo) -> None:
-        """Settlement confirm, then the instruments and their limits on the first login of a day."""
+    def _logged_in(self, login: LoginInfo) -> None:
+        """The session's ids and day, set before the private flow's replay that follows the answer is
+        handled: that replay names orders by FrontID/SessionID/OrderRef within this trading day."""
         self._front_id, self._session_id = login.front_id, login.session_id
         self._max_order_ref, self._trading_day = login.max_order_ref, login.trading_day
         self._journal.start_day(self._trading_day)
         log.info("ctp logged in: FrontID=%d SessionID=%d MaxOrderRef=%d TradingDay=%s",
                  self._front_id, self._session_id, self._max_order_ref, self._trading_day)
+
+    async def _after_login(self, login: LoginInfo) -> None:
+        """Settlement confirm, then the instruments and their limits on the first login of a day."""
         assert self._session is not None
         await self._session.requests.call("settlement confirm", self._send_settlement_confirm)
         if self._instruments_day != self._trading_day:

@@ -85,6 +85,7 @@ class Journal:
         self._by_coid: dict[str, Sent] = {}
         self._by_key: dict[tuple[int, int, int], Sent] = {}
         self._by_ref: dict[int, Sent] = {}
+        self._max_ref = 0  # kept as entries arrive: a max over the day's refs per order would grow with the day
         self._by_sysid: dict[tuple[str, str], str] = {}
         self._sysid_of: dict[str, tuple[str, str]] = {}
         self._progress: dict[str, tuple[int, int]] = {}
@@ -124,6 +125,7 @@ class Journal:
         self._by_coid.clear()
         self._by_key.clear()
         self._by_ref.clear()
+        self._max_ref = 0
         self._by_sysid.clear()
         self._sysid_of.clear()
         self._progress.clear()
@@ -143,6 +145,7 @@ class Journal:
             self._by_coid[entry.coid] = entry
             self._by_key[(entry.front, entry.session, entry.ref)] = entry
             self._by_ref[entry.ref] = entry
+            self._max_ref = max(self._max_ref, entry.ref)
         elif isinstance(entry, SysId):
             self._by_sysid[(entry.exchange, entry.sysid)] = entry.coid
             self._sysid_of[entry.coid] = (entry.exchange, entry.sysid)
@@ -164,7 +167,7 @@ class Journal:
 
     @property
     def max_ref(self) -> int:
-        return max(self._by_ref, default=0)
+        return self._max_ref
 
     def record_sent(self, sent: Sent) -> None:
         self._append(sent)

@@ -60,6 +60,8 @@ def order_report(row: Row, account: str, coid: str | None, *, reconciliation: bo
         reason=str(row.get("StatusMsg", "")),
         ts_event=beijing_ns_or_none(str(row.get("InsertDate", "")), str(stamp)) or time.time_ns(),
         reconciliation=reconciliation,
+        foreign=coid is None,  # our journal names every order our sessions sent
+        ts_inserted=beijing_ns_or_none(str(row.get("InsertDate", "")), str(row.get("InsertTime", ""))) or 0,
     )
 
 

@@ -318,3 +318,58 @@ async def place_elsewhere(other: CtpVenue, sink: RecordingSink, new: VenueOrder)
     report = await sink.wait(lambda: next((r for r in sink.order_states(new.client_order_id) if r.venue_order_id),
                                           None), what="the other session's order report")
     return str(report.venue_order_id)
+
+
+async def test_an_order_in_flight_when_its_holder_died_is_adopted_not_doubled(  # type: ignore[no-untyped-def]
+        nats_server, bus: Bus, tmp_path: Path) -> None:
+    """The holder dies after sending (slow front: no report stored); the next holder runs on another
+    host (its own data dir, so its journal never saw those sends) and a new CTP session."""
+    front = CtpFront(tmp_path / "front", "--order-ack-delay-ms", "1500", seed=5).start()
+    observer: CtpVenue | None = None
+    dead = await TdExec(nats_server.url, front, tmp_path / "td-a").start()
+    heir = TdExec(nats_server.url, front, tmp_path / "td-b")
+    try:
+        observer, sink = await start_venue(front, tmp_path / "observer")  # another terminal of the investor
+        rb = await observer.instrument("SHFE", "rb2601")
+        assert rb is not None and rb.lower_limit is not None
+        reply = await submit_when_ready(bus, order("lone", rb.lower_limit), dead)
+        assert isinstance(reply, CommandAccepted) and reply.order.status is OrderStatus.SUBMITTED, reply
+        for twin in ("twin-1", "twin-2"):  # two identical orders in flight: no pairing is certain
+            reply = await request(bus, order(twin, rb.lower_limit, qty=2))
+            assert isinstance(reply, CommandAccepted) and reply.order.status is OrderStatus.SUBMITTED, reply
+        await dead.stop(signal.SIGKILL)
+        # the three inserts are at the front, under the dead session's FrontID/SessionID
+        at_front: list[Any] = []
+
+        async def three_at_front() -> bool:
+            at_front[:] = await observer.query_orders(INVESTOR)  # type: ignore[union-attr]
+            return len(at_front) == 3
+
+        await until_async(three_at_front, 20, "the dead holder's three orders at the front", interval=0.2)
+        lone_key = next(r.venue_order_id for r in at_front if r.qty == 1)
+        twin_keys = {str(r.venue_order_id) for r in at_front if r.qty == 2}
+
+        await heir.start()
+        lone = await until_status(bus, "lone", OrderStatus.ACCEPTED, timeout=30)
+        assert lone.venue_order_id == lone_key
+        for key in twin_keys:  # ambiguous: recorded as external, as before
+            await until_status(bus, observer.external_client_order_id(key), OrderStatus.ACCEPTED, timeout=30)
+        # a later identical order of another terminal has no candidate left: external
+        elsewhere = await place_elsewhere(observer, sink, venue_order("theirs", price=rb.lower_limit))
+        await until_status(bus, observer.external_client_order_id(elsewhere), OrderStatus.ACCEPTED, timeout=30)
+
+        kinds = [type(e).__name__ for e in await events(bus, "lone")]
+        assert kinds == ["OrderSubmitted", "OrderAccepted"], kinds
+        reply = await request(bus, QueryOrders(venue="ctp", account=INVESTOR))
+        externals = {o.client_order_id for o in reply.orders if o.external}
+        assert externals == {observer.external_client_order_id(k) for k in {*twin_keys, elsewhere}}, externals
+        assert observer.external_client_order_id(str(lone_key)) not in externals
+        twins = {o.client_order_id: o.status for o in reply.orders if o.client_order_id.startswith("twin-")}
+        assert twins == {"twin-1": OrderStatus.SUBMITTED, "twin-2": OrderStatus.SUBMITTED}, twins
+        assert "not adopted: ambiguous" in heir.tail() or "not adopted: ambiguous" in heir.output.decode()
+    finally:
+        if observer is not None:
+            await observer.stop()
+        await heir.stop()
+        await dead.stop()
+        front.stop()

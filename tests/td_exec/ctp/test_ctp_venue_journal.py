@@ -23,6 +23,8 @@ def test_journal_survives_a_restart_and_forgets_yesterday(tmp_path: Path) -> Non
     j = Journal(path)
     j.start_day("20250102")
     j.record_sent(_sent("20250102", 7, 5, "a"))
+    j.record_sent(_sent("20250102", 6, 2, "b"))  # an earlier session's lower ref, learnt later
+    assert j.max_ref == 5
     j.record_sysid("SHFE", "101", "a")
     j.record_progress("1:7:5", OrderStatus.ACCEPTED, 0)
     j.record_fill("ctp:SHFE:9")
@@ -31,7 +33,7 @@ def test_journal_survives_a_restart_and_forgets_yesterday(tmp_path: Path) -> Non
         fh.write(b'{"type":"sent","day":"2025')  # a write torn by a crash
     j = Journal(path)
     j.start_day("20250102")
-    assert j.max_ref == 5 and j.by_key(1, 7, 5).coid == "a" and j.by_ref(5).coid == "a"
+    assert j.max_ref == 5 and j.by_key(1, 7, 5).coid == "a" and j.by_ref(5).coid == "a" and j.by_ref(2).coid == "b"
     assert j.by_sysid("SHFE", "101") == "a" and j.sysid_of("a") == ("SHFE", "101")
     assert not j.is_progress("1:7:5", OrderStatus.ACCEPTED, 0)
     assert j.is_progress("1:7:5", OrderStatus.PARTIALLY_FILLED, 1)

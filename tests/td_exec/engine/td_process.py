@@ -46,15 +46,17 @@ async def submit_when_ready(bus: Bus, cmd: SubmitOrder, timeout: float = 20.0) -
 
 
 @contextlib.asynccontextmanager
-async def td_exec_process(nats_url: str, data_dir: Path) -> AsyncIterator[TdProcess]:
-    """Start td_exec (sim venue only); kill it on the way out if the test did not stop it."""
+async def td_exec_process(nats_url: str, data_dir: Path, extra_env: dict[str, str] | None = None,
+                          ) -> AsyncIterator[TdProcess]:
+    """Start td_exec (sim venue only), with ``extra_env`` on top; kill it on the way out if the test did not."""
     port = free_port()
     env = {**os.environ, "TRADEBUS_NATS_URL": nats_url, "TRADEBUS_DATA_DIR": str(data_dir),
            "TRADEBUS_LOG_FORMAT": "json", "TRADEBUS_TD_FUTU": "0", "TRADEBUS_TD_CTP": "0", "TRADEBUS_TD_SIM": "1",
            "TRADEBUS_TD_SIM_TICK_S": "0.2",
            # services/ on the path: a checkout whose editable install predates td_exec still runs it
            "PYTHONPATH": os.pathsep.join([str(ROOT / "services"), str(ROOT / "libs"),
-                                          os.environ.get("PYTHONPATH", "")])}
+                                          os.environ.get("PYTHONPATH", "")]),
+           **(extra_env or {})}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "td_exec", "--health-port", str(port), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

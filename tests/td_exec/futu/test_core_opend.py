@@ -15,6 +15,7 @@ from api_conftest import TRADE_PWD_MD5, futu, with_timeout
 from core_opend import CoreOpenDThread
 from futu_stack import Stack, futu_stack, until
 from nats.js.errors import KeyNotFoundError
+from polling import wait_for
 
 from tradebus.schemas.account import InstrumentInfo
 from tradebus.schemas.orders import CommandAccepted, OrderRejected, OrderStatus, Side, SubmitOrder
@@ -63,6 +64,9 @@ def test_unmodified_futu_api_quote_context(core: CoreOpenDThread) -> None:
         assert ret == futu.RET_OK and quote["code"].iloc[0] == HK_CODE and quote["last_price"].iloc[0] == 300.0
         ret, text = ctx.get_market_snapshot([HK_CODE])
         assert (ret, text) == (futu.RET_ERROR, "unsupported")  # fails at once, not after a timeout
+        # futu-api hands pushes to the handler on its own callback thread: on a busy machine the
+        # subscription's first push reaches the handler after the requests above have returned
+        wait_for(lambda: pushed, 10, "the first quote push at the handler")
     finally:
         ctx.close()
     assert pushed and pushed[0][0] == futu.RET_OK and pushed[0][1]["code"].iloc[0] == HK_CODE

@@ -26,6 +26,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from td_exec.engine import Engine
 from tradebus.bus import answerable
+from tradebus.bus.flush import flush_in_order
 from tradebus.logs import get_logger
 from tradebus.schemas import TRADE_COMMAND_DECODER
 from tradebus.schemas.base import BusMessage
@@ -55,7 +56,7 @@ class CommandServer:
             subject = td_cmd(venue, "x").rsplit(".", 1)[0] + ".*"
             self._subs.append(await nc.subscribe(subject, queue=QUEUE, cb=self._on_msg))
         self._subs.append(await nc.subscribe(td_fwd(self.engine.cfg.holder_id), cb=self._on_forwarded))
-        await nc.flush()
+        await flush_in_order(nc)
 
     async def stop(self) -> None:
         for sub in self._subs:

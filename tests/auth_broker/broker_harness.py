@@ -23,6 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.natsd import free_port
 from tradebus.schemas import AUTH_DECODER
 from tradebus.schemas.auth import AuthCommand, AuthReply, AuthState, AuthStateChanged
@@ -322,7 +323,7 @@ class StateWatch:
 async def watch_states(bus: Bus, instance: str) -> StateWatch:
     watch = StateWatch()
     await bus.nc.subscribe(auth_state(instance), cb=watch.on_msg)
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     return watch
 
 

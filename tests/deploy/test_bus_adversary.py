@@ -17,6 +17,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from polling import until
 
 from deploy.conftest import SecureNats, as_user, raw_client, violation
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.heartbeats import last_heartbeats
 from tradebus.bus.topology import ensure_topology
 from tradebus.config import StreamsConfig
@@ -94,7 +95,7 @@ async def test_every_forbidden_write_is_refused(topology: SecureNats, user: str)
             await nc.publish(subject, b"{}", reply=f"_INBOX.{user}.probe")
         for subject in subscriptions:
             await nc.subscribe(subject)
-        await nc.flush()
+        await flush_in_order(nc)
 
         def refused(kind: str) -> set[str]:
             # nats-py lower-cases the server's -ERR text, so compare subjects case-insensitively.
@@ -170,7 +171,7 @@ async def test_exploit_b_ws_edge_push_consumer_into_td_evt_stores_nothing(topolo
     async with raw_client(topology, "ws_edge", reports) as nc:
         js = nc.jetstream()
         await nc.publish(sys_health("ws_edge"), forged)
-        await nc.flush()
+        await flush_in_order(nc)
         # Control: the same consumer with a deliver subject ws_edge listens on does deliver.
         control = await nc.subscribe("_INBOX.ws_edge.control")
         await js.add_consumer(own, ConsumerConfig(deliver_subject="_INBOX.ws_edge.control",
@@ -179,7 +180,7 @@ async def test_exploit_b_ws_edge_push_consumer_into_td_evt_stores_nothing(topolo
         attack = await js.add_consumer(own, ConsumerConfig(deliver_subject=target,
                                                            deliver_policy=DeliverPolicy.ALL))
         await nc.subscribe(target)  # giving it a listener is what the attacker would try next
-        await nc.flush()
+        await flush_in_order(nc)
         await until(lambda: any("subscription" in r and target.lower() in r for r in reports), 5,
                     "the subscription to the td.evt subject refused")
         info = await js.consumer_info(own, attack.name)
@@ -196,7 +197,7 @@ async def test_no_user_can_aim_a_push_consumer_into_td_evt(topology: SecureNats,
     publisher = user if user in HEARTBEAT_SERVICES else "ws_edge"
     async with as_user(topology, publisher) as bus:
         await bus.nc.publish(sys_health(publisher), b"{}")
-        await bus.nc.flush()
+        await flush_in_order(bus.nc)
     async with as_user(topology, "td_exec") as td:
         before = (await td.js.stream_info("TD_EVT")).state.last_seq
     target = next(f.sample for f in FAMILIES if f.grant == "td.evt.>")
@@ -210,7 +211,7 @@ async def test_no_user_can_aim_a_push_consumer_into_td_evt(topology: SecureNats,
         attack = await js.add_consumer(source, ConsumerConfig(deliver_subject=target,
                                                               deliver_policy=DeliverPolicy.LAST))
         await nc.subscribe(target)
-        await nc.flush()
+        await flush_in_order(nc)
         await until(lambda: any("subscription" in r and target.lower() in r for r in reports), 5,
                     f"{user}'s subscription to {target} refused")
         assert (await js.consumer_info(source, attack.name)).delivered.consumer_seq == 0

@@ -17,7 +17,8 @@ import time
 import nats.errors
 import pytest
 
-from deploy.conftest import SecureNats, raw_client
+from deploy.conftest import REPO, SecureNats, raw_client
+from tradebus.bus.flush import flush_in_order
 from tradebus.permissions import SERVER_PING_INTERVAL_S, SERVER_PING_MAX
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,13 +32,14 @@ DROPPED_WITHIN_S = (SERVER_PING_MAX + 2) * SERVER_PING_INTERVAL_S
 MEMBER = """
 import asyncio, os, sys
 import nats
+from tradebus.bus.flush import flush_in_order
 
 async def main():
     nc = await nats.connect(sys.argv[1], user="td_exec", password=os.environ["PW"], allow_reconnect=False)
     async def answer(msg):
         await msg.respond(b"frozen-member")
     await nc.subscribe(sys.argv[2], queue=sys.argv[3], cb=answer)
-    await nc.flush()
+    await flush_in_order(nc)
     print("ready", flush=True)
     await asyncio.Event().wait()
 
@@ -57,7 +59,7 @@ async def _asks(nc: nats.aio.client.Client, count: int) -> list[bytes | None]:
 
 
 async def test_a_frozen_queue_member_is_dropped_and_stops_taking_requests(secure_nats: SecureNats) -> None:
-    env = {**os.environ, "PW": secure_nats.passwords["td_exec"]}
+    env = {**os.environ, "PW": secure_nats.passwords["td_exec"], "PYTHONPATH": str(REPO / "libs")}
     member = await asyncio.create_subprocess_exec(sys.executable, "-c", MEMBER, secure_nats.url, SUBJECT, QUEUE,
                                                   stdout=asyncio.subprocess.PIPE, env=env)
     try:
@@ -71,7 +73,7 @@ async def test_a_frozen_queue_member_is_dropped_and_stops_taking_requests(secure
                 await msg.respond(b"live-member")
 
             await live.subscribe(SUBJECT, queue=QUEUE, cb=answer)
-            await live.flush()
+            await flush_in_order(live)
             # Both members take requests before the freeze (the member process is really in the group).
             seen = set(await _asks(edge, 30))
             assert {b"live-member", b"frozen-member"} <= seen, seen

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from deploy.conftest import REPO, SecureNats, as_user, violation
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.pipelined import PipelinedPublisher
 from tradebus.bus.replay import fold_stream, last_message
 from tradebus.bus.topology import ensure_topology
@@ -116,8 +117,8 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
             await msg.respond(b"ok")
 
         await td.nc.subscribe("td.cmd.>", cb=cmd)
-        await md.nc.flush()
-        await td.nc.flush()
+        await flush_in_order(md.nc)
+        await flush_in_order(td.nc)
         # The edges request and read.
         for edge in ("ws_edge", "fmz_edge"):
             async with as_user(secure_nats, edge) as bus:
@@ -139,9 +140,9 @@ async def test_each_service_does_its_job(secure_nats: SecureNats) -> None:
                         fut.set_result(msg.data)
 
                 await bus.nc.subscribe("md.tick.>", cb=on_tick)
-                await bus.nc.flush()
+                await flush_in_order(bus.nc)
                 await md.publish(md_tick("ctp", "SHFE", "rb2601"), _tick(2))
-                await md.nc.flush()  # on the server before the deadline starts: the wait is for delivery only
+                await flush_in_order(md.nc)  # on the server before the deadline starts: the wait is for delivery only
                 assert b'"seq":2' in await asyncio.wait_for(got, 10)
 
 

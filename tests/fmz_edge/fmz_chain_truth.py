@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.market import Tick
 
@@ -73,7 +74,7 @@ class BusWatch:
         # TD_EVT is read through an ordered consumer on our own inbox: no user may subscribe to td.evt itself
         await self.bus.js.subscribe("td.evt.>", cb=self._on_order_event, ordered_consumer=True,
                                     deliver_policy=DeliverPolicy.NEW)
-        await self.bus.nc.flush()
+        await flush_in_order(self.bus.nc)
         return self
 
     async def _on_tick(self, msg: Msg) -> None:

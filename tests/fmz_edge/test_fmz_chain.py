@@ -28,6 +28,7 @@ from fmz_edge.protocol import num, num_str
 from opend_sim.api.accounts import build_accounts
 from opend_sim.api.mapping import TRD_ENV_REAL, TRD_ENV_SIMULATE
 from supervisor.registry import SIM_LOGIN_ACCOUNT
+from tradebus.bus.flush import flush_in_order
 from tradebus.schemas.market import Bar, Tick
 from tradebus.sim.instruments import hk_tick_size
 from tradebus.users import UserStore
@@ -449,7 +450,7 @@ async def test_bad_input_of_each_kind_gets_an_error_and_changes_nothing(chain: C
     assert status == 200 and json.loads(body) == {"error": "not support GET method."}
 
     # Nothing reached td_exec (it writes an event for every order, even a refused one) or a venue.
-    await watch.bus.nc.flush()
+    await flush_in_order(watch.bus.nc)
     assert watch.order_events == []
     assert await venue_orders(chain) == venue_before
     assert await demo.data("/ctp", "orders", {}) == open_before
@@ -478,7 +479,7 @@ async def test_a_replayed_nonce_is_refused_and_places_nothing(chain: Chain, watc
     assert "replay refused" in older["error"]  # behind the last accepted nonce by more than the 2 s allowance
     stale = await demo.call("/ctp", "orders", {}, nonce=time.time_ns() - 120 * 10**9)
     assert "away from server time" in stale["error"]
-    await watch.bus.nc.flush()
+    await flush_in_order(watch.bus.nc)
     submitted = [s for s, e in watch.order_events if e["type"] == "OrderSubmitted"]
     assert len(submitted) == 1 and submitted[0].endswith("." + order_id_part(order_id))
     assert await venue_orders(chain) == venue_before
@@ -520,7 +521,7 @@ async def test_a_second_user_can_neither_see_nor_cancel_demos_orders(chain: Chai
     assert await bob.data("/futu", "orders", {}) == []
     assert await bob.data("/futu", "historyorders", {"limit": 0, "since": 0}) == []
 
-    await watch.bus.nc.flush()
+    await flush_in_order(watch.bus.nc)
     assert not any(e["type"].startswith("OrderCancel") for _s, e in watch.order_events)
     for path, fmz_id, symbol in (("/ctp", ctp_id, M), (FUTU, futu_id, TENCENT)):
         assert (await demo.data(path, "order", {"id": fmz_id, "symbol": symbol}))["status"] == "pending"

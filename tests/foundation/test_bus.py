@@ -9,6 +9,7 @@ from polling import until_async
 from tradebus import schemas as s
 from tradebus import subjects
 from tradebus.bus import Bus, RequestFailed, RequestTimeout, connect, ensure_topology, fold_stream, last_message
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.topology import BUCKETS, STREAMS, heartbeat_stream_config
 from tradebus.config import NatsConfig, StreamsConfig
 
@@ -90,7 +91,7 @@ async def test_serve_never_answers_onto_a_subject_that_is_not_an_inbox(bus: Bus)
     forged = await bus.nc.subscribe("svc.ask2")
     await bus.nc.publish("svc.ask2", b"{}", reply=subjects.td_evt("ctp", "000001", "O-2"))
     await bus.reply(await forged.next_msg(timeout=2), s.CommandDenied(code="x", reason="y"))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     assert (await bus.js.stream_info("TD_EVT")).state.messages == 0
 
 
@@ -168,7 +169,7 @@ async def test_last_message_returns_the_newest_tick_captured_from_core_publish(b
     assert await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER) is None
     for seq in range(1, 4):
         await bus.publish(subject, _tick(seq, 3100.0 + seq))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
 
     async def third() -> s.Tick | None:
         tick = await last_message(bus.js, "MD", subject, s.MARKET_DATA_DECODER)

@@ -26,6 +26,7 @@ from polling import until
 from md_ingest.service import MdIngest
 from opend_sim.state_dir import trust_device
 from tradebus.bus import Bus, connect, ensure_topology
+from tradebus.bus.flush import flush_in_order
 from tradebus.config import Config, CtpConfig, FutuConfig, NatsConfig, Secret
 from tradebus.config_sections.md import MdConfig
 from tradebus.schemas import MARKET_DATA_DECODER
@@ -153,7 +154,7 @@ class Harness:
             self._changed.set()
 
         await self.bus.nc.subscribe("md.>", cb=on_msg)
-        await self.bus.nc.flush()  # the subscription is live at the server before md_ingest says anything
+        await flush_in_order(self.bus.nc)  # the subscription is live at the server before md_ingest says anything
         self.service = MdIngest(self.config)
         self.service.bus = self.service_bus
         await self.service.start()

@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 
 from md_ingest.history import HistoryServer
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.schemas import BarsPage, BarsQuery, HistoryRefused
 from tradebus.schemas.history import HistoryMessage
 from tradebus.schemas.market import Bar
@@ -53,7 +54,7 @@ async def _ask(bus: Bus, query: BarsQuery, handled: asyncio.Queue[None]) -> list
         await bus.nc.publish(MD_CTL_HISTORY, msgspec.json.encode(query), reply=inbox)
         for _ in range(2):
             await asyncio.wait_for(handled.get(), 5)
-        await bus.nc.flush()  # any answer published before the flush has reached our subscription by now
+        await flush_in_order(bus.nc)  # any answer published before the flush has reached our subscription by now
         answers = []
         while sub.pending_msgs:
             answers.append(_decode((await sub.next_msg(timeout=1)).data))

@@ -17,6 +17,7 @@ from test_lease_fence import SUBJECT, _holding, _kv, _tick
 from md_ingest.fence import Gate
 from md_ingest.lease import VenueLease
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.md_holding import HOLDING_HEADER, Holdings, venue_token
 from tradebus.schemas import MARKET_DATA_DECODER
 from tradebus.schemas.market import FeedFence, Tick
@@ -41,7 +42,7 @@ async def test_the_subscriber_drops_the_old_holders_ticks_after_the_new_fence(bu
 
     await bus.nc.subscribe(SUBJECT, cb=holdings.guard(on_tick))
     await bus.nc.subscribe(SUBJECT, cb=on_any)  # the same ticks without the filter: they do arrive
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     assert await old_gate.publish(SUBJECT, _tick(1))
     await until(lambda: admitted == [(1, old_gate.holding)], 5, "the old holder's tick while it holds")
 
@@ -57,7 +58,7 @@ async def test_the_subscriber_drops_the_old_holders_ticks_after_the_new_fence(bu
     assert await new_gate.publish(SUBJECT, _tick(3))
     assert await old_gate.publish(SUBJECT, _tick(4))
     assert await new_gate.publish(SUBJECT, _tick(5))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     await until(lambda: everything == [1, 2, 3, 4, 5], 5, "every tick reaches an unfiltered subscriber")
     assert admitted == [(1, old_gate.holding), (3, new_gate.holding), (5, new_gate.holding)]
     assert holdings.dropped == 2

@@ -14,6 +14,7 @@ from polling import until
 from md_ingest.fence import Gate
 from md_ingest.lease import LEASE_BUCKET, VenueLease
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.kv_lease import OWN_KEY_SHARE
 from tradebus.bus.topology import ensure_topology
 from tradebus.config import StreamsConfig
@@ -67,7 +68,7 @@ async def test_a_new_fence_refuses_the_old_holders_publishes(bus: Bus) -> None:
     deposed: list[str] = []
     old, old_gate = await _holding(bus, kv, 0.5, deposed)
     assert await old_gate.publish(SUBJECT, _tick(1))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     await until_stored(bus, [1])
 
     # A second instance takes the venue (here: the old holder stops renewing and the lease lapses).
@@ -88,7 +89,7 @@ async def test_a_new_fence_refuses_the_old_holders_publishes(bus: Bus) -> None:
     old.publish_deadline = time.monotonic() + 60
     assert await old_gate.publish(SUBJECT, _tick(2))
     assert await new_gate.publish(SUBJECT, _tick(3))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     await until(lambda: deposed == ["ctp"], 5, "the old holder notices its deposition")
     assert not old.held and not old.may_publish(time.monotonic())
     await until_stored(bus, [1, 3])
@@ -110,7 +111,7 @@ async def test_refencing_keeps_the_holder_publishing_and_is_refused_once_deposed
     assert await gate.fence()
     assert gate.fence_seq > first
     assert await gate.publish(SUBJECT, _tick(1))
-    await bus.nc.flush()
+    await flush_in_order(bus.nc)
     await until_stored(bus, [1])
     # Someone else fences the venue: our next re-fence is refused (it is conditional on ours being the newest).
     await bus.js.publish(md_fence("ctp"), _encode(FeedFence(venue="ctp", holder="2", epoch=10**9, ts_event=0)))

@@ -23,6 +23,7 @@ from polling import until, until_async
 
 from md_ingest.publisher import tick_id
 from tradebus.bus import Bus
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.replay import last_message, read_stream
 from tradebus.bus.topology import ensure_topology
 from tradebus.client import Client
@@ -217,7 +218,7 @@ async def test_standby_takes_over_and_a_deposed_holder_stores_nothing(
         await bus.nc.publish(MD_CTL_SUBSCRIBE, msgspec_encode(request), reply=inbox)
         await asyncio.wait_for(got.wait(), WAIT)
         await until_async(lambda: _ticks_since(bus, ASKED, 0), WAIT, "ticks of the asked instrument")
-        await bus.nc.flush()
+        await flush_in_order(bus.nc)
         assert len(replies) == 1 and replies[0].ok, replies
         # Exactly one publishes.
         assert one.metric("md_ticks_published_total") > 0 and two.metric("md_ticks_published_total") == 0
@@ -268,7 +269,7 @@ async def test_standby_takes_over_and_a_deposed_holder_stores_nothing(
         checked = await _stream_check(bus)
         assert checked["holders"] == ["1", "2", "1"], checked
         assert checked["ticks"] > 10
-        await bus.nc.flush()
+        await flush_in_order(bus.nc)
         live.check(client.holdings.dropped)
     finally:
         for p in (one, two):

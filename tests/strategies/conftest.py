@@ -19,6 +19,7 @@ from deploy.conftest import SecureNats
 from opend_sim.api.accounts import build_accounts
 from opend_sim.api.mapping import TRD_ENV_REAL
 from supervisor.registry import SIM_LOGIN_ACCOUNT
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus_users import BusUserSync
 from tradebus.cli.bus_access import BusAccess
 from tradebus.natsd import NatsServer
@@ -69,7 +70,7 @@ async def td_exec_double(world: BusWorld) -> Client:
         await msg.respond(msg.subject.encode())
 
     await nc.subscribe("td.cmd.>", cb=answer)
-    await nc.flush()
+    await flush_in_order(nc)
     return nc
 
 

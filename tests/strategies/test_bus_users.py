@@ -20,6 +20,7 @@ from polling import until_async
 from deploy.test_nats_permissions import violation
 from strategies.conftest import BOB_PW, BusWorld, connect_as, td_exec_double
 from tradebus.asyncapi import covers
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus_users import conf_with_bus_users, permissions_for
 from tradebus.permissions import FAMILIES, STREAM_OWNERS, js_admin
 from tradebus.users import User, UserError, UserStore
@@ -81,10 +82,10 @@ async def test_bus_user_trades_its_own_accounts(world: BusWorld) -> None:
             timeout=2)
         assert "error" in json.loads(answer.data), answer.data
         ticks = await alice.subscribe("md.tick.>")
-        await alice.flush()
+        await flush_in_order(alice)
         md = await connect_as(world, "md_ingest")
         await md.publish("md.tick.ctp.SHFE.rb2601", b"{}")
-        await md.flush()
+        await flush_in_order(md)
         assert (await ticks.next_msg(timeout=2)).subject == "md.tick.ctp.SHFE.rb2601"
         await md.close()
     finally:
@@ -136,7 +137,7 @@ async def test_bus_user_is_refused_outside_its_grants(world: BusWorld,
 async def test_refused_command_never_reaches_td_exec(world: BusWorld) -> None:
     server_side = await td_exec_double(world)
     seen = await server_side.subscribe("td.cmd.ctp.000002")
-    await server_side.flush()
+    await flush_in_order(server_side)
     alice = await connect_as(world, "alice")
     try:
         with pytest.raises((NatsTimeoutError, NoRespondersError)):

@@ -15,6 +15,7 @@ import pytest
 from md_ingest.history import HistoryServer
 from strategies.conftest import ALICE_PW, BusWorld
 from tradebus.bus import Bus, connect, ensure_topology
+from tradebus.bus.flush import flush_in_order
 from tradebus.client import Client, ClientError, SyncClient, UnknownSymbol
 from tradebus.config import NatsConfig, Secret, StreamsConfig
 from tradebus.schemas.market import Bar, Tick
@@ -53,7 +54,7 @@ class Feed:
             await self.md.publish(*self.message(self.published))
             self.advanced.set()
             if self.published % 50 == 0:
-                await self.md.nc.flush()
+                await flush_in_order(self.md.nc)
                 await asyncio.sleep(0.005)  # the feed's pace: ~10 k messages/s, so the test's reads overlap it
 
     async def reach(self, count: int) -> None:
@@ -164,7 +165,7 @@ def test_sync_ticks_read_history_then_live(world: BusWorld) -> None:
     async def publish(first: int, count: int) -> None:
         for n in range(first, first + count):
             await md.publish(*feed.message(n))
-        await md.nc.flush()
+        await flush_in_order(md.nc)
 
     try:
         on_loop(publish(1, 5))

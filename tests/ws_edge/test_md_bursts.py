@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from ws_harness import Client, Stack
 
+from tradebus.bus.flush import flush_in_order
 from tradebus.subjects import md_tick
 from ws_edge import market
 
@@ -29,7 +30,7 @@ async def _burst(stack: Stack) -> list[float]:
     for price in prices:
         tick = stack.md.tick("sim", "SHFE", "rb2601", price)
         await stack.bus.publish(md_tick("sim", "SHFE", "rb2601"), tick)
-    await stack.bus.nc.flush()
+    await flush_in_order(stack.bus.nc)
     return prices
 
 

@@ -25,6 +25,7 @@ from td_exec.engine import AccountStatus, Engine
 from td_exec.sim_venue import SimVenue
 from tradebus.bus import Bus, ensure_topology
 from tradebus.bus import connect as bus_connect
+from tradebus.bus.flush import flush_in_order
 from tradebus.config import NatsConfig, StreamsConfig
 from tradebus.config_sections.td import TdConfig
 from tradebus.config_sections.ws import WsConfig
@@ -90,7 +91,7 @@ class MdPeer:
 
     async def publish(self, tick: Tick) -> None:
         await self.bus.publish(md_tick(tick.venue, tick.exchange, tick.symbol), tick)
-        await self.bus.nc.flush()
+        await flush_in_order(self.bus.nc)
 
     def count(self, kind: type, symbol: str) -> int:
         return sum(1 for r in self.requests if isinstance(r, kind) and r.symbol == symbol)

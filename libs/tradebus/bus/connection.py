@@ -16,6 +16,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from tradebus.bus.errors import RequestFailed, RequestTimeout
+from tradebus.bus.flush import flush_in_order
 from tradebus.config import NatsConfig
 from tradebus.logs import get_logger
 from tradebus.schemas.base import BusMessage
@@ -108,8 +109,9 @@ class Bus:
     async def serve(self, subject: str, handler: Callable[[Msg], Awaitable[None]], *, queue: str = "") -> Any:
         """Subscribe ``handler`` so that one failing request is logged and never kills the subscription.
 
-        Returns once the server has the subscription (a flush round trip), so a request sent right after
-        ``serve`` reaches it instead of meeting "no responders". While disconnected the subscription is
+        Returns once the server has the subscription (:func:`flush_in_order`, not nats-py's ``flush()``,
+        whose PING can overtake the SUB), so a request sent right after ``serve``, from any connection,
+        reaches it instead of meeting "no responders". While disconnected the subscription is
         still replayed on reconnect by nats.py; we just cannot confirm it.
         """
 
@@ -127,7 +129,7 @@ class Bus:
         subscription = await self.nc.subscribe(subject, queue=queue, cb=guarded)
         if self.nc.is_connected:
             try:
-                await self.nc.flush(timeout=self.request_timeout)
+                await flush_in_order(self.nc, self.request_timeout)
             except (TimeoutError, NatsTimeoutError, nats.errors.ConnectionClosedError):
                 log.warning("subscription not confirmed by the server yet", subject=subject)
         return subscription

@@ -22,6 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tradebus.bus import Bus
 from tradebus.bus.errors import RequestFailed, RequestTimeout
+from tradebus.bus.flush import flush_in_order
 from tradebus.client.errors import ClientError, NotPermitted, UnknownSymbol, VenueDown
 from tradebus.client.history import BarSeries, tick_stream
 from tradebus.client.quote import Quote
@@ -157,12 +158,13 @@ class Client:
             raise VenueDown(str(exc)) from None
 
     async def subscribe(self, subject: str, cb: Any) -> Any:
-        """A core subscription, confirmed by a round trip; :class:`NotPermitted` when the bus refuses it."""
+        """A core subscription, confirmed by a round trip that follows the SUB (``flush_in_order``): a message
+        published after this returns reaches ``cb``. :class:`NotPermitted` when the bus refuses it."""
         with self._watch(subject) as refused:
             sub = await self.nc.subscribe(subject, cb=cb)
             # nats-server usually answers a refused SUB with -ERR before the PONG of this flush, but not
             # always; a refusal that comes later still fails the first request on the account's subjects.
-            await self.nc.flush(timeout=self.timeout)
+            await flush_in_order(self.nc, self.timeout)
             if refused.done():
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()

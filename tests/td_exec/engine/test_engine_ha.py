@@ -24,6 +24,7 @@ from td_engine_helpers import TEST_TD, Harness, fut_order, until
 from td_exec.accounts import AccountStatus
 from td_exec.sim_venue import SimVenue
 from tradebus.bus import RequestTimeout
+from tradebus.bus.flush import flush_in_order
 from tradebus.schemas.orders import CommandAccepted, CommandDenied, OrdersReply, QueryOrders
 from tradebus.sim.market import SimMarket
 from tradebus.subjects import td_fwd
@@ -148,7 +149,7 @@ async def test_command_to_the_standby_is_forwarded_and_answered(pair: tuple[Harn
     for sub in a.server._subs[:-1]:  # a keeps td.fwd.a only: every td.cmd now reaches b
         await sub.unsubscribe()
     assert a.engine_bus is not None
-    await a.engine_bus.nc.flush()  # the server has the UNSUBs before the request: else it may still route to a
+    await flush_in_order(a.engine_bus.nc)  # the server has the UNSUBs before the request: else it may still route to a
     price = a.venue.market.quote("SHFE", "rb2601").bids[-1][0]
     reply = await a.request(fut_order("fwd-1", qty=1, price=price))
     assert isinstance(reply, CommandAccepted) and reply.order.client_order_id == "fwd-1", reply

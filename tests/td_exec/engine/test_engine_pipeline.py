@@ -19,6 +19,7 @@ from td_exec.engine import Engine
 from td_exec.spool import Spool
 from td_exec.store import EventStore
 from tradebus.bus import fold_stream
+from tradebus.bus.flush import flush_in_order
 from tradebus.bus.topology import stream_configs
 from tradebus.config import StreamsConfig
 from tradebus.ids import order_event_id
@@ -169,7 +170,7 @@ async def test_nats_killed_mid_burst_denies_exactly_the_unstored_submits(nats_se
             if coid in burst and msg_id.startswith("OrderSubmitted"):
                 handed.append(coid)
                 if len(handed) == 15:  # the server has read the first 14 (PONG), then freezes: no more acks
-                    await engine.bus.nc.flush()
+                    await flush_in_order(engine.bus.nc)
                     freeze(server.pid)
             future = await publish(subject, msg_id, data)
             if len(handed) == len(burst) and not killed:  # the whole burst is out: NATS dies

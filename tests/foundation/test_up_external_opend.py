@@ -23,10 +23,12 @@ from ctp_front import CtpFront
 from up_harness import config_file_for, run_up_with_config, up_ports, wait_for, wait_healthy
 
 from supervisor.registry import CTP_SIM_AUTH_CODE, CTP_SIM_PASSWORD, SIM_LOGIN_ACCOUNT, SIM_LOGIN_PWD_MD5
+from tradebus.bus.flush import flush_in_order
+from tradebus.bus.replay import last_message
 from tradebus.natsd import free_port
 from tradebus.schemas import MARKET_DATA_DECODER, TRADE_REPLY_DECODER, encode
 from tradebus.schemas.orders import CommandAccepted, Side, SubmitOrder
-from tradebus.subjects import td_cmd
+from tradebus.subjects import md_tick, td_cmd
 
 TRADE_PWD_MD5 = hashlib.md5(b"123456").hexdigest()  # opend_sim's default trade password
 WAIT = 60.0
@@ -84,8 +86,13 @@ async def _tick_then_order(url: str, account: str, cid: str = "remote-opend-1") 
     nc = await nats.connect(url, allow_reconnect=False)
     try:
         ticks = await nc.subscribe("md.tick.futu.>")
-        msg = await ticks.next_msg(timeout=WAIT)
-        tick = msgspec.to_builtins(MARKET_DATA_DECODER.decode(msg.data))
+        await flush_in_order(nc)
+        # The tick md_ingest stored, or the next one live: an OpenD that pushes a quote only once, when the
+        # subscription is made (the core OpenD), may have done so before this test subscribed.
+        stored = await last_message(nc.jetstream(), "MD", md_tick("futu", "HK", "00700"), MARKET_DATA_DECODER)
+        if stored is None:
+            stored = MARKET_DATA_DECODER.decode((await ticks.next_msg(timeout=WAIT)).data)
+        tick = msgspec.to_builtins(stored)
         events = await nc.subscribe(f"td.evt.futu.{account}.>")
         order = SubmitOrder(venue="futu", account=account, exchange="HK", symbol="00700", side=Side.BUY, qty=100,
                             price=tick["last"], client_order_id=cid)

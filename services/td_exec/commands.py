@@ -14,10 +14,12 @@ moment it takes the lease until it loses it. The queue group hands a share of th
 member, and a frozen member (SIGSTOP, a paused VM) keeps its share until nats-server drops it; the
 direct subscription makes every command for a held account reach its holder whichever member the
 queue picked. So once a standby has taken over from a frozen holder, every command for the account is
-answered at once. A holder thus sees a command up to three times (queue, direct, forwarded): it
-answers the first copy, remembers the requester's reply subject (``RecentRequests``), and lets the
-others go, telling a forwarding instance that the requester has its answer already
-(``ANSWERED_HEADER``), so the requester gets exactly one reply.
+answered at once. The direct subscriptions live on a second connection (``direct_bus``): nats-server
+refuses every reply from a connection that got one request twice (its ``allow_responses`` check), so
+each copy must come in on its own connection, and the answer goes out on the connection its copy came
+in on. A holder thus sees a command up to three times (queue, direct, forwarded): it answers the first
+copy, remembers the request (``RecentRequests``), and lets the others go, telling a forwarding instance
+that the requester has its answer already (``ANSWERED_HEADER``), so the requester gets exactly one reply.
 
 Every request is handled on its own task (nats-py runs a subscription's callbacks one after another,
 and one slow venue call must not hold up the next command), and every request gets a reply: the
@@ -34,13 +36,14 @@ from collections import OrderedDict
 from typing import Any
 
 import msgspec
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from td_exec.engine import Engine
 from td_exec.fence import Key
-from tradebus.bus import answerable
+from tradebus.bus import Bus, answerable
 from tradebus.bus.flush import flush_in_order
 from tradebus.logs import get_logger
 from tradebus.schemas import TRADE_COMMAND_DECODER
@@ -89,8 +92,11 @@ _encoder = msgspec.json.Encoder()
 
 
 class CommandServer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, direct_bus: Bus | None = None) -> None:
+        """``direct_bus``: the second connection for the held accounts' own subscriptions; without one (a lone
+        instance in a test) there are none, and the queue group alone delivers every command."""
         self.engine = engine
+        self.direct_bus = direct_bus
         self._subs: list[Any] = []
         self._direct: dict[Key, Any] = {}  # held account -> its own subscription
         self._direct_lock = asyncio.Lock()  # one subscribe / unsubscribe at a time, in the order asked
@@ -107,13 +113,14 @@ class CommandServer:
         nc = self.engine.bus.nc
         for venue in self.engine.links:
             subject = td_cmd(venue, "x").rsplit(".", 1)[0] + ".*"
-            self._subs.append(await nc.subscribe(subject, queue=QUEUE, cb=self._on_msg))
+            self._subs.append(await nc.subscribe(subject, queue=QUEUE, cb=self._on_queued))
         self._subs.append(await nc.subscribe(td_fwd(self.engine.cfg.holder_id), cb=self._on_forwarded))
         await flush_in_order(nc)
         self._running = True
-        self.engine.lease_listeners.append(self._lease_changed)
-        for key in list(self.engine.leases.keys):  # leases taken before the endpoint started
-            self._lease_changed(key)
+        if self.direct_bus is not None:
+            self.engine.lease_listeners.append(self._lease_changed)
+            for key in list(self.engine.leases.keys):  # leases taken before the endpoint started
+                self._lease_changed(key)
 
     async def stop(self) -> None:
         self._running = False
@@ -135,9 +142,9 @@ class CommandServer:
         async with self._direct_lock:
             held = self._running and self.engine.leases.holds(key)
             sub = self._direct.get(key)
-            if held and sub is None:
-                nc = self.engine.bus.nc
-                self._direct[key] = await nc.subscribe(td_cmd(*key), cb=self._on_msg)
+            if held and sub is None and self.direct_bus is not None:
+                nc = self.direct_bus.nc
+                self._direct[key] = await nc.subscribe(td_cmd(*key), cb=self._on_direct)
                 try:
                     await flush_in_order(nc, self.engine.cfg.store_timeout_s)
                 except Exception as exc:  # replayed by nats-py on reconnect; the queue path serves meanwhile
@@ -152,12 +159,19 @@ class CommandServer:
                     log.debug("unsubscribe failed", error=str(exc))
                 log.info("no longer serving the account's commands directly", venue=key[0], account=key[1])
 
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_queued(self, msg: Msg) -> None:
+        self._on_request(msg, self.engine.bus.nc)
+
+    async def _on_direct(self, msg: Msg) -> None:
+        if self.direct_bus is not None:
+            self._on_request(msg, self.direct_bus.nc)
+
+    def _on_request(self, msg: Msg, via: Client) -> None:
         if not msg.reply or not answerable(msg):
             return  # not a request from an inbox, e.g. pushed here by a consumer (docs/security.md)
         if not self._recent.first_sight(msg.reply, msg.data):
             return  # the same request by the other path (queue and the account's own subscription): answered
-        self.engine.spawn(self._serve(msg, msg.subject, forwarded=False), name="td_exec.command")
+        self.engine.spawn(self._serve(msg, msg.subject, via, forwarded=False), name="td_exec.command")
 
     async def _on_forwarded(self, msg: Msg) -> None:
         if not msg.reply or not answerable(msg):
@@ -168,10 +182,11 @@ class CommandServer:
             # Reached here directly too and answered (or being answered): the forwarder must stay quiet.
             await self.engine.bus.nc.publish(msg.reply, b"", headers={ANSWERED_HEADER: "1"})
             return
-        self.engine.spawn(self._serve(msg, headers.get(SUBJECT_HEADER, ""), forwarded=True),
+        self.engine.spawn(self._serve(msg, headers.get(SUBJECT_HEADER, ""), self.engine.bus.nc, forwarded=True),
                           name="td_exec.command.forwarded")
 
-    async def _serve(self, msg: Msg, subject: str, *, forwarded: bool) -> None:
+    async def _serve(self, msg: Msg, subject: str, via: Client, *, forwarded: bool) -> None:
+        """Answer one request on ``via``, the connection it came in on (the only one allowed to answer it)."""
         try:
             reply = await self._answer(msg, subject, forwarded)
         except Exception:
@@ -179,10 +194,8 @@ class CommandServer:
             reply = CommandDenied(code="internal_error", reason="td_exec failed on this command; see its log")
         if reply is None:
             return  # the holder answered the requester itself
-        if isinstance(reply, bytes):
-            await self.engine.bus.nc.publish(msg.reply, reply)  # the holder's answer, relayed as it came
-        else:
-            await self.engine.bus.reply(msg, reply)
+        # The holder's answer is relayed as it came; msg.reply was checked to be an inbox on the way in.
+        await via.publish(msg.reply, reply if isinstance(reply, bytes) else _encoder.encode(reply))
 
     async def _answer(self, msg: Msg, subject: str, forwarded: bool) -> BusMessage | bytes | None:
         try:

@@ -150,8 +150,9 @@ async def test_command_to_the_standby_is_forwarded_and_answered(pair: tuple[Harn
     # a keeps td.fwd.a only (not the queue, not its held account's own subject): every td.cmd now reaches b.
     for sub in [*a.server._subs[:-1], *a.server._direct.values()]:
         await sub.unsubscribe()
-    assert a.engine_bus is not None
+    assert a.engine_bus is not None and a.direct_bus is not None
     await flush_in_order(a.engine_bus.nc)  # the server has the UNSUBs before the request: else it may still route to a
+    await flush_in_order(a.direct_bus.nc)
     price = a.venue.market.quote("SHFE", "rb2601").bids[-1][0]
     reply = await a.request(fut_order("fwd-1", qty=1, price=price))
     assert isinstance(reply, CommandAccepted) and reply.order.client_order_id == "fwd-1", reply
@@ -172,7 +173,7 @@ async def test_a_command_reaching_the_holder_directly_and_forwarded_is_answered_
     await until(lambda: KEY in a.server._direct, 5, "a subscribes its held account directly")
     for sub in a.server._subs[:-1]:  # out of the queue group: the queue now picks b, which forwards to a
         await sub.unsubscribe()
-    assert a.engine_bus is not None
+    assert a.engine_bus is not None and a.direct_bus is not None
     await flush_in_order(a.engine_bus.nc)
     price = a.venue.market.quote("SHFE", "rb2601").bids[-1][0]
     nc = b.client.nc
@@ -189,6 +190,7 @@ async def test_a_command_reaching_the_holder_directly_and_forwarded_is_answered_
         # b's forward has come back (an answer b relayed, or "answered directly"): nothing more can follow.
         await until(lambda before=before: sum(b.server.forwarded.values.values()) > before, 5, "b's forward done")
         await flush_in_order(a.engine_bus.nc)
+        await flush_in_order(a.direct_bus.nc)
         await flush_in_order(nc)
         with pytest.raises(NatsTimeoutError):
             extra = await replies.next_msg(timeout=0.3)

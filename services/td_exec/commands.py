@@ -15,9 +15,9 @@ member, and a frozen member (SIGSTOP, a paused VM) keeps its share until nats-se
 direct subscription makes every command for a held account reach its holder whichever member the
 queue picked. So once a standby has taken over from a frozen holder, every command for the account is
 answered at once. The direct subscriptions live on a second connection (``direct_bus``): nats-server
-refuses every reply from a connection that got one request twice (its ``allow_responses`` check), so
-each copy must come in on its own connection, and the answer goes out on the connection its copy came
-in on. A holder thus sees a command up to three times (queue, direct, forwarded): it answers the first
+refuses the reply to a request that reached the replying connection twice (its ``allow_responses``
+check), so each copy must come in on its own connection, and the answer goes out on the connection
+its copy came in on. A holder thus sees a command up to three times (queue, direct, forwarded): it answers the first
 copy, remembers the request (``RecentRequests``), and lets the others go, telling a forwarding instance
 that the requester has its answer already (``ANSWERED_HEADER``), so the requester gets exactly one reply.
 

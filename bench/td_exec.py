@@ -193,7 +193,10 @@ async def order_figures(url: str, data_dir: Path, args: argparse.Namespace, venu
     cfg = TdConfig(futu=False, ctp=False, sim=True, sim_tick_s=0.0, inflight_check_s=3600.0)
     engine = Engine(engine_bus, [venue], cfg, data_dir, Registry())
     await engine.start()
-    server = CommandServer(engine)
+    # As td_exec runs: the held account's own subscription on a second connection, unless --no-direct
+    # (the command path before that subscription existed, for the comparison in docs/performance.md).
+    direct_bus = None if getattr(args, "no_direct", False) else await _bus(url, "td_exec-bench-direct")
+    server = CommandServer(engine, direct_bus)
     await server.start()
     key = ("sim", ACCOUNT)
     while key not in engine.accounts or engine.accounts[key].status is not AccountStatus.READY:  # noqa: ASYNC110
@@ -217,6 +220,8 @@ async def order_figures(url: str, data_dir: Path, args: argparse.Namespace, venu
     await engine.stop()
     await venue.stop()
     await engine_bus.close()
+    if direct_bus is not None:
+        await direct_bus.close()
     await client.close()
     return figures
 
@@ -358,6 +363,8 @@ async def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="requests in flight for the sustained figure")
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s of the latency figure")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the latency figure")
+    parser.add_argument("--no-direct", action="store_true",
+                        help="no subscription per held account (the command path before it existed)")
     parser.add_argument("--rebuild-sizes", default="100000", help="comma-separated stored-event counts")
     parser.add_argument("--tail", type=int, default=10000, help="events written after the snapshot")
     parser.add_argument("--held", type=int, default=1000, help="resting orders in the history (held in memory)")

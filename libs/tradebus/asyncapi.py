@@ -104,8 +104,10 @@ CHANNELS = (
     Channel("tdFence", subjects.td_fence, ("venue", "account", "holder"), (AccountFence,),
             "A td_exec instance took the account over (stream TD_EVT); only td_exec publishes here."),
     Channel("tdFwd", subjects.td_fwd, ("holder",), tuple(TradeCommand.__args__),
-            "A command forwarded by a standby td_exec to the instance holding its account (header "
-            "Tradebus-Cmd-Subject: the original td.cmd subject); td_exec instances only."),
+            "A command forwarded by a standby td_exec to the instance holding its account (headers "
+            "Tradebus-Cmd-Subject: the original td.cmd subject, Tradebus-Cmd-Reply: the original reply "
+            "subject); the holder's reply is the answer, or empty with the header Tradebus-Cmd-Answered when "
+            "it answered the requester directly; td_exec instances only."),
     Channel("authState", subjects.auth_state, ("instance",), (AuthStateChanged,), "OpenD login state; stream AUTH."),
     Channel("authCmd", subjects.auth_cmd, ("instance",), (AuthCommand,),
             "Commands for auth_broker (verify codes)."),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,9 @@ class Engine:
         self.leases = LeaseKeeper(bus, cfg.holder_id, cfg.lease_s, cfg.prefer, accounts=self._venue_accounts,
                                   on_acquired=self._on_acquired, on_lost=self._step_down,
                                   timeout=cfg.store_timeout_s)
+        # Told (with the account) whenever this instance's lease on an account may have changed; they read
+        # leases.holds(key) for the truth. The command endpoint keeps a subscription per held account.
+        self.lease_listeners: list[Callable[[Key], None]] = []
         self.rebuilt_to = 0  # every account's events up to this TD_EVT sequence are in the fold since start
         self.stepped_down: set[Key] = set()  # accounts held and lost since start: their fold is stale
         self.projection = OrdersProjection(bus, metrics)
@@ -303,7 +306,12 @@ class Engine:
         except Exception:  # JetStream unreachable: cannot tell, so not current
             return False
 
+    def _lease_changed(self, key: Key) -> None:
+        for listener in self.lease_listeners:
+            listener(key)
+
     def _on_acquired(self, key: Key, epoch: int) -> None:
+        self._lease_changed(key)
         self.spawn(self._take_over(key, epoch), name=f"td_exec.takeover.{key[0]}.{key[1]}")
 
     async def _take_over(self, key: Key, epoch: int) -> None:
@@ -325,6 +333,7 @@ class Engine:
             log.error("takeover failed; the lease lapses and is taken again", venue=venue, account=name,
                       error=f"{type(exc).__name__}: {exc}")
             self.leases.release(key)
+            self._lease_changed(key)
             acct.status = AccountStatus.STANDBY
             return
         if not self.leases.holds(key):  # lost while fencing: the newer holder's fence follows ours
@@ -358,6 +367,7 @@ class Engine:
     def _step_down(self, key: Key, reason: str) -> None:
         """The account is someone else's now (lease lost or fenced out): stop writing and serving it at once."""
         self.leases.release(key)
+        self._lease_changed(key)
         self.stepped_down.add(key)
         if key in self.store.fences:
             self.store.deposed(key, reason)  # calls back here; the fence is gone by then

@@ -7,6 +7,7 @@ from pathlib import Path
 from td_exec.commands import CommandServer
 from td_exec.engine import AccountStatus, Engine
 from td_exec.venues import build_venues
+from tradebus.bus import Bus, connect
 from tradebus.config import Config
 from tradebus.runtime import Service
 from tradebus.users import UserStore
@@ -20,6 +21,7 @@ class TdExecService(Service):
         self.instance_id = config.td.instance_id
         self.engine: Engine | None = None
         self.server: CommandServer | None = None
+        self.direct_bus: Bus | None = None
 
     async def start(self) -> None:
         data_dir = Path(self.data_dir)
@@ -28,7 +30,9 @@ class TdExecService(Service):
         self.engine = Engine(self.bus, venues, self.config.td, data_dir, self.metrics,
                              users=UserStore.for_config(self.config))
         await self.engine.start()
-        self.server = CommandServer(self.engine)
+        # The held accounts' own subscriptions need a connection of their own (td_exec.commands).
+        self.direct_bus = await connect(self.config.nats, f"{self.name}-direct")
+        self.server = CommandServer(self.engine, self.direct_bus)
         await self.server.start()
 
     async def stop(self) -> None:
@@ -36,6 +40,8 @@ class TdExecService(Service):
             await self.server.stop()
         if self.engine is not None:
             await self.engine.stop()
+        if self.direct_bus is not None:  # after the engine: a command it still answers goes out on it
+            await self.direct_bus.close()
 
     def checks(self) -> dict[str, str]:
         if self.engine is None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from deploy.conftest import REPO, SecureNats, as_user, violation
+from deploy.conftest import REPO, SecureNats, as_user, raw_client, violation
 from tradebus.bus.flush import flush_in_order
 from tradebus.bus.pipelined import PipelinedPublisher
 from tradebus.bus.replay import fold_stream, last_message
@@ -161,3 +162,40 @@ def test_security_doc_has_the_generated_permission_table() -> None:
     begin, end = "<!-- permission-table:begin -->\n", "<!-- permission-table:end -->"
     assert doc[doc.index(begin) + len(begin):doc.index(end)] == render_permission_table(), \
         "paste tradebus.permissions.render_permission_table() into docs/security.md"
+
+
+async def test_a_request_that_reaches_one_connection_twice_cannot_be_answered_on_it(secure_nats: SecureNats) -> None:
+    """The nats-server fact behind td_exec's second connection (td_exec.commands): a responder allowed to
+    answer (``allow_responses``) that gets one request twice on one connection has its reply refused; with
+    the copies on two connections, the first copy's connection answers. If nats-server changes this, the
+    first half fails and the second connection may go."""
+
+    async def answered(second_on_own_connection: bool) -> tuple[int, list[str]]:
+        reports: list[str] = []
+        async with raw_client(secure_nats, "td_exec", reports) as queue_side, \
+                raw_client(secure_nats, "td_exec", reports) as direct_side, \
+                raw_client(secure_nats, "ws_edge", reports) as edge:
+            seen: set[str] = set()
+
+            async def answer(msg: Msg) -> None:
+                if msg.reply not in seen:
+                    seen.add(msg.reply)
+                    await msg._client.publish(msg.reply, b"ok")
+
+            await queue_side.subscribe("td.cmd.ctp.*", queue="td_exec", cb=answer)
+            twin = direct_side if second_on_own_connection else queue_side
+            await twin.subscribe("td.cmd.ctp.000001", cb=answer)
+            await flush_in_order(queue_side)
+            await flush_in_order(direct_side)
+            count = 0
+            for _ in range(5):
+                try:
+                    await edge.request("td.cmd.ctp.000001", b"{}", timeout=1)
+                    count += 1
+                except nats.errors.TimeoutError:
+                    pass
+            return count, reports
+
+    refused, reports = await answered(second_on_own_connection=False)
+    assert refused == 0 and any("permissions violation for publish" in r.lower() for r in reports), reports
+    assert (await answered(second_on_own_connection=True)) == (5, [])

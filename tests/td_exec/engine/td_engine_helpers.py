@@ -47,6 +47,7 @@ class Harness:
         self.users = UserStore(data_dir / "users.json")
         self.engine: Engine | None = None
         self.engine_bus: Bus | None = None
+        self.direct_bus: Bus | None = None  # the command server's second connection (td_exec.commands)
         self.server: CommandServer | None = None
         self.client: Bus | None = None
         self.metrics = Registry()
@@ -63,7 +64,8 @@ class Harness:
         self.engine = Engine(self.engine_bus, [self.venue], self.cfg, self.data_dir / "td_exec", self.metrics,
                              users=self.users)
         await self.engine.start()
-        self.server = CommandServer(self.engine)
+        self.direct_bus = await bus_for(self.url, "td_exec-test-direct")
+        self.server = CommandServer(self.engine, self.direct_bus)
         await self.server.start()
         if wait_ready:
             await self.ready()
@@ -81,7 +83,9 @@ class Harness:
         assert self.engine is not None and self.engine_bus is not None
         self.engine.crash()
         await self.engine_bus.nc.close()
-        self.engine = self.server = self.engine_bus = None
+        if self.direct_bus is not None:
+            await self.direct_bus.nc.close()
+        self.engine = self.server = self.engine_bus = self.direct_bus = None
 
     async def stop_engine(self) -> None:
         if self.server is not None:
@@ -90,7 +94,9 @@ class Harness:
             await self.engine.stop()
         if self.engine_bus is not None:
             await self.engine_bus.close()
-        self.engine = self.server = self.engine_bus = None
+        if self.direct_bus is not None:
+            await self.direct_bus.close()
+        self.engine = self.server = self.engine_bus = self.direct_bus = None
 
     async def close(self) -> None:
         await self.stop_engine()

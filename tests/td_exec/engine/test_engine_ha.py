@@ -25,9 +25,10 @@ from td_exec.accounts import AccountStatus
 from td_exec.sim_venue import SimVenue
 from tradebus.bus import RequestTimeout
 from tradebus.bus.flush import flush_in_order
+from tradebus.schemas import TRADE_REPLY_DECODER
 from tradebus.schemas.orders import CommandAccepted, CommandDenied, OrdersReply, QueryOrders
 from tradebus.sim.market import SimMarket
-from tradebus.subjects import td_fwd
+from tradebus.subjects import td_cmd, td_fwd
 
 ACCOUNT = "SIM-FUT"
 KEY = ("sim", ACCOUNT)
@@ -146,10 +147,12 @@ async def test_command_to_the_standby_is_forwarded_and_answered(pair: tuple[Harn
     a, b = pair
     assert a.server is not None and b.server is not None
     await until(lambda: b.engine is not None and b.engine.leases.holder_of(KEY) == "a", 5, "b knows the holder")
-    for sub in a.server._subs[:-1]:  # a keeps td.fwd.a only: every td.cmd now reaches b
+    # a keeps td.fwd.a only (not the queue, not its held account's own subject): every td.cmd now reaches b.
+    for sub in [*a.server._subs[:-1], *a.server._direct.values()]:
         await sub.unsubscribe()
-    assert a.engine_bus is not None
+    assert a.engine_bus is not None and a.direct_bus is not None
     await flush_in_order(a.engine_bus.nc)  # the server has the UNSUBs before the request: else it may still route to a
+    await flush_in_order(a.direct_bus.nc)
     price = a.venue.market.quote("SHFE", "rb2601").bids[-1][0]
     reply = await a.request(fut_order("fwd-1", qty=1, price=price))
     assert isinstance(reply, CommandAccepted) and reply.order.client_order_id == "fwd-1", reply
@@ -158,6 +161,45 @@ async def test_command_to_the_standby_is_forwarded_and_answered(pair: tuple[Harn
     listed = await a.request(QueryOrders(venue="sim", account=ACCOUNT, client_order_id="fwd-1"))
     assert isinstance(listed, OrdersReply) and [o.client_order_id for o in listed.orders] == ["fwd-1"]
     assert b.server.forwarded.values.get(("answered",), 0) >= 2
+
+
+async def test_a_command_reaching_the_holder_directly_and_forwarded_is_answered_once(
+        pair: tuple[Harness, Harness]) -> None:
+    """The holder subscribes its account's own subject next to the queue group, so it can get one request by
+    two paths: directly, and forwarded by the standby the queue picked. It acts on the first copy; the
+    requester gets one reply whichever copy came first."""
+    a, b = pair
+    assert a.server is not None and b.server is not None and b.client is not None
+    await until(lambda: KEY in a.server._direct, 5, "a subscribes its held account directly")
+    for sub in a.server._subs[:-1]:  # out of the queue group: the queue now picks b, which forwards to a
+        await sub.unsubscribe()
+    assert a.engine_bus is not None and a.direct_bus is not None
+    await flush_in_order(a.engine_bus.nc)
+    price = a.venue.market.quote("SHFE", "rb2601").bids[-1][0]
+    nc = b.client.nc
+    for i in range(5):
+        inbox = nc.new_inbox()
+        replies = await nc.subscribe(inbox)
+        await flush_in_order(nc)
+        before = sum(b.server.forwarded.values.values())
+        await nc.publish(td_cmd("sim", ACCOUNT), msgspec.json.encode(fut_order(f"twice-{i}", price=price)),
+                         reply=inbox)
+        first = await replies.next_msg(timeout=5)
+        reply = TRADE_REPLY_DECODER.decode(first.data)
+        assert isinstance(reply, CommandAccepted) and reply.order.client_order_id == f"twice-{i}", reply
+        # b's forward has come back (an answer b relayed, or "answered directly"): nothing more can follow.
+        await until(lambda before=before: sum(b.server.forwarded.values.values()) > before, 5, "b's forward done")
+        await flush_in_order(a.engine_bus.nc)
+        await flush_in_order(a.direct_bus.nc)
+        await flush_in_order(nc)
+        with pytest.raises(NatsTimeoutError):
+            extra = await replies.next_msg(timeout=0.3)
+            pytest.fail(f"a second reply: {extra.data!r}")
+        await replies.unsubscribe()
+        assert a.order(f"twice-{i}") is not None  # a, the holder, placed it
+    outcomes = b.server.forwarded.values
+    assert outcomes.get(("answered_directly",), 0) + outcomes.get(("answered",), 0) == 5, outcomes
+    assert outcomes.get(("unanswered",), 0) == 0, outcomes
 
 
 async def test_commands_during_a_takeover_are_answered_never_silent(pair: tuple[Harness, Harness]) -> None:

@@ -1,8 +1,10 @@
 """Two ``python -m td_exec`` processes on one bus: SIGSTOP the holder past its lease, then SIGCONT it.
 
-The standby takes the account over; commands routed to the stopped process meet silence and are resent
-with the same client_order_id (the documented contract), reaching the new holder; once woken, the old
-holder finds its lease taken and stands by — one holder, never two.
+The standby takes the account over; until then, commands routed to the stopped process meet silence and
+are resent with the same client_order_id (the documented contract). Once the standby holds the account,
+every command for it is answered, although the stopped process is still in the queue group: the holder
+subscribes its accounts directly. Once woken, the old holder finds its lease taken and stands by — one
+holder, never two.
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ async def test_sigstop_past_the_lease_then_sigcont_leaves_one_holder(nats_server
                     assert time.monotonic() - stopped_at < 30, (b.log_tail(), accepted)
                 resumed_s = time.monotonic() - stopped_at
                 assert await holder(bus) == "b"
+                # a is still frozen and still in the queue group (this server pings every 2 minutes), so the
+                # queue hands it a share of the commands. b subscribes the account it holds directly: every
+                # command for it is answered at once, none by silence, none twice.
+                for i in range(20):
+                    reply = await bus.request(td_cmd("sim", "SIM-FUT"), order(f"held-{i}"), TRADE_REPLY_DECODER,
+                                              timeout=2.0)
+                    assert isinstance(reply, CommandAccepted), (i, reply)
             finally:
                 a.process.send_signal(signal.SIGCONT)
 
